@@ -1,0 +1,48 @@
+# zkmargin — the two commands a newcomer needs:
+#   make demo   install what is missing, build, run the end-to-end story
+#   make test   install what is missing, lint, type-check, run every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ZK := $(VENV)/bin/zkmargin
+
+.PHONY: install setup demo test lint typecheck pytest bench clean distclean
+
+install: node_modules/.installed $(VENV)/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+setup: install
+	$(ZK) setup
+
+demo: setup
+	$(ZK) demo
+
+lint: install
+	$(VENV)/bin/ruff check prover verifier tests benchmarks
+	$(VENV)/bin/ruff format --check prover verifier tests benchmarks
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: setup
+	$(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+bench: setup
+	$(PY) benchmarks/bench.py
+
+clean:
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+distclean: clean
+	rm -rf node_modules $(VENV)

@@ -1,0 +1,60 @@
+"""Root of the ``zkmargin`` CLI; every subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from prover.cli.account import account
+from prover.cli.commit import commit
+from prover.cli.margin import margin
+from prover.cli.prove import prove
+from prover.cli.setup import setup
+from prover.cli.verify import verify
+from prover.errors import InsufficientMargin, ZkMarginError
+
+EXIT_FAILED = 1  # the claim does not hold: insufficient margin, invalid proof
+EXIT_ERROR = 2  # bad input or a tool failure (also click's usage errors)
+EXIT_INTERNAL = 70
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="zkmargin")
+def cli() -> None:
+    """zkmargin: prove, without revealing positions, that an account meets its margin.
+
+    DEVELOPMENT SOFTWARE: not audited; `zkmargin setup` makes development-only keys.
+    """
+
+
+for command in (account, setup, commit, margin, prove, verify):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: one line per error, no traceback unless ZKMARGIN_DEBUG=1."""
+    try:
+        return cli.main(args=argv, prog_name="zkmargin", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except click.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except InsufficientMargin as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    except ZkMarginError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except Exception as exc:
+        if os.environ.get("ZKMARGIN_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (ZKMARGIN_DEBUG=1 shows more)",
+                   err=True)
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,39 @@
+"""Verify a zkmargin proof file off-chain: shape, canonical signals, pairing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prover.artifacts import Manifest, load_manifest
+from prover.encoding import Statement, circuit_shapes
+from prover.errors import InputError, VerifierError
+from prover.proofs import ProofBundle
+from verifier.groth16 import Proof, VerifyingKey, parse_public_signals, verify
+
+
+@dataclass(frozen=True)
+class Verdict:
+    valid: bool
+    reason: str
+
+
+def verify_bundle(bundle: ProofBundle, manifest: Manifest | None = None) -> Verdict:
+    """Check a proof file against the verification key of its circuit.
+
+    Invalid (never an exception) for: an unknown circuit, a wrong number of public
+    signals, a signal >= r, words that do not decode to a statement, a malformed or
+    off-curve proof point, and a failed pairing check.
+    """
+    if bundle.circuit not in circuit_shapes():
+        return Verdict(False, f"unknown circuit {bundle.circuit!r}")
+    manifest = manifest or load_manifest()
+    vk = VerifyingKey.load(manifest.circuit(bundle.circuit).vkey)
+    try:
+        signals = parse_public_signals([str(s) for s in bundle.public_signals], vk.n_public)
+        Statement.from_public_signals(bundle.circuit, signals)
+        proof = Proof.from_json(bundle.proof)
+    except (VerifierError, InputError) as exc:
+        return Verdict(False, str(exc))
+    if not verify(vk, proof, signals):
+        return Verdict(False, "pairing check failed: the proof does not match its public signals")
+    return Verdict(True, f"{bundle.circuit} {bundle.mode.value} proof verifies")
