@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from eth_utils import is_checksum_address
+from eth_utils.address import is_checksum_address, to_checksum_address
 
 from prover.amounts import format_fixed, parse_fixed, parse_uint
 from prover.errors import InputError
@@ -155,8 +155,6 @@ def parse_address(value: Any, field: str) -> int:
 
 
 def format_address(address: int) -> str:
-    from eth_utils import to_checksum_address
-
     return str(to_checksum_address(f"0x{address:040x}"))
 
 

@@ -111,7 +111,7 @@ class MarginReport:
 
 
 def _floor_to_price_units(margin_units: int) -> int:
-    return margin_units // 10 ** (MARGIN_UNIT_DECIMALS - PRICE_DECIMALS)
+    return margin_units // int(10 ** (MARGIN_UNIT_DECIMALS - PRICE_DECIMALS))
 
 
 def evaluate(account: Account, data: MarketData, mode: Mode) -> MarginReport:

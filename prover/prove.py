@@ -27,7 +27,7 @@ PROVE_TIMEOUT = 300.0
 
 
 def _private_tmpdir() -> Path:
-    shm = Path("/dev/shm")
+    shm = Path("/dev/shm")  # noqa: S108 -- mkdtemp makes a fresh 0700 dir with a random name
     base = str(shm) if shm.is_dir() and shm.stat().st_mode & 0o002 else None
     return Path(tempfile.mkdtemp(prefix="zkmargin-", dir=base))  # mode 0700
 

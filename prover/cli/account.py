@@ -24,19 +24,40 @@ def account() -> None:
 @account.command("new")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--address", help="The trader's EVM address (default: a random one).")
-@click.option("--collateral", "collateral", multiple=True, metavar="ASSET=AMOUNT",
-              help='Collateral deposit, e.g. USDC=10000 (repeatable).')
-@click.option("--position", "positions", multiple=True, metavar="MARKET:SIDE:SIZE@ENTRY",
-              help="A position, e.g. ETH-USD:long:5@2000 (repeatable).")
-@click.option("--market-file", "-m", type=click.Path(path_type=Path, dir_okay=False),
-              help="Check names and token decimals against this market file.")
-def new(path: Path, address: str | None, collateral: tuple[str, ...],
-        positions: tuple[str, ...], market_file: Path | None) -> None:
+@click.option(
+    "--collateral",
+    "collateral",
+    multiple=True,
+    metavar="ASSET=AMOUNT",
+    help="Collateral deposit, e.g. USDC=10000 (repeatable).",
+)
+@click.option(
+    "--position",
+    "positions",
+    multiple=True,
+    metavar="MARKET:SIDE:SIZE@ENTRY",
+    help="A position, e.g. ETH-USD:long:5@2000 (repeatable).",
+)
+@click.option(
+    "--market-file",
+    "-m",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Check names and token decimals against this market file.",
+)
+def new(
+    path: Path,
+    address: str | None,
+    collateral: tuple[str, ...],
+    positions: tuple[str, ...],
+    market_file: Path | None,
+) -> None:
     """Write a new private account file at PATH (mode 0600, never overwritten)."""
     raw = {
         "account": address or "0x" + f"{new_account().address:040x}",
         "salt": "1",
-        "collateral": dict(_split(item, "=", "--collateral", "ASSET=AMOUNT") for item in collateral),
+        "collateral": dict(
+            _split(item, "=", "--collateral", "ASSET=AMOUNT") for item in collateral
+        ),
         "positions": [_position(item) for item in positions],
     }
     if address is not None:
@@ -59,7 +80,8 @@ def _position(item: str) -> dict[str, str]:
     head, entry = _split(item, "@", "--position", "MARKET:SIDE:SIZE@ENTRY")
     parts = head.split(":")
     if len(parts) != 3:
-        raise click.BadParameter(f"expected MARKET:SIDE:SIZE@ENTRY, got {item!r}",
-                                 param_hint="--position")
+        raise click.BadParameter(
+            f"expected MARKET:SIDE:SIZE@ENTRY, got {item!r}", param_hint="--position"
+        )
     market, side, size = parts
     return {"market": market, "side": side, "size": size, "entry_price": entry}

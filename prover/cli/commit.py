@@ -6,8 +6,13 @@ from pathlib import Path
 
 import click
 
-from prover.cli.common import account_argument, circuit_choice, circuit_option, load_inputs
-from prover.cli.common import market_option
+from prover.cli.common import (
+    account_argument,
+    circuit_choice,
+    circuit_option,
+    load_inputs,
+    market_option,
+)
 from prover.encoding import Binding, encode, pick_circuit
 from prover.model import Mode
 

@@ -18,24 +18,44 @@ account_argument = click.argument(
     "account_file", metavar="ACCOUNT", type=click.Path(path_type=Path, dir_okay=False)
 )
 market_option = click.option(
-    "--market-file", "-m", "market_file", required=True,
+    "--market-file",
+    "-m",
+    "market_file",
+    required=True,
     type=click.Path(path_type=Path, dir_okay=False),
     help="JSON file with risk parameters and oracle prices.",
 )
 circuit_option = click.option(
-    "--circuit", type=click.Choice(["auto", "isolated", "cross"]), default="auto",
-    show_default=True, help="Circuit instance; auto picks isolated when the account fits it.",
+    "--circuit",
+    type=click.Choice(["auto", "isolated", "cross"]),
+    default="auto",
+    show_default=True,
+    help="Circuit instance; auto picks isolated when the account fits it.",
 )
 
 
 def binding_options(func: F) -> F:
     """--chain-id, --engine, --nonce: where the proof may be used."""
-    func = click.option("--nonce", type=click.IntRange(0, 2**64 - 1), default=0, show_default=True,
-                        help="The account's proof nonce at the engine.")(func)
-    func = click.option("--engine", default="0x" + "00" * 20, show_default=True,
-                        help="Engine contract address the proof is bound to.")(func)
-    func = click.option("--chain-id", type=click.IntRange(0, 2**64 - 1), default=31337,
-                        show_default=True, help="Chain id the proof is bound to.")(func)
+    func = click.option(
+        "--nonce",
+        type=click.IntRange(0, 2**64 - 1),
+        default=0,
+        show_default=True,
+        help="The account's proof nonce at the engine.",
+    )(func)
+    func = click.option(
+        "--engine",
+        default="0x" + "00" * 20,
+        show_default=True,
+        help="Engine contract address the proof is bound to.",
+    )(func)
+    func = click.option(
+        "--chain-id",
+        type=click.IntRange(0, 2**64 - 1),
+        default=31337,
+        show_default=True,
+        help="Chain id the proof is bound to.",
+    )(func)
     return func
 
 
@@ -57,6 +77,9 @@ def parse_mode(value: str) -> Mode:
 
 
 mode_option = click.option(
-    "--mode", type=click.Choice([m.value for m in Mode]), default=Mode.MAINTENANCE.value,
-    show_default=True, help="maintenance uses each market's MMR, initial its IMR.",
+    "--mode",
+    type=click.Choice([m.value for m in Mode]),
+    default=Mode.MAINTENANCE.value,
+    show_default=True,
+    help="maintenance uses each market's MMR, initial its IMR.",
 )

@@ -10,6 +10,7 @@ import click
 
 from prover.cli.account import account
 from prover.cli.commit import commit
+from prover.cli.demo import demo
 from prover.cli.margin import margin
 from prover.cli.prove import prove
 from prover.cli.setup import setup
@@ -30,7 +31,7 @@ def cli() -> None:
     """
 
 
-for command in (account, setup, commit, margin, prove, verify):
+for command in (account, setup, commit, margin, prove, verify, demo):
     cli.add_command(command)
 
 
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> Any:
     except Exception as exc:
         if os.environ.get("ZKMARGIN_DEBUG"):
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (ZKMARGIN_DEBUG=1 shows more)",
-                   err=True)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} (ZKMARGIN_DEBUG=1 shows more)", err=True
+        )
         sys.exit(EXIT_INTERNAL)

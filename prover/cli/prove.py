@@ -24,15 +24,32 @@ from prover.prove import Prover
 @click.command()
 @account_argument
 @market_option
-@click.option("--output", "-o", required=True, type=click.Path(path_type=Path, dir_okay=False),
-              help="Where to write the proof file (public data only).")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the proof file (public data only).",
+)
 @mode_option
 @circuit_option
-@click.option("--opening", is_flag=True,
-              help="Opening proof: every position's entry price must equal the oracle price.")
+@click.option(
+    "--opening",
+    is_flag=True,
+    help="Opening proof: every position's entry price must equal the oracle price.",
+)
 @binding_options
-def prove(account_file: Path, market_file: Path, output: Path, mode: str, circuit: str,
-          opening: bool, chain_id: int, engine: str, nonce: int) -> None:
+def prove(
+    account_file: Path,
+    market_file: Path,
+    output: Path,
+    mode: str,
+    circuit: str,
+    opening: bool,
+    chain_id: int,
+    engine: str,
+    nonce: int,
+) -> None:
     """Prove that ACCOUNT meets the margin requirement at the market file's prices.
 
     Writes nothing and exits 1 if the account does not meet it.
@@ -40,8 +57,16 @@ def prove(account_file: Path, market_file: Path, output: Path, mode: str, circui
     account, data = load_inputs(account_file, market_file)
     binding = make_binding(chain_id, engine, nonce)
     started = time.perf_counter()
-    bundle = Prover().prove(account, data, mode=Mode(mode), binding=binding,
-                            circuit=circuit_choice(circuit), opening=opening)
+    bundle = Prover().prove(
+        account,
+        data,
+        mode=Mode(mode),
+        binding=binding,
+        circuit=circuit_choice(circuit),
+        opening=opening,
+    )
     bundle.save(output)
-    click.echo(f"wrote {output}: {bundle.circuit} {mode} proof, verified locally "
-               f"({time.perf_counter() - started:.2f} s)")
+    click.echo(
+        f"wrote {output}: {bundle.circuit} {mode} proof, verified locally "
+        f"({time.perf_counter() - started:.2f} s)"
+    )

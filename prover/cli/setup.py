@@ -10,9 +10,13 @@ from prover.setup import run_setup
 
 
 @click.command()
-@click.option("--ptau", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Use this Powers-of-Tau file (e.g. from a public ceremony) instead of a "
-                   "local development ceremony.")
+@click.option(
+    "--ptau",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Use this Powers-of-Tau file (e.g. from a public ceremony) instead of a "
+    "local development ceremony.",
+)
 def setup(ptau: Path | None) -> None:
     """Compile the circuits (circom --O2) and run the Groth16 trusted setup."""
     report = run_setup(ptau, log=lambda line: click.echo(f"  {line}", err=True))
@@ -20,8 +24,10 @@ def setup(ptau: Path | None) -> None:
     for name, art in man.circuits.items():
         click.echo(f"{name:9s} {art.constraints:6d} constraints  {art.n_public} public inputs")
     ptau_info = man.ptau
-    click.echo(f"ptau      2^{ptau_info['power']} ({ptau_info['source']}, sha256 "
-               f"{ptau_info['sha256'][:16]}…)")
+    click.echo(
+        f"ptau      2^{ptau_info['power']} ({ptau_info['source']}, sha256 "
+        f"{ptau_info['sha256'][:16]}…)"
+    )
     done = ", ".join(report.steps_run) if report.steps_run else "nothing (all cached)"
     click.echo(f"setup     {report.seconds:.1f} s; built: {done}")
     if man.development_only:
