@@ -4,7 +4,10 @@ pragma circom 2.1.9;
 //
 // Private: N position slots (market index, side, size, entry price) and a salt.
 // Public (all built by the engine from its own storage and the oracle):
-//   commitment    Poseidon(DOMAIN_TAG, account, pos_0, ..., pos_{N-1}, salt)
+//   commitment    Poseidon(DOMAIN_TAG, account, digest, salt), where digest is slot_0
+//                 when N = 1 and Poseidon(slot_0, ..., slot_{N-1}) otherwise: every hash
+//                 has at most 5 inputs, so the engine can recompute it on-chain (circomlibjs'
+//                 Poseidon contracts stop at 5 inputs) when a trader closes the account
 //   priceWords    K market prices then M collateral prices, 64 bits each, 3 per word
 //   balanceWords  M collateral balances (1e-18 token units), 96 bits each, 2 per word
 //   paramsWord    K rates then M haircuts (bps, 14 bits each), then the opening flag
@@ -61,7 +64,7 @@ function wordsFor(count, perWord) {
  * Margin proof for N position slots over K markets and M collateral assets.
  */
 template MarginProof(N, K, M) {
-    assert(N >= 1 && K >= 1 && K <= 256 && M >= 1);
+    assert(N >= 1 && N <= 5 && K >= 1 && K <= 256 && M >= 1);
     assert((K + M + 1) * 14 <= 253);
 
     // --- bit budgets (prover/units.py states the same numbers) ---
@@ -244,12 +247,20 @@ template MarginProof(N, K, M) {
     claim.rhs <== POSITION_SCALE * lossSum + REQUIREMENT_SCALE * reqSum;
 
     // ---------------- the commitment ----------------
-    component hash = Poseidon(N + 3);
+    signal digest;
+    if (N == 1) {
+        digest <== slot[0];
+    } else {
+        component slotsHash = Poseidon(N);
+        for (var i = 0; i < N; i++) {
+            slotsHash.inputs[i] <== slot[i];
+        }
+        digest <== slotsHash.out;
+    }
+    component hash = Poseidon(4);
     hash.inputs[0] <== DOMAIN_TAG;
     hash.inputs[1] <== accountWord.lo;
-    for (var i = 0; i < N; i++) {
-        hash.inputs[2 + i] <== slot[i];
-    }
-    hash.inputs[N + 2] <== salt;
+    hash.inputs[2] <== digest;
+    hash.inputs[3] <== salt;
     commitment === hash.out;
 }

@@ -44,7 +44,6 @@ from prover.model import (
     Position,
     evaluate,
 )
-from prover.poseidon import poseidon
 from prover.proofs import ProofBundle
 from prover.prove import Prover
 from prover.setup import run_setup
@@ -81,7 +80,6 @@ __all__ = [
     "parse_account",
     "parse_market_data",
     "pick_circuit",
-    "poseidon",
     "run_setup",
     "write_private_json",
 ]

@@ -5,7 +5,8 @@ Public signals of ``MarginProof(N, K, M)``, in order (all < r):
 =====  ==============  ===========================================================
 index  name            content
 =====  ==============  ===========================================================
-0      commitment      Poseidon(DOMAIN_TAG, account, slot_0..slot_{N-1}, salt)
+0      commitment      Poseidon(DOMAIN_TAG, account, digest, salt); digest is
+                       slot_0 if N = 1, else Poseidon(slot_0..slot_{N-1})
 1..    priceWords      K market prices, then M collateral prices; 64 bits each,
                        3 per word, first price in the low bits
 ..     balanceWords    M balances (1e-18 token), 96 bits each, 2 per word
@@ -205,15 +206,13 @@ def _choose_slots(
 
 
 def commitment(account: Account, shape: CircuitShape, market_slots: Sequence[str | None]) -> int:
-    """Poseidon(DOMAIN_TAG, account, slot_0..slot_{N-1}, salt), as the circuit computes it."""
-    return poseidon(
-        [
-            COMMITMENT_DOMAIN_TAG,
-            account.address,
-            *_slots(account, shape, market_slots),
-            account.salt,
-        ]
-    )
+    """Poseidon(DOMAIN_TAG, account, digest, salt), as the circuit computes it.
+
+    digest = slot_0 when the circuit has one slot, else Poseidon(slot_0..slot_{N-1}).
+    """
+    slots = _slots(account, shape, market_slots)
+    digest = slots[0] if len(slots) == 1 else poseidon(slots)
+    return poseidon([COMMITMENT_DOMAIN_TAG, account.address, digest, account.salt])
 
 
 def _slots(account: Account, shape: CircuitShape, market_slots: Sequence[str | None]) -> list[int]:
