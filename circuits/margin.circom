@@ -20,6 +20,7 @@ pragma circom 2.1.9;
 // where a long (side = 1) has gain = size * P, loss = size * entry and a short (side = 0)
 // the reverse: PnL is split by side, so no negative number ever enters the field.
 
+include "circomlib/circuits/comparators.circom";
 include "circomlib/circuits/poseidon.circom";
 
 include "./lib/pack.circom";
@@ -181,6 +182,7 @@ template MarginProof(N, K, M) {
     component rateSel[N];
     component sideIsBit[N];
     component sizeBits[N];
+    component rateIsZero[N];
     component entryBits[N];
     signal notional[N];      // size * P_m            (1e-16 quote)
     signal cost[N];          // size * entry          (1e-16 quote)
@@ -212,6 +214,13 @@ template MarginProof(N, K, M) {
             rateSel[i].table[k] <== params.out[k];
             rateSel[i].sel[k] <== marketSel[i].out[k];
         }
+
+        // a non-empty slot must sit in a listed market; listed markets have a non-zero
+        // rate, unused slots rate 0 (else a position parked in an unlisted slot at the
+        // pad price would turn into free PnL once that slot is listed)
+        rateIsZero[i] = IsZero();
+        rateIsZero[i].in <== rateSel[i].out;
+        size[i] * rateIsZero[i].out === 0;
 
         notional[i] <== size[i] * priceSel[i].out;
         cost[i] <== size[i] * entry[i];

@@ -173,6 +173,10 @@ def parse_market_data(data: Any, what: str = "market file") -> MarketData:
         entry = _object(params, field, {"mmr_bps", "imr_bps"})
         mmr = _bps(entry["mmr_bps"], f"{field}.mmr_bps")
         imr = _bps(entry["imr_bps"], f"{field}.imr_bps")
+        if mmr == 0:
+            raise InputError(
+                f"{field}.mmr_bps: must be at least 1 (a zero rate marks an unused slot)"
+            )
         if imr < mmr:
             raise InputError(f"{field}: imr_bps ({imr}) must be at least mmr_bps ({mmr})")
         markets[name] = MarketParams(mmr_bps=mmr, imr_bps=imr)

@@ -25,8 +25,17 @@ from prover.model import (
     Position,
     evaluate,
 )
+from prover.poseidon import poseidon
 from prover.prove import Prover
-from prover.units import BPS_ONE, SNARK_SCALAR_FIELD, Balance, Bps, Price, Size
+from prover.units import (
+    BPS_ONE,
+    COMMITMENT_DOMAIN_TAG,
+    SNARK_SCALAR_FIELD,
+    Balance,
+    Bps,
+    Price,
+    Size,
+)
 
 MARKETS = ["M0", "M1", "M2", "M3"]
 # FINE: price 1e-8 and haircut 9999 bps, so one unit of balance is one margin unit.
@@ -93,7 +102,7 @@ def cases(draw: st.DrawFn, circuit: str) -> tuple[Account, MarketData, Mode, int
     n, k = (4, 4) if circuit == "cross" else (1, 1)
     size_bits, price_bits = (58, 58) if circuit == "cross" else (20, 20)
     prices = draw(st.lists(st.integers(1, 2**price_bits - 1), min_size=k, max_size=k))
-    mmr = draw(st.lists(st.integers(0, BPS_ONE), min_size=k, max_size=k))
+    mmr = draw(st.lists(st.integers(1, BPS_ONE), min_size=k, max_size=k))
     imr = [draw(st.integers(m, BPS_ONE)) for m in mmr]
     data = market_data(prices, mmr, imr)
     account = Account(
@@ -137,7 +146,7 @@ def test_exact_boundary(prover: Prover, circuit: str, mode: Mode) -> None:
     """Equity exactly at the requirement passes; one margin unit below fails."""
     data = market_data(
         [2000_00000000, 3_00000000, 7, 2**63][: 1 if circuit == "isolated" else 4],
-        [500, 300, 1, 0][: 1 if circuit == "isolated" else 4],
+        [500, 300, 1, 1][: 1 if circuit == "isolated" else 4],
         [1000, 600, 2, 10000][: 1 if circuit == "isolated" else 4],
     )
     if circuit == "isolated":
@@ -165,7 +174,7 @@ def test_exact_boundary(prover: Prover, circuit: str, mode: Mode) -> None:
 
 
 def _solvent_cross(prover: Prover) -> tuple[Account, MarketData, dict[str, Any]]:
-    data = market_data([2000_00000000, 3_00000000, 7, 9], [500, 300, 1, 0], [1000, 600, 2, 0])
+    data = market_data([2000_00000000, 3_00000000, 7, 9], [500, 300, 1, 1], [1000, 600, 2, 1])
     account = Account(
         address=0xB0B,
         salt=777,
@@ -250,10 +259,58 @@ def test_opening_proof_requires_entry_at_oracle_price(prover: Prover) -> None:
 
 
 def test_encoding_refuses_what_the_circuit_cannot_hold() -> None:
-    data = market_data([1, 1, 1, 1], [0, 0, 0, 0], [0, 0, 0, 0])
+    data = market_data([1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1])
     legs = tuple(Position("M0", True, Size(1), Price(1)) for _ in range(5))
     account = Account(address=1, salt=1, collateral={}, positions=legs)
     with pytest.raises(InputError, match="at most 4"):
         encode(account, data, circuit="cross", mode=Mode.MAINTENANCE, binding=Binding())
     with pytest.raises(InputError, match="nonce"):
         Binding(nonce=2**64)
+
+
+def recommit(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Recompute the commitment for edited private inputs, as an honest prover would."""
+    slots = [
+        m | side << 8 | size << 9 | entry << 73
+        for m, side, size, entry in zip(
+            inputs["market"], inputs["side"], inputs["size"], inputs["entry"], strict=True
+        )
+    ]
+    digest = slots[0] if len(slots) == 1 else poseidon(slots)
+    account = inputs["accountNonce"] & (2**160 - 1)
+    commitment = poseidon([COMMITMENT_DOMAIN_TAG, account, digest, inputs["salt"]])
+    return {**inputs, "commitment": commitment}
+
+
+def test_recommit_matches_encoding(prover: Prover) -> None:
+    _, _, inputs = _solvent_cross(prover)
+    assert recommit(inputs)["commitment"] == inputs["commitment"]
+
+
+def test_position_in_unlisted_slot_rejected(prover: Prover) -> None:
+    """A market file with 2 markets leaves cross slots 2 and 3 unused (price 1, rate 0):
+    a position parked there, at the pad price, has no witness."""
+    data = market_data([2000_00000000, 3_00000000], [500, 300], [1000, 600])
+    account = Account(
+        address=0xB0B,
+        salt=777,
+        collateral={BULK: Balance(10**12)},
+        positions=(Position("M0", True, Size(5_00000000), Price(2000_00000000)),),
+    )
+    enc = encode(account, data, circuit="cross", mode=Mode.MAINTENANCE, binding=Binding())
+    assert accepts(prover, "cross", enc.inputs)
+    parked = recommit(
+        {
+            **enc.inputs,
+            "market": [0, 3, 0, 0],
+            "side": [1, 1, 0, 0],
+            "size": [5_00000000, 1, 0, 0],
+            "entry": [2000_00000000, 1, 0, 0],
+        }
+    )
+    assert not accepts(prover, "cross", parked)
+    # the same slot pointing at a listed market is fine, and an empty slot may point anywhere
+    listed = recommit({**parked, "market": [0, 1, 0, 0]})
+    assert accepts(prover, "cross", listed)
+    empty = recommit({**parked, "size": [5_00000000, 0, 0, 0]})
+    assert accepts(prover, "cross", empty)
