@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title IMarginEngine
+/// @notice zkmargin's engine: holds collateral, verifies Groth16 margin proofs whose public
+///         inputs it builds itself, and liquidates accounts that stop proving solvency.
+/// @dev Public inputs of `MarginProof(N, K, M)` (circuits/margin.circom), in order:
+///
+///      | index | name         | value (all < r)                                          |
+///      |-------|--------------|----------------------------------------------------------|
+///      | 0     | commitment   | the account's stored commitment                          |
+///      | 1..   | priceWords   | K market prices then M collateral prices (8 decimals),   |
+///      |       |              | 64 bits each, 3 per word, first price in the low bits    |
+///      | ..    | balanceWords | M balances normalised to 18 decimals, 96 bits, 2 per word |
+///      | ..    | paramsWord   | K rates, M haircuts (bps, 14 bits each), opening flag    |
+///      | ..    | accountNonce | account | nonce << 160                                    |
+///      | last  | engineChain  | address(this) | block.chainid << 160                    |
+///
+///      Isolated accounts use (N, K, M) = (1, 1, 1): slot 0 is the account's market and
+///      collateral asset. Cross accounts use (4, 4, 2): market slot k is market id k,
+///      collateral slot c is asset id c; unlisted slots carry price 1, rate 0, haircut 0,
+///      balance 0. Rates are IMR with the opening flag set for `open*`, IMR for
+///      `withdraw` (on the balances after the withdrawal), MMR for `proveMargin`.
+///
+///      commitment = Poseidon(TAG, account, digest, salt), digest = slot_0 (isolated) or
+///      Poseidon(slot_0..slot_3) (cross), slot = market | long << 8 | size << 9 | entry << 73.
+///
+///      Replay: every accepted proof binds the account's nonce, which then increments and
+///      never resets (not even when the account closes). Proof bytes are never a key.
+interface IMarginEngine {
+    // ------------------------------------------------------------------ types
+
+    /// @notice Which circuit an account proves with.
+    enum Kind {
+        None,
+        Isolated,
+        Cross
+    }
+
+    /// @notice A Groth16 proof in the EVM's coordinate order (snarkjs `generatecall`:
+    ///         each G2 coordinate as [c1, c0]).
+    struct Proof {
+        uint256[2] a;
+        uint256[2][2] b;
+        uint256[2] c;
+    }
+
+    /// @notice A listed perpetual market.
+    struct Market {
+        address feed; // oracle feed (registered in the oracle adapter)
+        uint16 mmrBps; // maintenance margin rate
+        uint16 imrBps; // initial margin rate, >= mmrBps
+    }
+
+    /// @notice A listed collateral asset.
+    struct Collateral {
+        address token; // ERC-20
+        address feed; // oracle feed of the token's price in quote
+        uint16 haircutBps; // value discount applied in margin
+        uint8 decimals; // token decimals (<= 18)
+    }
+
+    /// @notice An account as the engine stores it (positions stay private).
+    struct Account {
+        uint256 commitment; // 0 when no account is open
+        Kind kind;
+        uint8 market; // isolated: the market id of slot 0
+        uint8 asset; // isolated: the asset id of slot 0
+        uint64 nonce; // next proof must bind this value; never resets
+        uint64 lastProofAt; // timestamp of the last accepted proof
+        uint64 shockAt; // timestamp a price shock was flagged; 0 if none pending
+        uint256[2] provenPriceWords; // the price words of the last accepted proof
+    }
+
+    /// @notice A revealed position slot, for `close`.
+    struct Position {
+        uint8 market; // slot index (0 for isolated)
+        bool long;
+        uint64 size; // 1e-8 base units
+        uint64 entry; // 1e-8 quote
+    }
+
+    // ------------------------------------------------------------------ events
+
+    event MarketListed(uint8 indexed id, address feed, uint16 mmrBps, uint16 imrBps);
+    event MarketRiskSet(uint8 indexed id, uint16 mmrBps, uint16 imrBps);
+    event CollateralListed(uint8 indexed id, address token, address feed, uint16 haircutBps, uint8 decimals);
+    event HaircutSet(uint8 indexed id, uint16 haircutBps);
+    event ProofLifetimeSet(uint64 lifetime);
+    event ShockThresholdSet(uint16 thresholdBps);
+    event GracePeriodSet(uint64 grace);
+    event LiquidationPenaltySet(uint16 penaltyBps);
+    event PoolFunded(uint8 indexed asset, address indexed from, uint256 amount);
+    event Deposited(address indexed account, uint8 indexed asset, uint256 amount);
+    event Withdrawn(address indexed account, uint8 indexed asset, uint256 amount, uint64 nonce);
+    event AccountOpened(address indexed account, Kind kind, uint256 commitment, uint8 market, uint8 asset, uint64 nonce);
+    event MarginProven(address indexed account, uint64 nonce, uint256 priceWord0);
+    event ShockFlagged(address indexed account, address indexed by, uint64 at);
+    event AccountClosed(address indexed account, int256 pnl, uint256 badDebt);
+    event Liquidated(address indexed account, address indexed liquidator, uint256[2] reward, uint256[2] toPool);
+
+    // ------------------------------------------------------------------ errors
+
+    /// @dev A rate, haircut, penalty or threshold is outside 0..10000 bps, or imr < mmr.
+    error MarginEngine__InvalidBps(uint256 value);
+    /// @dev A duration (proof lifetime, grace period) is zero or too long.
+    error MarginEngine__InvalidDuration(uint256 value);
+    /// @dev All market or collateral slots are taken (4 markets, 2 assets).
+    error MarginEngine__TooManyListings();
+    /// @dev The id names no listed market.
+    error MarginEngine__UnknownMarket(uint8 id);
+    /// @dev The id names no listed collateral asset.
+    error MarginEngine__UnknownAsset(uint8 id);
+    /// @dev The feed is not registered in the oracle adapter.
+    error MarginEngine__FeedNotRegistered(address feed);
+    /// @dev A token address is zero, has no code, or has more than 18 decimals.
+    error MarginEngine__InvalidToken(address token);
+    /// @dev A zero amount was given.
+    error MarginEngine__ZeroAmount();
+    /// @dev The normalised balance would reach 2^96 (the circuit's bound).
+    error MarginEngine__BalanceTooLarge(uint256 normalised);
+    /// @dev The account has no open position account.
+    error MarginEngine__NoAccount(address account);
+    /// @dev The account already has an open position account.
+    error MarginEngine__AccountExists(address account);
+    /// @dev An isolated account may only hold its own asset.
+    error MarginEngine__WrongAsset(uint8 asset);
+    /// @dev The commitment is 0 or not below the field modulus r.
+    error MarginEngine__InvalidCommitment(uint256 commitment);
+    /// @dev A public input is not below r (never expected: the engine builds them).
+    error MarginEngine__InputNotInField(uint256 index, uint256 value);
+    /// @dev The verifier rejected the proof.
+    error MarginEngine__InvalidProof();
+    /// @dev Not enough balance to withdraw.
+    error MarginEngine__InsufficientBalance(uint8 asset, uint256 balance, uint256 amount);
+    /// @dev The pool cannot pay the account's profit; the pool must be funded first.
+    error MarginEngine__PoolInsufficient(uint8 asset, uint256 pool, uint256 amount);
+    /// @dev The revealed positions do not open the stored commitment.
+    error MarginEngine__CommitmentMismatch();
+    /// @dev A revealed position is malformed (wrong slot count or market index).
+    error MarginEngine__InvalidPosition(uint256 index);
+    /// @dev The account is liquidatable: it cannot close or withdraw; a keeper liquidates it.
+    error MarginEngine__Liquidatable(address account);
+    /// @dev The account is not liquidatable now.
+    error MarginEngine__NotLiquidatable(address account);
+    /// @dev No price moved more than the shock threshold since the last proof, or a shock is
+    ///      already pending.
+    error MarginEngine__NoShock(address account);
+    /// @dev Renouncing ownership is disabled: it would freeze listings and parameters.
+    error MarginEngine__RenounceDisabled();
+    /// @dev The chain id does not fit the 64 bits the circuit gives it.
+    error MarginEngine__ChainIdTooLarge(uint256 chainId);
+
+    // ------------------------------------------------------------------ admin (owner)
+
+    /// @notice Lists a market; ids are given in order 0..3. Emits {MarketListed}.
+    function listMarket(address feed, uint16 mmrBps, uint16 imrBps) external returns (uint8 id);
+    /// @notice Changes a market's rates; accounts must prove again under them. Emits {MarketRiskSet}.
+    function setMarketRisk(uint8 id, uint16 mmrBps, uint16 imrBps) external;
+    /// @notice Lists a collateral asset; ids are given in order 0..1. Emits {CollateralListed}.
+    function listCollateral(address token, address feed, uint16 haircutBps) external returns (uint8 id);
+    /// @notice Changes an asset's haircut. Emits {HaircutSet}.
+    function setHaircut(uint8 id, uint16 haircutBps) external;
+    /// @notice How long an accepted proof keeps an account safe. Emits {ProofLifetimeSet}.
+    function setProofLifetime(uint64 lifetime) external;
+    /// @notice Price move (bps of the proven price) that opens a grace period. Emits {ShockThresholdSet}.
+    function setShockThreshold(uint16 thresholdBps) external;
+    /// @notice Time to prove again after a shock is flagged. Emits {GracePeriodSet}.
+    function setGracePeriod(uint64 grace) external;
+    /// @notice Share of seized collateral paid to the liquidator. Emits {LiquidationPenaltySet}.
+    function setLiquidationPenalty(uint16 penaltyBps) external;
+
+    // ------------------------------------------------------------------ anyone
+
+    /// @notice Adds `amount` of asset `asset` to the engine's pool (insurance and PnL).
+    function fundPool(uint8 asset, uint256 amount) external;
+    /// @notice Flags a price shock on `account`: some price of its slots moved more than the
+    ///         threshold from the last proven one. The account then has the grace period to
+    ///         prove again. Emits {ShockFlagged}.
+    function flagShock(address account) external;
+    /// @notice Seizes a liquidatable account's collateral: the penalty share to the caller,
+    ///         the rest to the pool. Emits {Liquidated}.
+    function liquidate(address account) external;
+
+    // ------------------------------------------------------------------ trader
+
+    /// @notice Deposits collateral (before or after opening). Emits {Deposited}.
+    function deposit(uint8 asset, uint256 amount) external;
+    /// @notice Opens an isolated account on (market, asset) with an opening proof (IMR,
+    ///         entries at the oracle price). Emits {AccountOpened}.
+    function openIsolated(uint256 commitment, uint8 market, uint8 asset, Proof calldata proof) external;
+    /// @notice Opens a cross-margin account with an opening proof. Emits {AccountOpened}.
+    function openCross(uint256 commitment, Proof calldata proof) external;
+    /// @notice Proves maintenance margin at the current prices. Emits {MarginProven}.
+    function proveMargin(Proof calldata proof) external;
+    /// @notice Withdraws with a proof that the remaining balances meet initial margin.
+    function withdraw(uint8 asset, uint256 amount, Proof calldata proof) external;
+    /// @notice Withdraws collateral of an address with no open account (no proof needed).
+    function withdrawIdle(uint8 asset, uint256 amount) external;
+    /// @notice Closes the account by opening its commitment; PnL settles against the pool
+    ///         and every remaining balance returns to the trader. Emits {AccountClosed}.
+    function close(Position[] calldata positions, uint256 salt) external;
+
+    // ------------------------------------------------------------------ views
+
+    function account(address who) external view returns (Account memory);
+    function balanceOf(address who, uint8 asset) external view returns (uint256);
+    function pool(uint8 asset) external view returns (uint256);
+    function market(uint8 id) external view returns (Market memory);
+    function collateral(uint8 id) external view returns (Collateral memory);
+    function marketCount() external view returns (uint8);
+    function collateralCount() external view returns (uint8);
+    /// @notice Whether `account` may be liquidated now, and the earliest time it may be.
+    /// @return now_ True if liquidatable at this block.
+    /// @return at The first timestamp at which it is (type(uint64).max if never, e.g. no account).
+    function liquidatable(address account) external view returns (bool now_, uint64 at);
+    /// @notice The public inputs the engine would verify now for an open account.
+    /// @param initial IMR (true) or MMR (false).
+    /// @param withdrawAsset The asset of a withdrawal to preview (ignored if the amount is 0).
+    /// @param withdrawAmount Balances are taken after this withdrawal (0: none).
+    function publicInputs(address account, bool initial, uint8 withdrawAsset, uint256 withdrawAmount)
+        external
+        view
+        returns (uint256[] memory);
+    /// @notice The public inputs of an opening proof (IMR, opening flag) for a new account.
+    function openingInputs(address account, uint256 commitment, Kind kind, uint8 market, uint8 asset)
+        external
+        view
+        returns (uint256[] memory);
+}
