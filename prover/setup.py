@@ -34,6 +34,7 @@ from prover.artifacts import MANIFEST_NAME, MANIFEST_VERSION, Manifest, load_man
 from prover.errors import InputError, SetupError
 from prover.paths import build_dir, node_modules, project_root
 from prover.r1cs import read_ptau_power, read_r1cs_header
+from prover.solidity import export_contracts
 from prover.toolrun import run_tool
 
 CIRCOM_FLAGS = ("--r1cs", "--wasm", "--sym", "--O2")
@@ -323,4 +324,6 @@ def run_setup(
             "circuits": circuits,
         },
     )
-    return SetupReport(load_manifest(build), time.perf_counter() - started, steps)
+    manifest = load_manifest(build)
+    export_contracts(manifest)
+    return SetupReport(manifest, time.perf_counter() - started, steps)
