@@ -50,6 +50,8 @@ from prover.units import (
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,31}")
 MAX_FILE_BYTES = 1 << 20
+MAX_JSON_DEPTH = 32  # our files nest 4 deep; py_ecc raises the recursion limit, so a
+# deeply nested file would overflow the C stack inside json.loads instead of raising
 
 
 # ---------------------------------------------------------------- strict JSON
@@ -72,10 +74,37 @@ def _no_constant(text: str) -> Any:
     raise InputError(f"{text} is not valid JSON")
 
 
+def _json_depth(text: str) -> int:
+    """Deepest bracket nesting of ``text`` outside strings (stops counting past the limit)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_json(text: str, what: str) -> Any:
-    """Parse JSON refusing duplicate keys, floats, NaN/Infinity and empty input."""
+    """Parse JSON refusing duplicate keys, floats, NaN/Infinity, deep nesting, empty input."""
     if not text.strip():
         raise InputError(f"{what}: file is empty")
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise InputError(f"{what}: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(
             text,
@@ -89,6 +118,8 @@ def parse_json(text: str, what: str) -> Any:
         raise InputError(
             f"{what}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except (ValueError, RecursionError):  # e.g. an integer literal of > 4300 digits
+        raise InputError(f"{what}: not valid JSON (a number or nesting beyond limits)") from None
 
 
 def read_json_file(path: Path, what: str) -> Any:
@@ -335,7 +366,12 @@ def write_private_json(path: Path, payload: Any) -> None:
     except OSError as exc:
         raise InputError(f"{path}: cannot create ({exc.strerror})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        try:
+            handle = os.fdopen(fd, "w", encoding="utf-8")
+        except BaseException:
+            os.close(fd)
+            raise
+        with handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

@@ -12,6 +12,13 @@ from prover.errors import InputError
 
 _DECIMAL = re.compile(r"(0|[1-9][0-9]*)(?:\.([0-9]+))?")
 _INTEGER = re.compile(r"0|[1-9][0-9]*")
+MAX_DIGITS = 80  # far above any in-range value (2^254 has 77 digits); bounds int() work
+
+
+def shorten(value: object, limit: int = 40) -> str:
+    """``repr`` of a user value, cut to ``limit`` characters for one-line messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def parse_fixed(value: object, decimals: int, *, field: str, bits: int, positive: bool) -> int:
@@ -27,10 +34,12 @@ def parse_fixed(value: object, decimals: int, *, field: str, bits: int, positive
     match = _DECIMAL.fullmatch(value)
     if match is None:
         raise InputError(
-            f"{field}: {value!r} is not a plain decimal number "
+            f"{field}: {shorten(value)} is not a plain decimal number "
             "(digits with an optional fraction; no sign, exponent or spaces)"
         )
     whole, frac = match.group(1), match.group(2) or ""
+    if len(whole) > MAX_DIGITS:  # out of any range; also keeps int() away from huge strings
+        raise InputError(f"{field}: {shorten(value)} is out of range ({len(whole)} digits)")
     if len(frac) > decimals:
         significant = frac.rstrip("0")
         if len(significant) > decimals:
@@ -45,8 +54,13 @@ def parse_fixed(value: object, decimals: int, *, field: str, bits: int, positive
 
 def parse_uint(value: object, *, field: str, bits: int, positive: bool = False) -> int:
     """A non-negative integer given as a decimal string (e.g. a salt)."""
-    if isinstance(value, bool) or not isinstance(value, str) or not _INTEGER.fullmatch(value):
-        raise InputError(f"{field}: expected a decimal integer string, got {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, str)
+        or len(value) > MAX_DIGITS
+        or not _INTEGER.fullmatch(value)
+    ):
+        raise InputError(f"{field}: expected a decimal integer string, got {shorten(value)}")
     return check_range(int(value), field=field, bits=bits, positive=positive, shown=value)
 
 

@@ -63,7 +63,8 @@ class ProofBundle:
 
     @classmethod
     def from_json(cls, data: Any, what: str = "proof file") -> ProofBundle:
-        if not isinstance(data, dict) or data.get("zkmargin_proof") != PROOF_FORMAT:
+        version = data.get("zkmargin_proof") if isinstance(data, dict) else None
+        if type(version) is not int or version != PROOF_FORMAT:
             raise InputError(f"{what}: not a zkmargin proof file (format {PROOF_FORMAT})")
         for key in ("circuit", "mode", "proof", "publicSignals"):
             if key not in data:
@@ -74,7 +75,11 @@ class ProofBundle:
             raise InputError(f"{what}: mode: unknown mode {data['mode']!r}") from None
         signals = data["publicSignals"]
         if not isinstance(signals, list) or not all(
-            isinstance(s, str) and s.isdigit() and (s == "0" or not s.startswith("0"))
+            isinstance(s, str)
+            and s.isascii()
+            and s.isdigit()
+            and len(s) <= 78
+            and (s == "0" or not s.startswith("0"))
             for s in signals
         ):
             raise InputError(f"{what}: publicSignals: expected a list of decimal strings")

@@ -30,10 +30,17 @@ def verify_bundle(bundle: ProofBundle, manifest: Manifest | None = None) -> Verd
     vk = VerifyingKey.load(manifest.circuit(bundle.circuit).vkey)
     try:
         signals = parse_public_signals([str(s) for s in bundle.public_signals], vk.n_public)
-        Statement.from_public_signals(bundle.circuit, signals)
+        statement = Statement.from_public_signals(bundle.circuit, signals)
         proof = Proof.from_json(bundle.proof)
     except (VerifierError, InputError) as exc:
         return Verdict(False, str(exc))
     if not verify(vk, proof, signals):
         return Verdict(False, "pairing check failed: the proof does not match its public signals")
-    return Verdict(True, f"{bundle.circuit} {bundle.mode.value} proof verifies")
+    # Only what the proof binds is repeated: the file's "mode" label is not bound (the
+    # rates in the public signals are), so it is not part of the verdict.
+    opening = "opening, " if statement.opening else ""
+    return Verdict(
+        True,
+        f"{bundle.circuit} proof verifies ({opening}rates {list(statement.rates)} bps, "
+        f"nonce {statement.nonce}, chain {statement.chain_id})",
+    )

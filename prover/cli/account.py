@@ -14,6 +14,8 @@ from prover.accounts import (
     parse_address,
     write_private_json,
 )
+from prover.amounts import shorten
+from prover.errors import InputError
 
 
 @click.group()
@@ -55,9 +57,7 @@ def new(
     raw = {
         "account": address or "0x" + f"{new_account().address:040x}",
         "salt": "1",
-        "collateral": dict(
-            _split(item, "=", "--collateral", "ASSET=AMOUNT") for item in collateral
-        ),
+        "collateral": _collateral(collateral),
         "positions": [_position(item) for item in positions],
     }
     if address is not None:
@@ -72,16 +72,24 @@ def new(
 def _split(item: str, sep: str, option: str, form: str) -> tuple[str, str]:
     left, found, right = item.partition(sep)
     if not found or not left or not right:
-        raise click.BadParameter(f"expected {form}, got {item!r}", param_hint=option)
+        raise InputError(f"{option}: expected {form}, got {shorten(item)}")
     return left, right
+
+
+def _collateral(items: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        asset, amount = _split(item, "=", "--collateral", "ASSET=AMOUNT")
+        if asset in out:
+            raise InputError(f"--collateral: asset {asset!r} given twice")
+        out[asset] = amount
+    return out
 
 
 def _position(item: str) -> dict[str, str]:
     head, entry = _split(item, "@", "--position", "MARKET:SIDE:SIZE@ENTRY")
     parts = head.split(":")
     if len(parts) != 3:
-        raise click.BadParameter(
-            f"expected MARKET:SIDE:SIZE@ENTRY, got {item!r}", param_hint="--position"
-        )
+        raise InputError(f"--position: expected MARKET:SIDE:SIZE@ENTRY, got {shorten(item)}")
     market, side, size = parts
     return {"market": market, "side": side, "size": size, "entry_price": entry}

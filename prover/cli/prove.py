@@ -17,6 +17,7 @@ from prover.cli.common import (
     market_option,
     mode_option,
 )
+from prover.errors import InputError
 from prover.model import Mode
 from prover.prove import Prover
 
@@ -54,6 +55,7 @@ def prove(
 
     Writes nothing and exits 1 if the account does not meet it.
     """
+    check_output_path(output, account_file, market_file)
     account, data = load_inputs(account_file, market_file)
     binding = make_binding(chain_id, engine, nonce)
     started = time.perf_counter()
@@ -70,3 +72,15 @@ def prove(
         f"wrote {output}: {bundle.circuit} {mode} proof, verified locally "
         f"({time.perf_counter() - started:.2f} s)"
     )
+
+
+def check_output_path(output: Path, *inputs: Path) -> None:
+    """Refuse before proving: a missing directory, or an output that is one of the inputs
+    (replacing the account file would destroy the only copy of its salt)."""
+    if not output.parent.resolve().is_dir():
+        raise InputError(f"--output {output}: cannot write: no directory {output.parent}")
+    for path in inputs:
+        if output.resolve() == path.resolve() or (
+            output.exists() and path.exists() and output.samefile(path)
+        ):
+            raise InputError(f"--output {output}: is an input file; choose another name")
