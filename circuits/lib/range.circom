@@ -14,8 +14,8 @@ template AssertBits(n) {
     // value to range-check
     signal input in;
 
-    component bits = Num2Bits(n);
-    bits.in <== in;
+    // the bits themselves are not needed: their existence is the range check
+    _ <== Num2Bits(n)(in);
 }
 
 /*
