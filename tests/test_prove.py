@@ -121,3 +121,31 @@ def test_initial_mode_and_opening(prover: Prover, data) -> None:  # type: ignore
     bundle = prover.prove(account, data, mode=Mode.INITIAL, opening=True)
     assert bundle.statement.opening and bundle.statement.rates == (1000,)
     assert verify_bundle(bundle, prover.manifest).valid
+
+
+@pytest.mark.parametrize(
+    ("make", "circuit"), [(isolated_account, "isolated"), (cross_account, "cross")]
+)
+def test_witness_bytes_equal_snarkjs(
+    prover: Prover, data, make, circuit: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """The in-process witness of the real margin circuits is byte-identical to snarkjs'."""
+    from prover.toolrun import run_tool
+
+    enc = prover.encode(make(), data, circuit=circuit)
+    ours = prover.witness_calculator(circuit).wtns_bytes(enc.inputs)
+    (tmp_path / "input.json").write_text(
+        json.dumps(
+            {
+                k: [str(x) for x in v] if isinstance(v, list) else str(v)
+                for k, v in enc.inputs.items()
+            }
+        )
+    )
+    wasm = prover.manifest.circuit(circuit).wasm
+    run_tool(
+        "snarkjs",
+        ["wtns", "calculate", wasm, tmp_path / "input.json", tmp_path / "w.wtns"],
+        timeout=120,
+    )
+    assert (tmp_path / "w.wtns").read_bytes() == ours
