@@ -1,0 +1,302 @@
+"""Constraint-level soundness: insolvent accounts have no accepted witness.
+
+The honest witness of an insolvent account comes from an "assertless" build (every
+``===`` commented out, see tests/soundness.py), mapped by signal name onto the real
+--O2 circuit and checked against its R1CS. Each class of internal signal is then
+tampered to try to make it pass; every attempt must break a constraint, and the test
+names which. Mutants of every ``<--`` hint must leave the R1CS unchanged and still
+produce no accepted witness. The cross-circuit mutant sweep is in `make audit`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from soundness import (
+    REPLACEMENTS,
+    Hint,
+    build_variant,
+    find_hints,
+    on_wires,
+    real_circuit,
+)
+
+from prover.accounts import load_market_data, new_account
+from prover.constraints import R1cs
+from prover.encoding import Binding, encode
+from prover.model import Mode, Position, evaluate
+from prover.prove import Prover
+from prover.toolrun import run_tool
+from prover.units import SNARK_SCALAR_FIELD, Balance, Price, Size
+from prover.wtns import read_sym, write_wtns
+from verifier.groth16 import Proof, VerifyingKey, verify
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+P = SNARK_SCALAR_FIELD
+
+
+def account_inputs(circuit: str, usdc: int) -> tuple[dict[str, Any], bool]:
+    """Circuit inputs of an account with `usdc` of collateral, and the model's verdict."""
+    data = load_market_data(EXAMPLES / "markets.json")
+    legs = [Position("ETH-USD", True, Size(5 * 10**8), Price(2000 * 10**8))]
+    if circuit == "cross":
+        legs.append(Position("BTC-USD", False, Size(10**7), Price(58000 * 10**8)))
+    account = new_account(0x5EED, {"USDC": Balance(usdc * 10**18)}, tuple(legs))
+    enc = encode(account, data, circuit=circuit, mode=Mode.MAINTENANCE, binding=Binding())
+    return enc.inputs, evaluate(account, data, Mode.MAINTENANCE).solvent
+
+
+@pytest.fixture(scope="module", params=["isolated", "cross"])
+def setting(request: pytest.FixtureRequest, manifest: Any) -> dict[str, Any]:
+    circuit = request.param
+    r1cs, sym = real_circuit(circuit)
+    honest = build_variant(circuit, assertless=True, flags=("--O0",), outputs=("--wasm",))
+    insolvent_inputs, solvent = account_inputs(circuit, usdc=100)
+    assert not solvent
+    solvent_inputs, solvent = account_inputs(circuit, usdc=5000)
+    assert solvent
+    values = honest.witness_by_name(insolvent_inputs)
+    return {
+        "circuit": circuit,
+        "r1cs": r1cs,
+        "sym": sym,
+        "names": read_sym(sym),
+        "values": values,  # every signal of the honest insolvent witness, by name
+        "insolvent": on_wires(values, sym, r1cs),
+        "solvent": on_wires(honest.witness_by_name(solvent_inputs), sym, r1cs),
+    }
+
+
+def wires_named(names: dict[str, int], pattern: str) -> list[int]:
+    regex = re.compile(pattern)
+    found = sorted({wire for name, wire in names.items() if regex.search(name) and wire > 0})
+    assert found, f"no signal matches {pattern}"
+    return found
+
+
+def constraint_signals(r1cs: R1cs, names: dict[str, int], index: int) -> set[str]:
+    """Names of the signals constraint `index` touches (to say which check rejects)."""
+    by_wire: dict[int, str] = {}
+    for name, wire in names.items():
+        by_wire.setdefault(wire, name)
+    wires = set()
+    for lc in (r1cs.a, r1cs.b, r1cs.c):
+        wires |= {int(w) for w, c in zip(lc.wire, lc.constraint, strict=True) if c == index}
+    return {by_wire.get(w, f"wire{w}") for w in wires}
+
+
+def test_assertless_build_reproduces_honest_witnesses(setting: dict[str, Any]) -> None:
+    """Sanity of the method: the mapped honest witness of a solvent account satisfies
+    every constraint of the real circuit."""
+    assert setting["r1cs"].violated(setting["solvent"]) == []
+
+
+def test_honest_insolvent_witness_breaks_only_the_claim(setting: dict[str, Any]) -> None:
+    r1cs, names = setting["r1cs"], setting["names"]
+    broken = r1cs.violated(setting["insolvent"])
+    assert broken
+    # every broken constraint is the claim's range check (it involves the slack bits;
+    # --O2 folds lhs and rhs into it, so it also names the PnL and collateral wires)
+    for index in broken:
+        assert any(".claim." in name for name in constraint_signals(r1cs, names, index)), index
+
+
+def _bits_of(value: int, count: int) -> list[int]:
+    return [(value >> i) & 1 for i in range(count)]
+
+
+TamperFn = Callable[[list[int], dict[str, int], dict[str, int]], list[int]]
+
+
+def _set(pattern: str, value: Callable[[int, int], int]) -> TamperFn:
+    """Set every wire whose name matches `pattern` to value(old, position)."""
+
+    def tamper(witness: list[int], names: dict[str, int], _values: dict[str, int]) -> list[int]:
+        out = list(witness)
+        for k, wire in enumerate(wires_named(names, pattern)):
+            out[wire] = value(out[wire], k) % P
+        return out
+
+    return tamper
+
+
+SLACK_BITS = r"\.claim\.slack\..*\.out\["
+
+
+def _write_slack(out: list[int], names: dict[str, int], slack: int) -> None:
+    bits = wires_named(names, SLACK_BITS)
+    for wire, bit in zip(bits, _bits_of(slack % P, len(bits)), strict=True):
+        out[wire] = bit
+
+
+def _slack_bits_offset(
+    witness: list[int], names: dict[str, int], values: dict[str, int]
+) -> list[int]:
+    """Write into the claim's bits lhs - rhs + 2^(B-1) (a comparator-style offset that
+    makes a small negative slack look positive)."""
+    out = list(witness)
+    count = len(wires_named(names, SLACK_BITS))
+    _write_slack(out, names, values["main.claim.lhs"] - values["main.claim.rhs"] + 2 ** (count - 1))
+    return out
+
+
+def _inflate_gain(witness: list[int], names: dict[str, int], values: dict[str, int]) -> list[int]:
+    """Raise gain[0] until lhs covers rhs and write the matching slack bits: everything
+    downstream of gain[0] is consistent, only gain[0]'s own definition is not."""
+    out = list(witness)
+    deficit = values["main.claim.rhs"] - values["main.claim.lhs"]
+    extra = -(-deficit // 10**14)  # gain enters lhs scaled by 1e14
+    out[names["main.gain[0]"]] = (out[names["main.gain[0]"]] + extra) % P
+    _write_slack(out, names, values["main.claim.lhs"] + extra * 10**14 - values["main.claim.rhs"])
+    return out
+
+
+def _shrink_position(
+    witness: list[int], names: dict[str, int], _values: dict[str, int]
+) -> list[int]:
+    """Prove a smaller position than the committed one (size 0): the PnL and requirement
+    vanish, but the commitment no longer opens."""
+    out = list(witness)
+    for name in (
+        "main.size[0]",
+        "main.notional[0]",
+        "main.cost[0]",
+        "main.gain[0]",
+        "main.loss[0]",
+        "main.requirement[0]",
+    ):
+        if name in names:
+            out[names[name]] = 0
+    return out
+
+
+TAMPERS: dict[str, TamperFn] = {
+    # comparator / zero-test outputs
+    "IsZero outputs flipped": _set(r"rateIsZero\[\d+\]\.out$", lambda old, _: 1 - old),
+    # range-check bits of the claim
+    "claim bits all one": _set(SLACK_BITS, lambda _o, _k: 1),
+    "claim bits all zero": _set(SLACK_BITS, lambda _o, _k: 0),
+    "claim bits = offset slack": _slack_bits_offset,
+    # PnL parts
+    "gain inflated to cover the deficit": _inflate_gain,
+    "cost zeroed": _set(r"^main\.cost\[0\]$", lambda _o, _k: 0),
+    "requirement zeroed": _set(r"^main\.requirement\[\d+\]$", lambda _o, _k: 0),
+    "collateral value inflated": _set(r"^main\.collateralValue\[0\]$", lambda old, _k: old * 1000),
+    # the commitment
+    "position shrunk under the same commitment": _shrink_position,
+    # (the hash output itself is folded into the public commitment by --O2: change the
+    # first internal Poseidon signal instead)
+    "commitment hash internals changed": _set(
+        r"^main\.hash\.", lambda old, k: old + 1 if k == 0 else old
+    ),
+    # <-- targets
+    "OneHot hint moved": _set(r"marketSel\[0\]\.out\[0\]$", lambda old, _k: 1 - old),
+    "non-zero inverse hint zeroed": _set(r"priceNonZero\[0\]\.inv$", lambda _o, _k: 0),
+    "IsZero inverse hint zeroed": _set(r"rateIsZero\[0\]\..*inv$", lambda _o, _k: 0),
+    "size bits hint flipped": _set(r"sizeBits\[0\]\..*\.out\[0\]$", lambda old, _k: 1 - old),
+}
+
+
+# isolated has one market slot: its one-hot selector is the constant 1 and --O2 removes it
+NOT_IN = {"OneHot hint moved": {"isolated"}}
+
+
+@pytest.mark.parametrize("label", sorted(TAMPERS))
+def test_tampered_insolvent_witness_is_rejected(setting: dict[str, Any], label: str) -> None:
+    r1cs, names = setting["r1cs"], setting["names"]
+    if setting["circuit"] in NOT_IN.get(label, set()):
+        assert not any("marketSel" in name for name in names)  # nothing to tamper there
+        return
+    tampered = TAMPERS[label](setting["insolvent"], names, setting["values"])
+    assert tampered != setting["insolvent"], "the tamper changed nothing"
+    broken = r1cs.violated(tampered)
+    assert broken, f"{label}: the constraints accept an insolvent account"
+    # record which checks reject it, for the audit report
+    rejected_by = sorted(set().union(*(constraint_signals(r1cs, names, i) for i in broken[:3])))
+    assert rejected_by
+
+
+def test_tampered_witness_proof_fails_verification(
+    setting: dict[str, Any], prover: Prover, tmp_path: Path
+) -> None:
+    """snarkjs proves whatever witness it is given (it does not check it); the proof of
+    the insolvent account's witness then fails verification, in Python and in snarkjs."""
+    circuit = setting["circuit"]
+    art = prover.manifest.circuit(circuit)
+    tampered = setting["insolvent"]  # the honest witness of an insolvent account
+    write_wtns(tmp_path / "bad.wtns", tampered, P)
+    run_tool(
+        "snarkjs",
+        [
+            "groth16",
+            "prove",
+            art.zkey,
+            tmp_path / "bad.wtns",
+            tmp_path / "proof.json",
+            tmp_path / "public.json",
+        ],
+        timeout=300,
+    )
+    proof = json.loads((tmp_path / "proof.json").read_text())
+    public = [int(x) for x in json.loads((tmp_path / "public.json").read_text())]
+    assert not verify(VerifyingKey.load(art.vkey), Proof.from_json(proof), public)
+    snark = run_tool(
+        "snarkjs",
+        ["groth16", "verify", art.vkey, tmp_path / "public.json", tmp_path / "proof.json"],
+        timeout=120,
+        check=False,
+    )
+    assert snark.returncode == 1
+
+
+def test_every_hint_is_found() -> None:
+    labels = [h.label for h in find_hints()]
+    assert len(labels) == 4, labels  # OneHot, AssertNonZero, Num2Bits, IsZero
+    assert any("select.circom" in h for h in labels) and any("range.circom" in h for h in labels)
+
+
+MUTANTS = [(h, r) for h in find_hints() for r in REPLACEMENTS]
+
+
+def _mutant_id(case: tuple[Hint, str]) -> str:
+    hint, replacement = case
+    return f"{Path(hint.path).name}:{hint.line}-{replacement}"
+
+
+def check_mutant(circuit: str, hint: Hint, replacement: str) -> None:
+    r1cs, sym = real_circuit(circuit)
+    original = build_variant(circuit, outputs=("--r1cs",))
+    mutant = build_variant(circuit, hint=hint, replacement=replacement, outputs=("--r1cs",))
+    assert original.r1cs is not None and mutant.r1cs is not None
+    assert mutant.r1cs.read_bytes() == original.r1cs.read_bytes(), "a hint changed the R1CS"
+    witness_build = build_variant(
+        circuit,
+        hint=hint,
+        replacement=replacement,
+        assertless=True,
+        flags=("--O0",),
+        outputs=("--wasm",),
+    )
+    inputs, solvent = account_inputs(circuit, usdc=100)
+    assert not solvent
+    try:
+        values = witness_build.witness_by_name(inputs)
+    except Exception:  # the mutant cannot even compute a witness (e.g. 1/0): killed
+        return
+    assert r1cs.violated(on_wires(values, sym, r1cs)), "mutant survived"
+
+
+@pytest.mark.parametrize("case", MUTANTS, ids=_mutant_id)
+def test_hint_mutant_is_killed_isolated(case: tuple[Hint, str], manifest: Any) -> None:
+    check_mutant("isolated", *case)
+
+
+@pytest.mark.audit
+@pytest.mark.parametrize("case", MUTANTS, ids=_mutant_id)
+def test_hint_mutant_is_killed_cross(case: tuple[Hint, str], manifest: Any) -> None:
+    check_mutant("cross", *case)
