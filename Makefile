@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ZK := $(VENV)/bin/zkmargin
 
-.PHONY: install setup demo test lint typecheck pytest bench clean distclean
+.PHONY: install setup demo test lint typecheck pytest forge-test audit bench clean distclean
 
 install: node_modules/.installed $(VENV)/.installed
 
@@ -27,8 +27,8 @@ demo: setup
 	$(ZK) demo
 
 lint: install
-	$(VENV)/bin/ruff check prover verifier tests benchmarks
-	$(VENV)/bin/ruff format --check prover verifier tests benchmarks
+	$(VENV)/bin/ruff check prover verifier tests benchmarks contracts/tools
+	$(VENV)/bin/ruff format --check prover verifier tests benchmarks contracts/tools
 
 typecheck: install
 	$(VENV)/bin/mypy
@@ -36,7 +36,18 @@ typecheck: install
 pytest: setup
 	$(VENV)/bin/pytest
 
-test: lint typecheck pytest
+# Solidity tests need the verifiers setup generates and proofs bound to the test engine
+forge-test: setup
+	$(PY) contracts/tools/make_fixtures.py
+	bash contracts/tools/forge-test.sh
+
+test: lint typecheck pytest forge-test
+
+# heavy sweeps, not part of `make test`: cross-circuit mutants, long fuzz/invariant runs
+audit: setup
+	$(VENV)/bin/pytest -m audit
+	$(PY) contracts/tools/make_fixtures.py
+	FOUNDRY_PROFILE=ci bash contracts/tools/forge-test.sh
 
 bench: setup
 	$(PY) benchmarks/bench.py

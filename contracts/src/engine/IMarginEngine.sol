@@ -93,7 +93,9 @@ interface IMarginEngine {
     event PoolFunded(uint8 indexed asset, address indexed from, uint256 amount);
     event Deposited(address indexed account, uint8 indexed asset, uint256 amount);
     event Withdrawn(address indexed account, uint8 indexed asset, uint256 amount, uint64 nonce);
-    event AccountOpened(address indexed account, Kind kind, uint256 commitment, uint8 market, uint8 asset, uint64 nonce);
+    event AccountOpened(
+        address indexed account, Kind kind, uint256 commitment, uint8 market, uint8 asset, uint64 nonce
+    );
     event MarginProven(address indexed account, uint64 nonce, uint256 priceWord0);
     event ShockFlagged(address indexed account, address indexed by, uint64 at);
     event AccountClosed(address indexed account, int256 pnl, uint256 badDebt);
@@ -139,7 +141,8 @@ interface IMarginEngine {
     error MarginEngine__CommitmentMismatch();
     /// @dev A revealed position is malformed (wrong slot count or market index).
     error MarginEngine__InvalidPosition(uint256 index);
-    /// @dev The account is liquidatable: it cannot close or withdraw; a keeper liquidates it.
+    /// @dev The account is liquidatable: it cannot close (a new accepted proof, from
+    ///      {proveMargin} or {withdraw}, makes it safe again); a keeper may liquidate it.
     error MarginEngine__Liquidatable(address account);
     /// @dev The account is not liquidatable now.
     error MarginEngine__NotLiquidatable(address account);
@@ -148,7 +151,8 @@ interface IMarginEngine {
     error MarginEngine__NoShock(address account);
     /// @dev Renouncing ownership is disabled: it would freeze listings and parameters.
     error MarginEngine__RenounceDisabled();
-    /// @dev The chain id does not fit the 64 bits the circuit gives it.
+    /// @dev The chain id does not fit the 64 bits the circuit gives it (checked at deployment
+    ///      and whenever public inputs are built).
     error MarginEngine__ChainIdTooLarge(uint256 chainId);
 
     // ------------------------------------------------------------------ admin (owner)

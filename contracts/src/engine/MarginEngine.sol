@@ -42,7 +42,10 @@ interface IPoseidon4 {
 /// @dev Every public input is built here from storage and the oracle; callers pass only
 ///      proofs. Margin math in the circuit is exact (no rounding); the rounding done here
 ///      (close settlement, liquidation split) is stated at each place and goes against the
-///      account being settled.
+///      account being settled. Every state-changing entry point is `nonReentrant`, the
+///      proof-only ones too: a listed token with a transfer hook could otherwise open an
+///      account from inside `close` (between the payouts of asset 0 and asset 1) with a
+///      proof over balances that are paid out right after (test/MarginEngineReentrancy.t.sol).
 contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -64,7 +67,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     uint256 private constant BALANCE_BITS = 96;
     uint256 private constant BPS_BITS = 14;
     uint256 private constant ADDRESS_BITS = 160;
-    uint256 private constant PRICE_MASK = (1 << PRICE_BITS) - 1;
+    uint256 private constant PRICE_MASK = type(uint64).max; // PRICE_BITS ones
     /// @dev Slot layout of a commitment: market | long << 8 | size << 9 | entry << 73.
     uint256 private constant SIDE_SHIFT = 8;
     uint256 private constant SIZE_SHIFT = 9;
@@ -208,7 +211,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     }
 
     /// @inheritdoc IMarginEngine
-    function flagShock(address who) external {
+    function flagShock(address who) external nonReentrant {
         Account storage a = _openAccount(who);
         if (a.shockAt != 0) revert MarginEngine__NoShock(who);
         (uint256[] memory words, uint256 count) = _priceWords(a.kind, a.market, a.asset);
@@ -265,7 +268,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     }
 
     /// @inheritdoc IMarginEngine
-    function openIsolated(uint256 commitment, uint8 mkt, uint8 asset, Proof calldata proof) external {
+    function openIsolated(uint256 commitment, uint8 mkt, uint8 asset, Proof calldata proof) external nonReentrant {
         _requireMarket(mkt);
         _requireAsset(asset);
         uint8 other = asset == 0 ? 1 : 0;
@@ -274,12 +277,12 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     }
 
     /// @inheritdoc IMarginEngine
-    function openCross(uint256 commitment, Proof calldata proof) external {
+    function openCross(uint256 commitment, Proof calldata proof) external nonReentrant {
         _open(commitment, Kind.Cross, 0, 0, proof);
     }
 
     /// @inheritdoc IMarginEngine
-    function proveMargin(Proof calldata proof) external {
+    function proveMargin(Proof calldata proof) external nonReentrant {
         Account storage a = _openAccount(msg.sender);
         (uint256[] memory inputs, uint256[2] memory words) =
             _inputs(_statement(msg.sender, a, false), _balances[msg.sender]);
@@ -294,8 +297,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         _requireAsset(asset);
         if (a.kind == Kind.Isolated && asset != a.asset) revert MarginEngine__WrongAsset(asset);
         uint256[2] memory remaining = _debited(msg.sender, asset, amount);
-        (uint256[] memory inputs, uint256[2] memory words) =
-            _inputs(_statement(msg.sender, a, true), remaining);
+        (uint256[] memory inputs, uint256[2] memory words) = _inputs(_statement(msg.sender, a, true), remaining);
         _verify(a.kind, inputs, proof);
         _accept(a, words);
         _balances[msg.sender][asset] = remaining[asset];
@@ -404,7 +406,12 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     {
         Account storage a = _openAccount(who);
         uint256[2] memory bal = _balances[who];
-        if (withdrawAmount != 0) bal = _debited(who, withdrawAsset, withdrawAmount);
+        if (withdrawAmount != 0) {
+            // the same checks as {withdraw}, so a preview never panics or shows a refused withdrawal
+            _requireAsset(withdrawAsset);
+            if (a.kind == Kind.Isolated && withdrawAsset != a.asset) revert MarginEngine__WrongAsset(withdrawAsset);
+            bal = _debited(who, withdrawAsset, withdrawAmount);
+        }
         (inputs,) = _inputs(_statement(who, a, initial), bal);
     }
 
@@ -468,6 +475,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         }
         uint256 balanceWord;
         for (uint256 s = 0; s < m; ++s) {
+            // casting to 'uint8' is safe because s < m <= MAX_ASSETS
+            // forge-lint: disable-next-line(unsafe-typecast)
             uint8 id = isolated ? st.asset : uint8(s);
             if (id < _collateralCount) {
                 uint256 normalised = _normalise(id, balances[id]);
@@ -477,6 +486,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
             }
         }
         if (st.opening) params |= uint256(1) << (BPS_BITS * (k + m));
+        // checked again here, not only at deployment: a chain id changed by a fork and
+        // >= 2^96 would be truncated by the shift below (a replay across chains)
+        if (block.chainid >= 1 << 64) revert MarginEngine__ChainIdTooLarge(block.chainid);
         inputs[at++] = balanceWord;
         inputs[at++] = params;
         inputs[at++] = uint256(uint160(st.who)) | (uint256(st.nonce) << ADDRESS_BITS);
@@ -522,6 +534,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     function _liquidatable(Account storage a) private view returns (bool now_, uint64 at) {
         at = a.lastProofAt + proofLifetime + 1;
         if (a.shockAt != 0 && a.shockAt + gracePeriod + 1 < at) at = a.shockAt + gracePeriod + 1;
+        // proof lifetimes and grace periods are hours to days; validator skew is seconds
+        // forge-lint: disable-next-line(block-timestamp)
         now_ = block.timestamp >= at;
     }
 
@@ -543,7 +557,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         }
     }
 
-    function _priceWords(Kind kind, uint8 mkt, uint8 asset) private view returns (uint256[] memory words, uint256 count) {
+    function _priceWords(Kind kind, uint8 mkt, uint8 asset)
+        private
+        view
+        returns (uint256[] memory words, uint256 count)
+    {
         (uint64[] memory prices,) = _prices(kind, mkt, asset);
         count = prices.length;
         words = new uint256[]((count + 2) / 3);
@@ -591,13 +609,18 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         uint256[2] storage bal = _balances[who];
         if (pnl > 0) {
             uint8 c = order[0];
+            // casting to 'uint256' is safe because pnl > 0
+            // forge-lint: disable-next-line(unsafe-typecast)
+            uint256 profit = uint256(pnl);
             // profit in tokens, rounded down: pnl / (price * 1e8) * 10^decimals
-            uint256 amount = (uint256(pnl) * 10 ** _collaterals[c].decimals) / (uint256(prices[marketSlots]) * PRICE_SCALE);
+            uint256 amount = (profit * 10 ** _collaterals[c].decimals) / (uint256(prices[marketSlots]) * PRICE_SCALE);
             if (_pool[c] < amount) revert MarginEngine__PoolInsufficient(c, _pool[c], amount);
             _pool[c] -= amount;
             bal[c] += amount;
             return 0;
         }
+        // casting to 'uint256' is safe because pnl <= 0 and |pnl| < 2^131 (no int256.min)
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint256 loss = uint256(-pnl);
         for (uint256 i = 0; i < assets && loss != 0; ++i) {
             uint8 c = order[i];

@@ -15,6 +15,15 @@ interface Vm {
         address emitter;
     }
 
+    /// @notice Gas accounting of the last call made by the test (see `lastCallGas`).
+    struct Gas {
+        uint64 gasLimit;
+        uint64 gasTotalUsed;
+        uint64 gasMemoryUsed;
+        int64 gasRefunded;
+        uint64 gasRemaining;
+    }
+
     // ---------------------------------------------------------------- environment
 
     /// @notice Sets block.timestamp.
@@ -73,6 +82,9 @@ interface Vm {
     function expectEmit(bool checkTopic1, bool checkTopic2, bool checkTopic3, bool checkData, address emitter) external;
     /// @notice A call to `callee` with calldata `data` must happen before the test ends.
     function expectCall(address callee, bytes calldata data) external;
+    /// @notice Gas used by the last call the test made (with `--isolate`: as its own
+    ///         transaction, including the 21000 base cost and calldata).
+    function lastCallGas() external view returns (Gas memory gas);
     /// @notice Starts capturing emitted logs.
     function recordLogs() external;
     /// @notice Returns (and clears) the logs captured since `recordLogs`.

@@ -1,0 +1,274 @@
+"""Generate the real Groth16 proofs that the engine's forge tests submit.
+
+Run from the repository root, after ``zkmargin setup``::
+
+    .venv/bin/python contracts/tools/make_fixtures.py [--force]
+
+Writes ``contracts/test/fixtures/generated/engine.json`` (git-ignored). Fixtures cannot be
+committed: every proof binds the engine address, the chain id (forge's default 31337) and
+the account's nonce, and the zkey changes with every fresh setup.
+
+The forge tests (``contracts/test/utils/MarginEngineBase.sol``) deploy the engine at a fixed
+address, ``keccak256("zkmargin.test.engine")`` cut to 160 bits, and list the same markets
+and collateral in the order of the scenario section below; they assert that the engine builds
+exactly the public inputs recorded here (``inputs``), so any drift between Python and
+Solidity fails loudly. Proofs are stored in the EVM's coordinate order (snarkjs ``pi_b``
+``[[x0, x1], [y0, y1]]`` becomes ``b = [x1, x0, y1, y0]``, flattened).
+
+The output is cached: it is regenerated only when the proving keys (the manifest's hashes)
+or this script changed since it was written, or when it is missing or unreadable;
+``--force`` regenerates anyway. ``--jobs N`` proves N at a time (no gain on 2 cores:
+snarkjs already uses both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_hash.auto import keccak
+
+from prover import (
+    Account,
+    Binding,
+    CollateralParams,
+    MarketData,
+    MarketParams,
+    Mode,
+    Position,
+    Prover,
+    load_manifest,
+)
+from prover.proofs import write_json_atomic
+from prover.units import Balance, Bps, Price, Size
+
+REPO = Path(__file__).resolve().parents[2]
+OUT = REPO / "contracts" / "test" / "fixtures" / "generated" / "engine.json"
+FORMAT = 1
+CHAIN_ID = 31337
+
+E8 = 10**8
+E18 = 10**18
+
+
+def fixed_address(name: str) -> int:
+    """``address(uint160(uint256(keccak256(bytes(name)))))`` as the tests compute it."""
+    return int.from_bytes(keccak(name.encode()), "big") & (2**160 - 1)
+
+
+ENGINE = fixed_address("zkmargin.test.engine")
+ALICE = fixed_address("zkmargin.test.alice")
+BOB = fixed_address("zkmargin.test.bob")
+# The attacker of the reentrancy test is a malicious ERC-20 listed as asset 0: its own
+# address is the account (it calls the engine from inside its transfer hook).
+EVE = fixed_address("zkmargin.test.eve")
+
+# ---------------------------------------------------------------------------- scenario
+# Listing order is the engine's id order: markets ETH-USD = 0, BTC-USD = 1; collateral
+# USDC = 0 (6 decimals), WETH = 1 (18 decimals). test/utils/MarginEngineBase.sol holds the
+# same numbers (drift shows up as different public inputs or a commitment mismatch).
+
+
+def px(whole: int) -> Price:
+    """A price of ``whole`` quote units, in 1e-8 quote."""
+    return Price(whole * E8)
+
+
+def size(base_e8: int) -> Size:
+    return Size(base_e8)
+
+
+def tokens(whole_e18: int) -> Balance:
+    """A balance in normalised 1e-18 token units (the engine scales 6 -> 18 decimals)."""
+    return Balance(whole_e18)
+
+
+MARKETS = {
+    "ETH-USD": MarketParams(Bps(500), Bps(1000)),
+    "BTC-USD": MarketParams(Bps(400), Bps(800)),
+}
+COLLATERAL = {
+    "USDC": CollateralParams(Bps(100), 6),
+    "WETH": CollateralParams(Bps(1000), 18),
+}
+PRICES: dict[str, Price] = {
+    "ETH-USD": px(2_000),
+    "BTC-USD": px(60_000),
+    "USDC": px(1),
+    "WETH": px(2_000),
+}
+SHOCK_PRICES = {**PRICES, "ETH-USD": px(1_800)}  # -10%: beyond the 5% shock threshold
+
+ALICE_SALT = 0xA11CE_5A17
+BOB_SALT = 0xB0B_5A17
+EVE_SALT = 0xE7E_5A17
+EVE_SALT2 = 0xE7E_5A17_2
+
+ALICE_USDC = tokens(500 * E18)  # deposited before opening
+ALICE_AFTER_WITHDRAW = tokens(300 * E18)  # after withdrawing 200 USDC
+BOB_USDC = tokens(1_000 * E18)
+BOB_USDC_AFTER_WITHDRAW = tokens(500 * E18)  # after withdrawing 500 USDC
+BOB_WETH = tokens(E18 // 2)  # 0.5 WETH
+EVE_TOKEN = tokens(1_000 * E18)
+EVE_WETH = tokens(E18 // 2)
+
+ALICE_POSITIONS = (Position("ETH-USD", True, size(1 * E8), px(2_000)),)
+BOB_POSITIONS = (
+    Position("ETH-USD", True, size(2 * E8), px(2_000)),
+    Position("BTC-USD", False, size(E8 // 10), px(60_000)),
+)
+EVE_POSITIONS = (Position("ETH-USD", True, size(1 * E8), px(2_000)),)
+EVE_POSITIONS2 = (Position("ETH-USD", True, size(2 * E8), px(2_000)),)
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    account: Account
+    prices: dict[str, Price]
+    mode: Mode
+    nonce: int
+    circuit: str
+    opening: bool = False
+
+
+def _acct(
+    address: int, salt: int, collateral: dict[str, Balance], positions: tuple[Position, ...]
+) -> Account:
+    return Account(address=address, salt=salt, collateral=collateral, positions=positions)
+
+
+def jobs() -> list[Job]:
+    alice = _acct(ALICE, ALICE_SALT, {"USDC": ALICE_USDC}, ALICE_POSITIONS)
+    alice_after = _acct(ALICE, ALICE_SALT, {"USDC": ALICE_AFTER_WITHDRAW}, ALICE_POSITIONS)
+    bob = _acct(BOB, BOB_SALT, {"USDC": BOB_USDC, "WETH": BOB_WETH}, BOB_POSITIONS)
+    bob_after = _acct(
+        BOB, BOB_SALT, {"USDC": BOB_USDC_AFTER_WITHDRAW, "WETH": BOB_WETH}, BOB_POSITIONS
+    )
+    eve = _acct(EVE, EVE_SALT, {"USDC": EVE_TOKEN, "WETH": EVE_WETH}, EVE_POSITIONS)
+    # reopened from inside the token hook, when asset 0 is already paid out (balance 0)
+    eve2 = _acct(EVE, EVE_SALT2, {"WETH": EVE_WETH}, EVE_POSITIONS2)
+    init, mmr = Mode.INITIAL, Mode.MAINTENANCE
+    return [
+        Job("aliceOpen", alice, PRICES, init, 0, "isolated", opening=True),
+        Job("aliceProve", alice, PRICES, mmr, 1, "isolated"),
+        Job("aliceProveShock", alice, SHOCK_PRICES, mmr, 1, "isolated"),
+        Job("aliceWithdraw", alice_after, PRICES, init, 1, "isolated"),
+        Job("bobOpen", bob, PRICES, init, 0, "cross", opening=True),
+        Job("bobProve", bob, PRICES, mmr, 1, "cross"),
+        Job("bobWithdraw", bob_after, PRICES, init, 1, "cross"),
+        Job("eveOpen", eve, PRICES, init, 0, "cross", opening=True),
+        Job("eveReopen", eve2, PRICES, init, 1, "cross", opening=True),
+    ]
+
+
+def market_data(prices: dict[str, Price]) -> MarketData:
+    return MarketData(markets=MARKETS, collateral=COLLATERAL, prices=prices)
+
+
+def evm_proof(proof: dict[str, Any]) -> dict[str, list[str]]:
+    """snarkjs proof.json -> the verifier's calldata order (G2 coordinates swapped)."""
+    a, b, c = proof["pi_a"], proof["pi_b"], proof["pi_c"]
+    return {
+        "a": [str(a[0]), str(a[1])],
+        "b": [str(b[0][1]), str(b[0][0]), str(b[1][1]), str(b[1][0])],
+        "c": [str(c[0]), str(c[1])],
+    }
+
+
+_local = threading.local()
+
+
+def _prover() -> Prover:
+    """One Prover per worker thread (each keeps its own wasm witness calculators)."""
+    prover: Prover | None = getattr(_local, "prover", None)
+    if prover is None:
+        prover = _local.prover = Prover()
+    return prover
+
+
+def prove(job: Job) -> dict[str, Any]:
+    prover = _prover()
+    bundle = prover.prove(
+        job.account,
+        market_data(job.prices),
+        mode=job.mode,
+        binding=Binding(chain_id=CHAIN_ID, engine=ENGINE, nonce=job.nonce),
+        circuit=job.circuit,
+        opening=job.opening,
+    )
+    return {
+        **evm_proof(bundle.proof),
+        "inputs": [str(s) for s in bundle.public_signals],
+        "commitment": str(bundle.public_signals[0]),
+        "circuit": job.circuit,
+        "nonce": job.nonce,
+    }
+
+
+def cache_key() -> str:
+    manifest = load_manifest()
+    digest = hashlib.sha256()
+    digest.update(Path(__file__).read_bytes())
+    for name in ("isolated", "cross"):
+        art = manifest.circuit(name)
+        digest.update(json.dumps(art.sha256, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def addr(value: int) -> str:
+    return "0x" + format(value, "040x")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--force", action="store_true", help="regenerate even if cached")
+    parser.add_argument("--jobs", type=int, default=1, help="proofs made in parallel")
+    args = parser.parse_args(argv)
+
+    key = cache_key()
+    if not args.force and OUT.is_file():
+        try:
+            if json.loads(OUT.read_text()).get("key") == key:
+                print(f"make_fixtures: {OUT.relative_to(REPO)} is up to date")
+                return 0
+        except json.JSONDecodeError:
+            pass
+
+    start = time.monotonic()
+    todo = jobs()
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(prove, todo))
+    payload = {
+        "format": FORMAT,
+        "key": key,
+        "chainId": CHAIN_ID,
+        "engine": addr(ENGINE),
+        "alice": addr(ALICE),
+        "bob": addr(BOB),
+        "eve": addr(EVE),
+        "salts": {
+            "alice": str(ALICE_SALT),
+            "bob": str(BOB_SALT),
+            "eve": str(EVE_SALT),
+            "eve2": str(EVE_SALT2),
+        },
+        "proofs": {job.name: res for job, res in zip(todo, results, strict=True)},
+    }
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(OUT, payload)
+    elapsed = time.monotonic() - start
+    print(f"make_fixtures: {len(todo)} proofs -> {OUT.relative_to(REPO)} in {elapsed:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
