@@ -84,6 +84,34 @@ contract MarginEngineProofsTest is MarginEngineBase {
         engine.publicInputs(ALICE, true, USDC, ALICE_USDC + 1);
     }
 
+    // ================================================================== gas
+
+    /// A valid proof sent with too little gas is refused as such, never as an invalid proof.
+    function test_RevertIf_ValidProofStarvedOfGas() public {
+        _openAlice();
+        IMarginEngine.Proof memory p = _proof("aliceProve");
+        vm.prank(ALICE);
+        (bool ok, bytes memory ret) = address(engine).call{gas: 300_000}(abi.encodeCall(IMarginEngine.proveMargin, (p)));
+        assertFalse(ok);
+        assertEq(bytes4(ret), IMarginEngine.MarginEngine__InsufficientGas.selector);
+        vm.prank(ALICE);
+        engine.proveMargin(p); // with enough gas the same proof is accepted
+        assertEq(engine.account(ALICE).nonce, 2);
+    }
+
+    /// A bad proof burns at most the verifier's allowance, not the whole gas limit.
+    function test_BadProofBurnsAtMostTheVerifierAllowance() public {
+        _openAlice();
+        IMarginEngine.Proof memory p = _proof("aliceProve");
+        p.a[1] = p.a[1] ^ 1; // off the curve: the precompile fails and eats its gas
+        uint256 before = gasleft();
+        vm.prank(ALICE);
+        (bool ok,) = address(engine).call{gas: 5_000_000}(abi.encodeCall(IMarginEngine.proveMargin, (p)));
+        uint256 used = before - gasleft();
+        assertFalse(ok);
+        assertLt(used, engine.VERIFIER_GAS() + 150_000);
+    }
+
     // ================================================================== replay
 
     function test_RevertIf_SameProofTwice() public {
@@ -303,10 +331,13 @@ contract MarginEngineProofsTest is MarginEngineBase {
         IMarginEngine.Proof memory p = _proof("aliceProve");
         which = bound(which, 0, 7);
         uint256 old;
-        if (which < 2) (old, p.a[which]) = (p.a[which], value);
-        else if (which < 6) (old, p.b[(which - 2) / 2][(which - 2) % 2]) =
-        (p.b[(which - 2) / 2][(which - 2) % 2], value);
-        else (old, p.c[which - 6]) = (p.c[which - 6], value);
+        if (which < 2) {
+            (old, p.a[which]) = (p.a[which], value);
+        } else if (which < 6) {
+            (old, p.b[(which - 2) / 2][(which - 2) % 2]) = (p.b[(which - 2) / 2][(which - 2) % 2], value);
+        } else {
+            (old, p.c[which - 6]) = (p.c[which - 6], value);
+        }
         vm.assume(value != old);
         vm.expectRevert(IMarginEngine.MarginEngine__InvalidProof.selector);
         vm.prank(ALICE);

@@ -131,7 +131,11 @@ interface IMarginEngine {
     error MarginEngine__InvalidCommitment(uint256 commitment);
     /// @dev A public input is not below r (never expected: the engine builds them).
     error MarginEngine__InputNotInField(uint256 index, uint256 value);
-    /// @dev The verifier rejected the proof.
+    /// @dev Too little gas left to give the verifier its full allowance (VERIFIER_GAS):
+    ///      raise the transaction's gas limit. Without this check a valid proof starved of
+    ///      gas would be reported as invalid.
+    error MarginEngine__InsufficientGas(uint256 left, uint256 needed);
+    /// @dev The verifier rejected the proof (it had its full gas allowance).
     error MarginEngine__InvalidProof();
     /// @dev Not enough balance to withdraw.
     error MarginEngine__InsufficientBalance(uint8 asset, uint256 balance, uint256 amount);

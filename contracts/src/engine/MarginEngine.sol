@@ -62,6 +62,10 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     /// @notice Price carried by unused slots (prices must be non-zero in the circuit).
     uint64 public constant PAD_PRICE = 1;
     uint64 public constant MAX_DURATION = 365 days;
+    /// @notice Gas forwarded to a verifier: a valid proof needs ~230k (4 pairings and
+    ///         k scalar multiplications); a bad point makes a precompile fail and burn all
+    ///         the gas it was given, so the forwarded gas is capped.
+    uint256 public constant VERIFIER_GAS = 500_000;
 
     uint256 private constant PRICE_BITS = 64;
     uint256 private constant BALANCE_BITS = 96;
@@ -502,19 +506,25 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         for (uint256 i = 0; i < inputs.length; ++i) {
             if (inputs[i] >= SNARK_SCALAR_FIELD) revert MarginEngine__InputNotInField(i, inputs[i]);
         }
+        // The snarkjs verifier answers false (instead of reverting) when the pairing
+        // precompile runs out of gas, which would report a valid proof starved of gas as
+        // invalid: refuse to start unless the verifier can get its whole allowance
+        // (63/64 of what is left is forwarded to a call).
+        uint256 needed = (VERIFIER_GAS * 64) / 63 + 5_000;
+        if (gasleft() < needed) revert MarginEngine__InsufficientGas(gasleft(), needed);
         bool ok;
         if (kind == Kind.Isolated) {
             uint256[6] memory pub;
             for (uint256 i = 0; i < 6; ++i) {
                 pub[i] = inputs[i];
             }
-            ok = IIsolatedVerifier(isolatedVerifier).verifyProof(proof.a, proof.b, proof.c, pub);
+            ok = IIsolatedVerifier(isolatedVerifier).verifyProof{gas: VERIFIER_GAS}(proof.a, proof.b, proof.c, pub);
         } else {
             uint256[7] memory pub;
             for (uint256 i = 0; i < 7; ++i) {
                 pub[i] = inputs[i];
             }
-            ok = ICrossVerifier(crossVerifier).verifyProof(proof.a, proof.b, proof.c, pub);
+            ok = ICrossVerifier(crossVerifier).verifyProof{gas: VERIFIER_GAS}(proof.a, proof.b, proof.c, pub);
         }
         if (!ok) revert MarginEngine__InvalidProof();
     }
