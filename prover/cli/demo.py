@@ -1,133 +1,384 @@
-"""``zkmargin demo``: the off-chain story, start to finish, with nothing else running."""
+"""``zkmargin demo``: the whole on-chain story on an anvil that the demo starts and stops.
+
+Cast (anvil's public dev accounts, see ``zkmargin chain accounts``):
+
+* dev account 0 deploys the system and owns the engine and the oracle (the "admin");
+* dev account 1 is Alice: an isolated account, 2,000 USDC, long 5 ETH (5x);
+* dev account 2 is Bob: a cross account, 5,000 USDC + 1 WETH, long 2 ETH, short 0.1 BTC;
+* dev account 3 is the keeper, who flags shocks and liquidates.
+
+Story: deploy; both deposit and open private positions (the chain stores a commitment);
+both prove maintenance margin; ETH falls 20%; Bob proves again, Alice cannot (the prover
+refuses: no proof exists); the keeper flags the shock on Alice, waits out the grace
+period (anvil's clock moves) and liquidates her. Balances before and after.
+"""
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from prover.accounts import account_to_json, load_account, load_market_data, new_account
+from prover.accounts import account_to_json, load_account, new_account, write_private_json
+from prover.amounts import format_fixed, parse_fixed
+from prover.cli.trader import rewrite_private_json
 from prover.errors import InsufficientMargin
-from prover.model import Mode, Position, evaluate
-from prover.proofs import ProofBundle
+from prover.model import Account, Mode, Position, evaluate
 from prover.prove import Prover
 from prover.setup import run_setup
-from prover.units import Balance, Price, Size
-from verifier.bundle import verify_bundle
-
-MARKETS = {
-    "markets": {
-        "ETH-USD": {"mmr_bps": 500, "imr_bps": 1000},
-        "BTC-USD": {"mmr_bps": 400, "imr_bps": 800},
-    },
-    "collateral": {"USDC": {"haircut_bps": 0, "decimals": 6}},
-    "prices": {"ETH-USD": "2000", "BTC-USD": "60000", "USDC": "1"},
-}
+from prover.units import PRICE_DECIMALS, SIZE_BITS, SIZE_DECIMALS, Price, Size
+from verifier.chain.anvil import LocalChain
+from verifier.chain.client import EngineClient, Kind, make_decoder
+from verifier.chain.deploy import DEFAULT_SPEC, Deployment, deploy_system, parse_price
+from verifier.chain.errors import RevertError
+from verifier.chain.rpc import Chain
+from verifier.chain.signers import Signer, dev_signer
 
 
-def _write(path: Path, payload: object) -> Path:
-    path.write_text(json.dumps(payload, indent=2) + "\n")
-    return path
+@dataclass
+class Trader:
+    name: str
+    signer: Signer
+    file: Path
+    deposits: dict[str, str]  # asset -> whole tokens
+    positions: tuple[Position, ...]  # entry prices are set by `open`
+
+
+def _size(text: str) -> Size:
+    return Size(parse_fixed(text, SIZE_DECIMALS, field="size", bits=SIZE_BITS, positive=False))
+
+
+def _open_calldata_bytes(client: EngineClient, kind: Kind, commitment: int) -> int:
+    """Size of the open transaction's calldata: all the chain ever receives from a trader."""
+    proof = ((0, 0), ((0, 0), (0, 0)), (0, 0))
+    if kind is Kind.ISOLATED:
+        return len(client.engine.encode("openIsolated", commitment, 0, 0, proof))
+    return len(client.engine.encode("openCross", commitment, proof))
 
 
 @click.command()
 @click.option(
     "--keep",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Keep the demo's files in this (new) directory instead of deleting them.",
+    help="Keep the account files and the deployment file in this (new) directory.",
 )
 def demo(keep: Path | None) -> None:
-    """Create an account, set up, prove at a safe price, verify, and watch a crash refuse."""
-    out = Console()
+    """The on-chain story on a private anvil: deposit, open, prove, crash, liquidate."""
+    out = Console(highlight=False)
     work = Path(tempfile.mkdtemp(prefix="zkmargin-demo-"))
+    started = time.perf_counter()
     try:
-        _story(out, work)
+        with LocalChain() as local:
+            _story(out, work, local)
+        out.print(f"\n[dim]anvil stopped; demo took {time.perf_counter() - started:.1f} s")
         if keep is not None:
             shutil.copytree(work, keep)
-            out.print(f"\nfiles kept in {keep}")
+            out.print(f"files kept in {keep}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _story(out: Console, work: Path) -> None:
-    out.rule("[bold]zkmargin demo: private margin, public proof")
-    out.print("[yellow]Development keys from a local one-party ceremony: never use them for funds.")
-
-    out.print("\n[bold]1. Trusted setup[/] (compiled circuits and keys are cached by content hash)")
-    report = run_setup(log=lambda line: out.print(f"   [dim]{line}"))
-    out.print(f"   done in {report.seconds:.1f} s")
-
-    out.print("\n[bold]2. Alice opens a private account[/]: 2,000 USDC, long 5 ETH at 2,000 (5x)")
-    markets = _write(work / "markets.json", MARKETS)
-    data = load_market_data(markets)
-    account = new_account(
-        None,
-        {"USDC": Balance(2_000 * 10**18)},
-        (Position("ETH-USD", True, Size(5 * 10**8), Price(2000 * 10**8)),),
-    )
-    account_file = work / "alice.account.json"
-    _write(account_file, account_to_json(account))
-    account_file.chmod(0o600)
-    account = load_account(account_file, data)
+def _story(out: Console, work: Path, local: LocalChain) -> None:
+    out.rule("[bold]zkmargin demo: private positions, public proofs, on-chain liquidation")
     out.print(
-        f"   account file {account_file.name} (mode 0600) holds positions and salt; "
-        "only its commitment is ever published"
+        "[yellow]Development keys (one-party local ceremony), mock oracle and tokens, "
+        "a throwaway local chain: never for real funds."
     )
 
+    out.print("\n[bold]1. Trusted setup[/] (circuits and keys are cached by content hash)")
+    report = run_setup(log=lambda line: out.print(f"   [dim]{line}"))
     prover = Prover(report.manifest)
-    safe = work / "markets-safe.json"
-    _write(safe, {**MARKETS, "prices": {**MARKETS["prices"], "ETH-USD": "1900"}})
-    crash = work / "markets-crash.json"
-    _write(crash, {**MARKETS, "prices": {**MARKETS["prices"], "ETH-USD": "1600"}})
-    table = Table(title="Alice's margin (what only Alice can compute)")
-    for col in ("ETH price", "equity", "maintenance requirement", "solvent"):
+    out.print(f"   ready in {report.seconds:.1f} s")
+
+    out.print(f"\n[bold]2. A local chain[/]: anvil at {local.rpc_url} (pid {local.pid})")
+    chain = Chain(local.rpc_url, decoder=make_decoder())
+    admin = dev_signer(0)
+    deployed = time.perf_counter()
+    deployment, results = deploy_system(chain, admin, DEFAULT_SPEC)
+    deployment.save(work / "deployment.json")
+    client = EngineClient(chain, deployment)
+    chain.decoder = make_decoder(deployment)
+    out.print(
+        f"   deployed in {time.perf_counter() - deployed:.1f} s ({len(results)} transactions): "
+        "mock feeds and tokens, oracle adapter, both verifiers, Poseidon, engine; listed "
+        "ETH-USD and BTC-USD, collateral USDC and WETH; funded the insurance pool"
+    )
+    _deployment_table(out, deployment, deployment.deploy_gas, sum(r.gas_used for r in results))
+    spec = DEFAULT_SPEC
+    out.print(
+        f"   engine rules: a proof keeps an account safe for {spec.proof_lifetime // 60} min; "
+        f"a price move over {spec.shock_threshold_bps / 100:g}% can be flagged, then the "
+        f"account has {spec.grace_period // 60} min to prove again; a liquidator earns "
+        f"{spec.liquidation_penalty_bps / 100:g}% of the seized collateral."
+    )
+
+    keeper = dev_signer(3)
+    alice = Trader(
+        "Alice",
+        dev_signer(1),
+        work / "alice.account.json",
+        {"USDC": "2000"},
+        (Position("ETH-USD", True, _size("5"), Price(1)),),
+    )
+    bob = Trader(
+        "Bob",
+        dev_signer(2),
+        work / "bob.account.json",
+        {"USDC": "5000", "WETH": "1"},
+        (
+            Position("ETH-USD", True, _size("2"), Price(1)),
+            Position("BTC-USD", False, _size("0.1"), Price(1)),
+        ),
+    )
+    out.print(
+        "   Cast: the admin deployed and owns the engine; [bold]Alice[/] will hold a 5x long "
+        "ETH position on USDC (isolated); [bold]Bob[/] long ETH and short BTC on USDC and "
+        "WETH (cross); a [bold]keeper[/] watches prices. Each signs with one of anvil's "
+        "public dev accounts (keys never printed):"
+    )
+    cast = Table()
+    for col in ("who", "dev account", "address"):
+        cast.add_column(col)
+    for name, index, signer in (
+        ("admin", 0, admin),
+        ("Alice", 1, alice.signer),
+        ("Bob", 2, bob.signer),
+        ("keeper", 3, keeper),
+    ):
+        cast.add_row(name, str(index), signer.address)
+    out.print(cast)
+
+    out.print("\n[bold]3. Deposits and private positions[/]")
+    accounts: dict[str, Account] = {}
+    for trader in (alice, bob):
+        for asset, amount in trader.deposits.items():
+            units = int(amount) * 10 ** deployment.asset(asset).decimals
+            client.deposit(trader.signer, asset, units)
+            out.print(f"   {trader.name} deposits {amount} {asset} (public: the engine holds it)")
+        account = new_account(int(trader.signer.address, 16), {}, trader.positions)
+        write_private_json(trader.file, account_to_json(account))
+        plan = client.plan_open(account)
+        rewrite_private_json(trader.file, account_to_json(plan.account))
+        accounts[trader.name] = load_account(trader.file, client.names_data())
+        tx = client.open(trader.signer, plan, prover)
+        state = client.account_state(trader.signer.address)
+        calldata = _open_calldata_bytes(client, plan.kind, state.commitment)
+        out.print(
+            f"   {trader.name} opens {'an isolated' if plan.kind is Kind.ISOLATED else 'a cross'} "
+            "account with an opening proof "
+            f"(initial margin, entries = oracle price) in {tx.prove_seconds:.2f} s, "
+            f"{tx.result.gas_used:,} gas"
+        )
+        _privacy_table(
+            out, client, trader, accounts[trader.name], state.commitment, calldata, plan.kind
+        )
+
+    out.print(
+        "\n[bold]4. Both prove maintenance margin on-chain[/] (any time; at least once "
+        "per proof lifetime)"
+    )
+    for trader in (alice, bob):
+        tx = client.prove_margin(trader.signer, accounts[trader.name], prover)
+        out.print(
+            f"   {trader.name}: accepted, nonce {tx.bundle.statement.nonce}, "
+            f"{tx.prove_seconds:.2f} s to prove, {tx.result.gas_used:,} gas"
+        )
+
+    before = _balances(client, [alice, bob], keeper)
+    _balance_table(out, "Token balances before the crash", before, None)
+
+    out.print("\n[bold]5. ETH crashes 20%: 2,000 -> 1,600[/] (the ETH/USD feed also prices WETH)")
+    client.set_price(admin, "ETH/USD", parse_price("1600"))
+    _margin_table(out, client, [alice, bob], accounts)
+
+    out.print("\n[bold]6. Bob proves again[/]: his collateral covers the loss")
+    tx = client.prove_margin(bob.signer, accounts["Bob"], prover)
+    out.print(f"   accepted at the new price, {tx.result.gas_used:,} gas; Bob is safe again")
+
+    out.print("\n[bold]7. Alice tries[/]")
+    try:
+        client.prove_margin(alice.signer, accounts["Alice"], prover)
+    except InsufficientMargin as exc:
+        out.print(f"   the prover refuses, no valid proof exists: [red]{exc}")
+    else:
+        raise click.ClickException("an insolvent account produced a proof")
+
+    out.print("\n[bold]8. The keeper[/] watches prices, not positions (it cannot see them)")
+    _expect_revert(
+        out,
+        "flags Bob",
+        "he proved at the new price",
+        lambda: client.flag_shock(keeper, bob.signer.address),
+    )
+    client.flag_shock(keeper, alice.signer.address)
+    status = client.status(alice.signer.address)
+    wait = (status.liquidatable_at or status.now) - status.now
+    out.print(
+        f"   flags Alice: ETH moved 20% since her last proof; she has "
+        f"{wait // 60} min {wait % 60} s to prove again"
+    )
+    _expect_revert(
+        out,
+        "liquidates Alice at once",
+        "her grace period is running",
+        lambda: client.liquidate(keeper, alice.signer.address),
+    )
+    chain.advance_time(wait)
+    out.print(
+        f"   ... {wait} s later on the chain's clock (anvil: evm_increaseTime), "
+        "no new proof from Alice"
+    )
+    tx_result = client.liquidate(keeper, alice.signer.address)
+    event = client.engine.events(tx_result, "Liquidated")[0]
+    reward = format_fixed(int(event.args["reward"][0]), 6)
+    to_pool = format_fixed(int(event.args["toPool"][0]), 6)
+    out.print(
+        f"   liquidates Alice: [green]{reward} USDC reward[/], {to_pool} USDC to the "
+        f"insurance pool, {tx_result.gas_used:,} gas"
+    )
+    if client.liquidatable(bob.signer.address)[0]:
+        raise click.ClickException("Bob, who kept proving, is liquidatable")
+    out.print("   Bob is not liquidatable: his last proof covers him")
+
+    after = _balances(client, [alice, bob], keeper)
+    _balance_table(out, "Token balances after the liquidation (change)", after, before)
+    out.print(
+        "\n[green]Done.[/] The chain never saw a position: only commitments, balances, prices "
+        "and proofs. Bob kept proving and stayed safe; Alice could not, and was liquidated."
+    )
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _deployment_table(
+    out: Console, deployment: Deployment, gas: dict[str, int], total: int
+) -> None:
+    table = Table(title="Deployed contracts (gas from mined receipts)")
+    table.add_column("contract")
+    table.add_column("address")
+    table.add_column("gas", justify="right")
+    addresses = {
+        **{f"MockAggregator {f.name}": f.address for f in deployment.feeds},
+        **{f"MockERC20 {a.name}": a.token for a in deployment.assets},
+        **deployment.contracts,
+    }
+    for name, used in gas.items():
+        address = addresses.get(name, "")
+        table.add_row(name, f"{address[:8]}…{address[-4:]}" if address else "", f"{used:,}")
+    table.add_row("[bold]all transactions", "incl. listings, pool, faucet", f"[bold]{total:,}")
+    out.print(table)
+
+
+def _privacy_table(
+    out: Console,
+    client: EngineClient,
+    trader: Trader,
+    account: Account,
+    commitment: int,
+    calldata: int,
+    kind: Kind,
+) -> None:
+    table = Table(title=f"{trader.name}: what the chain sees vs what only {trader.name} knows")
+    table.add_column("on-chain (public)")
+    table.add_column(f"{trader.file.name} (private, mode 0600)")
+    positions = [
+        f"{'long' if p.long else 'short'} {format_fixed(p.size, 8)} {p.market} "
+        f"@ {format_fixed(p.entry_price, PRICE_DECIMALS)}"
+        for p in account.positions
+    ]
+    public = [
+        f"commitment {str(commitment)[:20]}…",
+        f"kind: {kind.name.lower()}"
+        + (f" on {account.positions[0].market}" if kind is Kind.ISOLATED else ""),
+        "balances: "
+        + ", ".join(
+            f"{format_fixed(v, client.deployment.asset(k).decimals)} {k}"
+            for k, v in client.balances(trader.signer.address).items()
+            if v
+        ),
+        f"calldata: {calldata} bytes (commitment, ids, 8 proof words)",
+    ]
+    private = [*positions, f"salt {str(account.salt)[:12]}… (random)"]
+    for i in range(max(len(public), len(private))):
+        table.add_row(public[i] if i < len(public) else "", private[i] if i < len(private) else "")
+    out.print(table)
+
+
+def _margin_table(
+    out: Console, client: EngineClient, traders: list[Trader], accounts: dict[str, Account]
+) -> None:
+    table = Table(title="Margin at ETH 1,600 (only each trader can compute it)")
+    for col in ("trader", "equity (USD)", "requirement (USD)", "can prove?"):
         table.add_column(col, justify="right")
-    for path in (safe, crash):
-        margin = evaluate(account, load_market_data(path), Mode.MAINTENANCE)
-        price = json.loads(path.read_text())["prices"]["ETH-USD"]
+    for trader in traders:
+        state = client.account_state(trader.signer.address)
+        data = client.market_data_for(state)
+        report = evaluate(client.chain_account(accounts[trader.name], data), data, Mode.MAINTENANCE)
         table.add_row(
-            price,
-            margin.equity_display(),
-            margin.requirement_display(),
-            "yes" if margin.solvent else "[red]no",
+            trader.name,
+            report.equity_display(),
+            report.requirement_display(),
+            "yes" if report.solvent else "[red]no",
         )
     out.print(table)
 
-    out.print("\n[bold]3. ETH at 1,900: Alice proves maintenance margin[/]")
-    started = time.perf_counter()
-    bundle = prover.prove(account, load_market_data(safe))
-    proof_file = work / "proof.json"
-    bundle.save(proof_file)
-    out.print(
-        f"   proof written in {time.perf_counter() - started:.2f} s "
-        f"({bundle.circuit} circuit, {len(bundle.public_signals)} public signals)"
-    )
-    out.print(
-        "   the proof file reveals prices, balances, rates, account and commitment; "
-        "not the side, size or entry price"
-    )
 
-    out.print("\n[bold]4. Anyone verifies it[/] (Python pairing check, no snarkjs)")
-    started = time.perf_counter()
-    verdict = verify_bundle(ProofBundle.load(proof_file), report.manifest)
-    out.print(
-        f"   {'valid' if verdict.valid else 'INVALID'}: {verdict.reason} "
-        f"({time.perf_counter() - started:.2f} s)"
-    )
-    if not verdict.valid:
-        raise click.ClickException("the demo proof did not verify")
+Balances = dict[str, dict[str, int]]
 
-    out.print("\n[bold]5. ETH falls 20% to 1,600: Alice tries again[/]")
+
+def _balances(client: EngineClient, traders: list[Trader], keeper: Signer) -> Balances:
+    rows: Balances = {}
+    for name, address in [
+        *((t.name, t.signer.address) for t in traders),
+        ("keeper", keeper.address),
+    ]:
+        rows[name] = {}
+        for info in client.deployment.assets:
+            rows[name][f"wallet {info.name}"] = client.wallet_balance(address, info.name)
+            rows[name][f"engine {info.name}"] = client.balance(address, info.name)
+    rows["insurance pool"] = {
+        f"engine {info.name}": client.pool(info.name) for info in client.deployment.assets
+    }
+    return rows
+
+
+def _balance_table(out: Console, title: str, after: Balances, before: Balances | None) -> None:
+    decimals = {"USDC": 6, "WETH": 18}
+    table = Table(title=title)
+    columns = list(after["Alice"])
+    table.add_column("who")
+    for col in columns:
+        table.add_column(col, justify="right")
+    for who, row in after.items():
+        cells = []
+        for col in columns:
+            if col not in row:
+                cells.append("")
+                continue
+            asset = col.split()[1]
+            new = row[col]
+            old = new if before is None else before[who][col]
+            text = format_fixed(new, decimals[asset])
+            if new != old:
+                delta = format_fixed(new - old, decimals[asset])
+                text += f" [{'green' if new > old else 'red'}]({'+' if new > old else ''}{delta})"
+            cells.append(text)
+        table.add_row(who, *cells)
+    out.print(table)
+
+
+def _expect_revert(out: Console, what: str, why: str, action: Callable[[], object]) -> None:
     try:
-        prover.prove(account, load_market_data(crash))
-    except InsufficientMargin as exc:
-        out.print(f"   refused, no proof exists: [red]{exc}")
+        action()
+    except RevertError as exc:
+        out.print(f"   {what}: refused by the engine with [yellow]{exc.name}[/]: {why}")
     else:
-        raise click.ClickException("an insolvent account produced a proof")
-    out.print("\n[green]Done.[/] On-chain, an account that cannot prove in time is liquidated.")
+        raise click.ClickException(f"the engine accepted: {what}")

@@ -9,11 +9,16 @@ from typing import Any
 import click
 
 from prover.cli.account import account
+from prover.cli.chain import chain, time_group
 from prover.cli.commit import commit
 from prover.cli.demo import demo
+from prover.cli.deploy import deploy
+from prover.cli.keeper import flag_shock, liquidate, status
 from prover.cli.margin import margin
+from prover.cli.oracle import oracle
 from prover.cli.prove import prove
 from prover.cli.setup import setup
+from prover.cli.trader import close, deposit, faucet, open_account, submit, withdraw
 from prover.cli.verify import verify
 from prover.errors import InsufficientMargin, ZkMarginError
 
@@ -32,6 +37,24 @@ def cli() -> None:
 
 
 for command in (account, setup, commit, margin, prove, verify, demo):
+    cli.add_command(command)
+
+# On-chain commands (verifier.chain): a local anvil, deployment, trader and keeper actions.
+for command in (
+    chain,
+    time_group,
+    deploy,
+    oracle,
+    faucet,
+    deposit,
+    open_account,
+    submit,
+    withdraw,
+    close,
+    status,
+    flag_shock,
+    liquidate,
+):
     cli.add_command(command)
 
 

@@ -1,0 +1,419 @@
+"""Every on-chain CLI flow against one anvil for the module (real proofs, ~1 s each).
+
+deploy -> oracle set/show -> deposit -> open -> status -> submit -> withdraw -> close,
+a cross account, a liquidation (flag-shock, time advance, liquidate), the errors a user
+meets (each one line, the right exit code, no traceback, no key printed), and the demo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from prover.accounts import load_account
+from prover.artifacts import Manifest
+from prover.cli.main import main
+from verifier.chain.anvil import LocalChain
+from verifier.chain.client import EngineClient, Kind
+from verifier.chain.deploy import Deployment
+from verifier.chain.signers import KEY_ENV, dev_signer
+
+ZKMARGIN = Path(sys.executable).parent / "zkmargin"
+# anvil's dev account 7: a public, well-known key.
+DEV7_KEY = "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356"
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.strip()]
+
+
+@dataclass
+class Env:
+    rpc_url: str
+    deployment: Path
+    work: Path
+
+    def run(self, *args: object, env: dict[str, str | None] | None = None) -> Run:
+        """The real entry point ``main()`` in-process: exit codes and one-line errors."""
+        runner = CliRunner()
+        full_env = {
+            "ZKMARGIN_DEBUG": None,
+            KEY_ENV: None,
+            "ZKMARGIN_RPC_URL": None,
+            "ZKMARGIN_DEPLOYMENT": str(self.deployment),
+            **(env or {}),
+        }
+        with runner.isolation(env=full_env) as (out, err, _):
+            try:
+                main([str(a) for a in args])
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            sys.stdout.flush()
+            sys.stderr.flush()
+            return Run(code, out.getvalue().decode(), err.getvalue().decode())
+
+    def ok(self, *args: object, env: dict[str, str | None] | None = None) -> str:
+        run = self.run(*args, env=env)
+        assert run.code == 0, (args, run.out, run.err)
+        return run.out
+
+    def fails(self, code: int, *args: object, env: dict[str, str | None] | None = None) -> str:
+        run = self.run(*args, env=env)
+        assert run.code == code, (args, run.code, run.out, run.err)
+        assert "Traceback" not in run.err
+        assert len(run.err_lines) == 1, run.err
+        assert run.err_lines[0].startswith("error: ")
+        return run.err_lines[0]
+
+    def client(self) -> EngineClient:
+        return EngineClient.connect(Deployment.load(self.deployment))
+
+    def account(self, name: str, dev: int, *positions: str) -> Path:
+        path = self.work / f"{name}.json"
+        args = ["account", "new", path, "--address", dev_signer(dev).address]
+        for pos in positions:
+            args += ["--position", pos]
+        self.ok(*args)
+        return path
+
+
+@pytest.fixture(scope="module")
+def env(manifest: Manifest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    work = tmp_path_factory.mktemp("chain-cli")
+    with LocalChain() as local:
+        yield Env(local.rpc_url, work / "deployment.json", work)
+
+
+def file_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+# ---------------------------------------------------------------- deploy and oracle
+
+
+def test_deploy_writes_the_deployment_file(env: Env) -> None:
+    out = env.ok("deploy", "--rpc-url", env.rpc_url)
+    assert f"wrote {env.deployment}" in out
+    data = file_json(env.deployment)
+    assert data["chain_id"] == 31337 and data["rpc_url"] == env.rpc_url
+    assert set(data["contracts"]) == {
+        "MarginEngine",
+        "OracleAdapter",
+        "IsolatedVerifier",
+        "CrossVerifier",
+        "Poseidon4",
+    }
+    assert [(m["id"], m["name"]) for m in data["markets"]] == [(0, "ETH-USD"), (1, "BTC-USD")]
+    assert [(a["id"], a["name"], a["decimals"]) for a in data["assets"]] == [
+        (0, "USDC", 6),
+        (1, "WETH", 18),
+    ]
+    assert {f["name"]: f["decimals"] for f in data["feeds"]} == {
+        "ETH/USD": 8,
+        "BTC/USD": 18,
+        "USDC/USD": 8,
+    }
+    assert data["params"] == {
+        "proof_lifetime": 3600,
+        "grace_period": 600,
+        "shock_threshold_bps": 1000,
+        "liquidation_penalty_bps": 500,
+    }
+    assert all(gas > 0 for gas in data["deploy_gas"].values())
+    client = env.client()
+    for address in data["contracts"].values():
+        assert client.chain.code(address)
+    assert client.pool("USDC") == 1_000_000 * 10**6
+
+
+def test_oracle_set_and_show(env: Env) -> None:
+    out = env.ok("oracle", "set", "ETH-USD", "2100.5")
+    assert out.startswith("ETH/USD = 2100.5 (ETH-USD, WETH)")
+    assert env.client().price("WETH") == 2100_5 * 10**7
+    env.ok("oracle", "set", "BTC/USD", "61000")  # an 18-decimal feed, by its own name
+    assert env.client().price("BTC-USD") == 61000 * 10**8
+    env.ok("oracle", "set", "ETH-USD", "2000")
+    env.ok("oracle", "set", "BTC-USD", "60000")
+    shown = env.ok("oracle", "show")
+    assert re.search(r"ETH/USD\s+2000 .*fresh", shown) and "BTC/USD" in shown
+    assert "unknown feed, market or asset 'DOGE'" in env.fails(2, "oracle", "set", "DOGE", "1")
+    assert "PRICE" in env.fails(2, "oracle", "set", "ETH-USD", "1e3")
+
+
+# ---------------------------------------------------------------- isolated account, start to end
+
+
+def test_isolated_account_flow(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    trader = dev_signer(4)
+    path = env.account("iso", 4, "ETH-USD:long:2@1")
+    salt_before = file_json(path)["salt"]
+    out = env.ok("deposit", path, "USDC", "1000")
+    assert "deposited 1000 USDC" in out and "engine balance 1000 USDC" in out
+
+    seen_on_disk: list[dict[str, Any]] = []
+    real_open = EngineClient.open
+
+    def spy(self: EngineClient, *args: Any, **kwargs: Any) -> Any:
+        seen_on_disk.append(file_json(path))  # what the file holds when the proof starts
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(EngineClient, "open", spy)
+    out = env.ok("open", path)
+    assert "opened isolated account" in out
+    after = file_json(path)
+    assert seen_on_disk == [after], "the account file must be rewritten BEFORE sending"
+    assert after["positions"][0]["entry_price"] == "2000"
+    assert after["salt"] != salt_before
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not list(env.work.glob(".iso.json.*"))  # no temporary file left
+
+    client = env.client()
+    state = client.account_state(trader.address)
+    assert state.kind is Kind.ISOLATED and state.nonce == 1
+    assert f"the engine stores commitment {state.commitment}" in out
+    # the commitment is the file's: the prover recomputes it from the chain's data
+    account = load_account(path, client.names_data())
+    data = client.market_data_for(state)
+    from prover.encoding import encode
+    from prover.model import Mode
+
+    enc = encode(
+        client.chain_account(account, data),
+        data,
+        circuit="isolated",
+        mode=Mode.MAINTENANCE,
+        binding=client.binding(state.nonce),
+    )
+    assert enc.statement.commitment == state.commitment
+
+    status = env.ok("status", path)
+    assert "kind         isolated (ETH-USD on USDC)" in status
+    assert "nonce        1" in status and "liquidatable no; at the earliest in 1h" in status
+    assert "equity 1000 vs maintenance 200: can prove" in status
+    assert "collateral   1000 USDC" in env.ok("status", trader.address)
+
+    out = env.ok("submit", path)
+    assert "maintenance margin proven (nonce 1)" in out and "next proof due in 1h" in out
+    assert client.account_state(trader.address).nonce == 2
+
+    wallet = client.wallet_balance(trader.address, "USDC")
+    out = env.ok("withdraw", path, "USDC", "100.5")
+    assert "withdrew 100.5 USDC" in out and "engine balance 899.5 USDC" in out
+    assert client.wallet_balance(trader.address, "USDC") == wallet + 100_500_000
+    assert client.account_state(trader.address).nonce == 3
+    # the rest must still meet initial margin (IMR 10% of 2 ETH at 2000 = 400)
+    assert "insufficient margin" in env.fails(1, "withdraw", path, "USDC", "600")
+
+    env.ok("oracle", "set", "ETH-USD", "2010")
+    out = env.ok("close", path)
+    assert "closed: PnL 20 (quote)" in out and "returned 919.5 USDC" in out
+    assert client.account_state(trader.address).kind is Kind.NONE
+    assert "position     none open (nonce 3)" in env.ok("status", path)
+    env.ok("oracle", "set", "ETH-USD", "2000")
+
+
+def test_withdraw_without_an_account_needs_no_proof(env: Env) -> None:
+    path = env.account("idle", 8)
+    out = env.ok("faucet", path, "WETH", "5")
+    assert re.search(
+        r"minted 5 WETH to 0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f: wallet 1005 WETH", out
+    )
+    env.ok("deposit", path, "WETH", "2")
+    out = env.ok("withdraw", path, "WETH", "0.5")
+    assert "no open account: no proof" in out and "engine balance 1.5 WETH" in out
+
+
+# ---------------------------------------------------------------- cross account
+
+
+def test_cross_account_flow(env: Env) -> None:
+    path = env.account("cross", 5, "ETH-USD:long:1@1", "BTC-USD:short:0.05@1")
+    env.ok("deposit", path, "USDC", "500")
+    env.ok("deposit", dev_signer(5).address, "WETH", "0.5")
+    assert "opened cross account" in env.ok("open", path)
+    entries = [p["entry_price"] for p in file_json(path)["positions"]]
+    assert entries == ["2000", "60000"]
+    assert "kind         cross" in env.ok("status", path)
+    assert "cross proof" in env.ok("submit", path)
+    assert "withdrew 0.25 WETH" in env.ok("withdraw", path, "WETH", "0.25")
+    out = env.ok("close", path)
+    assert "closed: PnL 0 (quote)" in out
+    assert "returned 500 USDC" in out and "returned 0.25 WETH" in out
+
+
+# ---------------------------------------------------------------- liquidation
+
+
+def test_crash_flag_wait_liquidate(env: Env) -> None:
+    victim, keeper = dev_signer(6), dev_signer(3)
+    path = env.account("victim", 6, "ETH-USD:long:5@1")
+    env.ok("deposit", path, "USDC", "2000")
+    env.ok("open", path)
+    client = env.client()
+    keeper_before = client.wallet_balance(keeper.address, "USDC")
+    env.ok("oracle", "set", "ETH-USD", "1600")
+    try:
+        line = env.fails(1, "submit", path)
+        assert line == "error: insufficient margin: equity 0 < requirement 400"
+        status = env.ok("status", path)
+        assert "CANNOT prove (insufficient margin)" in status
+        line = env.fails(2, "liquidate", victim.address, "--from", "3")
+        assert "MarginEngine__NotLiquidatable" in line
+        out = env.ok("flag-shock", path, "--from", "3")
+        assert "shock flagged" in out and "liquidatable in 10m 1s" in out
+        assert "MarginEngine__NoShock" in env.fails(2, "flag-shock", victim.address)
+        assert "shock        flagged" in env.ok("status", path)
+        assert "MarginEngine__NotLiquidatable" in env.fails(2, "liquidate", victim.address)
+        env.ok("time", "advance", "601")
+        assert "liquidatable YES, now" in env.ok("status", path)
+        out = env.ok("liquidate", victim.address, "--from", "3")
+        assert f"liquidated {victim.address} by {keeper.address}" in out
+        assert "USDC: 100 to the keeper, 1900 to the pool" in out
+        assert client.wallet_balance(keeper.address, "USDC") == keeper_before + 100 * 10**6
+        assert client.account_state(victim.address).kind is Kind.NONE
+    finally:
+        env.ok("oracle", "set", "ETH-USD", "2000")
+
+
+# ---------------------------------------------------------------- errors, one line each
+
+
+def test_open_twice_is_refused_without_touching_the_file(env: Env) -> None:
+    path = env.account("twice", 9, "ETH-USD:short:0.1@1")
+    env.ok("deposit", path, "USDC", "100")
+    env.ok("open", path)
+    before = path.read_text()
+    line = env.fails(2, "open", path)
+    assert "already has an open isolated account" in line
+    assert path.read_text() == before, "the file that opens the commitment was rewritten"
+    env.ok("close", path)
+
+
+def test_edited_account_file_is_refused_before_sending(env: Env) -> None:
+    path = env.account("edited", 2, "ETH-USD:long:1@1")
+    env.ok("deposit", path, "USDC", "1000")
+    env.ok("open", path)
+    data = file_json(path)
+    nonce = env.client().account_state(dev_signer(2).address).nonce
+    data["positions"][0]["size"] = "0.5"
+    path.write_text(json.dumps(data))
+    line = env.fails(2, "submit", path)
+    assert "refusing to send: public input 0, commitment" in line
+    assert "does not open the commitment stored on-chain" in line
+    assert env.client().account_state(dev_signer(2).address).nonce == nonce  # nothing sent
+    assert "refusing to send" in env.fails(2, "close", path)
+
+
+def test_stale_oracle_reads_as_a_decoded_error(env: Env) -> None:
+    path = env.work / "edited.json"  # open from the previous test; restore its size
+    data = file_json(path)
+    data["positions"][0]["size"] = "1"
+    path.write_text(json.dumps(data))
+    env.ok("time", "advance", "3601")
+    line = env.fails(2, "submit", path)
+    feed = Deployment.load(env.deployment).feed("ETH/USD").address
+    assert re.fullmatch(
+        rf"error: OracleAdapter\.getPrice reverted: OracleAdapter__StalePrice\(feed={feed} "
+        r"\[ETH/USD feed\], updatedAt=\d+, heartbeat=3600\): the feed's answer is older than "
+        r"its heartbeat; refresh it \(`zkmargin oracle set`\)",
+        line,
+    ), line
+    for name, price in (("ETH/USD", "2000"), ("BTC/USD", "60000"), ("USDC/USD", "1")):
+        env.ok("oracle", "set", name, price)
+    # the proof lapsed meanwhile (3601 s > lifetime): anyone may liquidate it now
+    assert "liquidatable YES, now" in env.ok("status", path)
+    assert "MarginEngine__Liquidatable" in env.fails(2, "close", path)
+    env.ok("submit", path)  # a new proof makes it safe again
+    assert "liquidatable no" in env.ok("status", path)
+    env.ok("close", path)
+
+
+def test_signer_errors(env: Env, tmp_path: Path) -> None:
+    stranger = tmp_path / "stranger.json"
+    env.ok(
+        "account", "new", stranger, "--address", "0x" + "12" * 20, "--position", "ETH-USD:long:1@1"
+    )
+    line = env.fails(2, "deposit", stranger, "USDC", "1")
+    assert "is not one of anvil's dev accounts" in line
+    # a key for another address is refused, and never printed
+    mine = env.account("keyed", 7)
+    line = env.fails(2, "deposit", env.work / "iso.json", "USDC", "1", env={KEY_ENV: DEV7_KEY})
+    assert "signs for 0x14dC79964da2C08b23698B3D3cc7Ca32193d9955, but the account is" in line
+    run = env.run("deposit", mine, "USDC", "3", env={KEY_ENV: DEV7_KEY})
+    assert run.code == 0 and "deposited 3 USDC" in run.out
+    assert DEV7_KEY[2:] not in run.out + run.err
+    key_file = tmp_path / "dev7.key"
+    key_file.write_text(DEV7_KEY)
+    key_file.chmod(0o644)
+    assert "readable by others" in env.fails(
+        2, "deposit", mine, "USDC", "1", "--key-file", key_file
+    )
+    key_file.chmod(0o600)
+    assert "deposited 1 USDC" in env.ok("deposit", mine, "USDC", "1", "--key-file", key_file)
+
+
+def test_input_errors(env: Env, tmp_path: Path) -> None:
+    mine = env.work / "keyed.json"
+    assert "holds" in env.fails(2, "deposit", mine, "USDC", "2000000")
+    assert "unknown collateral asset 'DAI'" in env.fails(2, "deposit", mine, "DAI", "1")
+    assert "more than 6 decimals" in env.fails(2, "deposit", mine, "USDC", "0.0000001")
+    assert "has no open account" in env.fails(2, "submit", mine)
+    missing = tmp_path / "none.json"
+    line = env.fails(2, "status", mine, env={"ZKMARGIN_DEPLOYMENT": str(missing)})
+    assert "run `zkmargin deploy` first" in line
+    assert "cannot reach the RPC endpoint" in env.fails(
+        2, "status", mine, "--rpc-url", "http://127.0.0.1:9"
+    )
+
+
+# ---------------------------------------------------------------- the demo
+
+
+def test_demo_tells_the_whole_story_and_leaves_no_anvil(manifest: Manifest) -> None:
+    started = time.monotonic()
+    done = subprocess.run(
+        [str(ZKMARGIN), "demo"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    seconds = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for needle in (
+        "Alice opens an isolated account",
+        "Bob opens a cross account",
+        "what the chain sees vs what only Alice knows",
+        "the prover refuses, no valid proof exists: insufficient margin",
+        "MarginEngine__NoShock",
+        "MarginEngine__NotLiquidatable",
+        "liquidates Alice: 100 USDC reward",
+        "Token balances before the crash",
+        "Token balances after the liquidation",
+        "anvil stopped",
+    ):
+        assert needle in out, needle
+    pid = int(re.search(r"\(pid (\d+)\)", out).group(1))  # type: ignore[union-attr]
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
+    assert seconds < 120, f"the demo took {seconds:.0f} s"
