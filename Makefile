@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ZK := $(VENV)/bin/zkmargin
 
-.PHONY: install setup demo test lint typecheck pytest forge-test audit bench clean distclean
+.PHONY: install setup demo test lint typecheck pytest forge-test audit bench bench-gas clean distclean
 
 install: node_modules/.installed $(VENV)/.installed
 
@@ -52,7 +52,11 @@ audit: setup
 bench: setup
 	$(PY) benchmarks/bench.py
 
+bench-gas: setup
+	$(PY) benchmarks/gas.py
+
 clean:
+	-test -x $(ZK) && $(ZK) chain down
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 distclean: clean
