@@ -110,7 +110,7 @@ def main() -> None:
     rows: list[tuple[str, str, str]] = []
     if not args.skip_cold_setup:
         with tempfile.TemporaryDirectory(prefix="zkmargin-bench-") as tmp:
-            cold = run_setup(build=Path(tmp)).seconds
+            cold = run_setup(build=Path(tmp), export=False).seconds
         rows.append(("setup", "cold (compile + 2^12 ceremony + keys)", f"{cold:8.1f} s"))
     warm = median_time(run_setup, runs)
     rows.append(("setup", "warm (all cached)", f"{warm * 1000:8.1f} ms"))

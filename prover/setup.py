@@ -265,8 +265,13 @@ def run_setup(
     *,
     build: Path | None = None,
     log: Log = _quiet,
+    export: bool = True,
 ) -> SetupReport:
-    """Compile every circuit of ``circuits/circuits.json`` and make its keys; cached."""
+    """Compile every circuit of ``circuits/circuits.json`` and make its keys; cached.
+
+    ``export`` writes the Solidity verifiers of these keys into contracts/src/generated
+    (off for throw-away builds such as the benchmark's cold setup).
+    """
     started = time.perf_counter()
     build = build or build_dir()
     build.mkdir(parents=True, exist_ok=True)
@@ -325,5 +330,6 @@ def run_setup(
         },
     )
     manifest = load_manifest(build)
-    export_contracts(manifest)
+    if export:
+        export_contracts(manifest)
     return SetupReport(manifest, time.perf_counter() - started, steps)
