@@ -49,8 +49,10 @@ audit: setup
 	$(PY) contracts/tools/make_fixtures.py
 	FOUNDRY_PROFILE=ci bash contracts/tools/forge-test.sh
 
+# timings (proving, verifying, setup) and gas from mined receipts beside the Groth16 floor
 bench: setup
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/gas.py
 
 bench-gas: setup
 	$(PY) benchmarks/gas.py
