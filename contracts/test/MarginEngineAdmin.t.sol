@@ -325,10 +325,12 @@ contract MarginEngineAdminTest is MarginEngineBase {
         assertEq(uint256(engine.liquidationPenaltyBps()), 0);
     }
 
-    function test_RevertIf_SetLiquidationPenaltyAboveOne() public {
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidBps.selector, 10_001));
+    function test_RevertIf_SetLiquidationPenaltyAboveCap() public {
         vm.prank(owner);
-        engine.setLiquidationPenalty(10_001);
+        engine.setLiquidationPenalty(2_500); // the cap itself is allowed
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidBps.selector, 2_501));
+        vm.prank(owner);
+        engine.setLiquidationPenalty(2_501);
     }
 
     // ================================================================== access control

@@ -424,7 +424,7 @@ contract MarginEngineLiquidationFuzzTest is MarginEngineBase {
     // ================================================================== fuzz: the split
 
     function testFuzz_LiquidationSplitConservesUnits(uint256 extra, uint16 penalty, uint256 extraWeth) public {
-        penalty = uint16(bound(penalty, 0, 10_000));
+        penalty = uint16(bound(penalty, 0, 2_500));
         extra = bound(extra, 0, ((uint256(1) << 96) - 1) / 1e12 - BOB_USDC);
         extraWeth = bound(extraWeth, 0, (uint256(1) << 96) - 1 - BOB_WETH);
         vm.prank(owner);

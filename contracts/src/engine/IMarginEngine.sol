@@ -175,7 +175,8 @@ interface IMarginEngine {
     function setShockThreshold(uint16 thresholdBps) external;
     /// @notice Time to prove again after a shock is flagged. Emits {GracePeriodSet}.
     function setGracePeriod(uint64 grace) external;
-    /// @notice Share of seized collateral paid to the liquidator. Emits {LiquidationPenaltySet}.
+    /// @notice Share of seized collateral paid to the liquidator, at most 2,500 bps.
+    ///         Emits {LiquidationPenaltySet}.
     function setLiquidationPenalty(uint16 penaltyBps) external;
 
     // ------------------------------------------------------------------ anyone

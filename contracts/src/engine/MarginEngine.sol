@@ -62,6 +62,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     /// @notice Price carried by unused slots (prices must be non-zero in the circuit).
     uint64 public constant PAD_PRICE = 1;
     uint64 public constant MAX_DURATION = 365 days;
+    /// @notice Largest liquidation penalty (bps of the seized collateral paid to the
+    ///         liquidator): bounds what an owner colluding with a keeper could take.
+    uint16 public constant MAX_PENALTY_BPS = 2_500;
     /// @notice Gas forwarded to a verifier: a valid proof needs ~230k (4 pairings and
     ///         k scalar multiplications); a bad point makes a precompile fail and burn all
     ///         the gas it was given, so the forwarded gas is capped.
@@ -715,7 +718,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     }
 
     function _setLiquidationPenalty(uint16 penaltyBps) private {
-        if (penaltyBps > BPS) revert MarginEngine__InvalidBps(penaltyBps);
+        if (penaltyBps > MAX_PENALTY_BPS) revert MarginEngine__InvalidBps(penaltyBps);
         liquidationPenaltyBps = penaltyBps;
         emit LiquidationPenaltySet(penaltyBps);
     }
