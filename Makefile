@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ZK := $(VENV)/bin/zkmargin
 
-.PHONY: install setup demo test lint typecheck pytest forge-test audit bench bench-gas clean distclean
+.PHONY: install setup demo test lint typecheck pytest forge-test audit stress bench bench-gas clean distclean
 
 install: node_modules/.installed $(VENV)/.installed
 
@@ -43,11 +43,16 @@ forge-test: setup
 
 test: lint typecheck pytest forge-test
 
-# heavy sweeps, not part of `make test`: cross-circuit mutants, long fuzz/invariant runs
+# heavy sweeps, not part of `make test`: cross-circuit mutants, long fuzz/invariant runs,
+# and the stress simulation (build/audit/stress-report.{md,json}, ~10-12 min on 2 cores)
 audit: setup
 	$(VENV)/bin/pytest -m audit
 	$(PY) contracts/tools/make_fixtures.py
 	FOUNDRY_PROFILE=ci bash contracts/tools/forge-test.sh
+	$(PY) benchmarks/stress.py
+
+stress: setup
+	$(PY) benchmarks/stress.py
 
 # timings (proving, verifying, setup) and gas from mined receipts beside the Groth16 floor
 bench: setup
