@@ -203,6 +203,27 @@ def on_wires(values: dict[str, int], sym: Path, r1cs: R1cs) -> list[int]:
     return witness
 
 
+def prove_any_witness(
+    zkey: Path, witness: list[int], tmp: Path
+) -> tuple[dict[str, Any], list[int]]:
+    """`snarkjs groth16 prove` on any witness: snarkjs does not check the constraints, so
+    a witness they reject still yields a proof (which must then fail verification)."""
+    import json
+
+    from prover.units import SNARK_SCALAR_FIELD
+    from prover.wtns import write_wtns
+
+    write_wtns(tmp / "bad.wtns", witness, SNARK_SCALAR_FIELD)
+    run_tool(
+        "snarkjs",
+        ["groth16", "prove", zkey, tmp / "bad.wtns", tmp / "proof.json", tmp / "public.json"],
+        timeout=300,
+    )
+    proof = json.loads((tmp / "proof.json").read_text())
+    public = [int(s) for s in json.loads((tmp / "public.json").read_text())]
+    return proof, public
+
+
 def real_circuit(circuit: str) -> tuple[R1cs, Path]:
     """The production --O2 constraint system and its symbol file."""
     from prover.artifacts import load_manifest

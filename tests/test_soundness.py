@@ -23,6 +23,7 @@ from soundness import (
     build_variant,
     find_hints,
     on_wires,
+    prove_any_witness,
     real_circuit,
 )
 
@@ -33,7 +34,7 @@ from prover.model import Mode, Position, evaluate
 from prover.prove import Prover
 from prover.toolrun import run_tool
 from prover.units import SNARK_SCALAR_FIELD, Balance, Price, Size
-from prover.wtns import read_sym, write_wtns
+from prover.wtns import read_sym
 from verifier.groth16 import Proof, VerifyingKey, verify
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -237,21 +238,9 @@ def test_tampered_witness_proof_fails_verification(
     circuit = setting["circuit"]
     art = prover.manifest.circuit(circuit)
     tampered = setting["insolvent"]  # the honest witness of an insolvent account
-    write_wtns(tmp_path / "bad.wtns", tampered, P)
-    run_tool(
-        "snarkjs",
-        [
-            "groth16",
-            "prove",
-            art.zkey,
-            tmp_path / "bad.wtns",
-            tmp_path / "proof.json",
-            tmp_path / "public.json",
-        ],
-        timeout=300,
-    )
-    proof = json.loads((tmp_path / "proof.json").read_text())
-    public = [int(x) for x in json.loads((tmp_path / "public.json").read_text())]
+    proof, public = prove_any_witness(art.zkey, tampered, tmp_path)
+    (tmp_path / "proof.json").write_text(json.dumps(proof))
+    (tmp_path / "public.json").write_text(json.dumps([str(x) for x in public]))
     assert not verify(VerifyingKey.load(art.vkey), Proof.from_json(proof), public)
     snark = run_tool(
         "snarkjs",

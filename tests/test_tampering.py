@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from soundness import build_variant, on_wires, real_circuit
+from soundness import build_variant, on_wires, prove_any_witness, real_circuit
 from tampering_cases import (
     ACCEPT,
     FIELD,
@@ -88,7 +88,7 @@ from prover.toolrun import run_tool
 from prover.units import BN254_BASE_FIELD as Q
 from prover.units import SNARK_SCALAR_FIELD as R
 from prover.units import Balance, Bps, Price, Size
-from prover.wtns import read_sym, write_wtns
+from prover.wtns import read_sym
 from verifier.chain.artifacts import load_artifact
 from verifier.chain.client import (
     EngineClient,
@@ -818,23 +818,7 @@ def _prove_witness(
     prover: Prover, circuit: str, witness: list[int], tmp_path: Path
 ) -> tuple[dict[str, Any], list[int]]:
     """`snarkjs groth16 prove` on any witness: it does not check the constraints."""
-    art = prover.manifest.circuit(circuit)
-    write_wtns(tmp_path / "bad.wtns", witness, R)
-    run_tool(
-        "snarkjs",
-        [
-            "groth16",
-            "prove",
-            art.zkey,
-            tmp_path / "bad.wtns",
-            tmp_path / "proof.json",
-            tmp_path / "public.json",
-        ],
-        timeout=300,
-    )
-    proof = json.loads((tmp_path / "proof.json").read_text())
-    public = [int(s) for s in json.loads((tmp_path / "public.json").read_text())]
-    return proof, public
+    return prove_any_witness(prover.manifest.circuit(circuit).zkey, witness, tmp_path)
 
 
 def _assert_every_judge_refuses(
