@@ -33,6 +33,7 @@ from prover.wtns import read_sym
 ROOT = project_root()
 CIRCOMLIB_FILES = ("bitify.circom", "comparators.circom")  # the ones with hints we use
 _HINT = re.compile(r"^(?P<indent>\s*)(?P<lhs>[^/]*?)\s*<--\s*(?P<rhs>.*?);\s*$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 REPLACEMENTS = {"zero": "0", "one": "1", "minus_one": "-1", "honest_plus_one": "({rhs}) + 1"}
 
 
@@ -114,6 +115,7 @@ class Build:
     r1cs: Path | None
     wasm: Path | None
     sym: Path
+    log: Path  # what circom printed (warnings of --inspect)
 
     def witness_by_name(self, inputs: dict[str, Any]) -> dict[str, int]:
         assert self.wasm is not None
@@ -145,6 +147,7 @@ def build_variant(
         r1cs=out / "circuit.r1cs" if "--r1cs" in outputs else None,
         wasm=out / "circuit.wasm" if "--wasm" in outputs else None,
         sym=out / "circuit.sym",
+        log=out / "circom.log",
     )
 
 
@@ -165,7 +168,7 @@ def _compile(
             target.write_text(text)
         rel = tree.relative_to(ROOT)
         (tree / "out").mkdir()
-        run_tool(
+        proc = run_tool(
             "circom2",
             [
                 rel / "circuits" / f"{circuit}.circom",
@@ -187,6 +190,7 @@ def _compile(
         wasm = tree / "out" / f"{circuit}_js" / f"{circuit}.wasm"
         if wasm.exists():
             shutil.move(wasm, staging / "circuit.wasm")
+        (staging / "circom.log").write_text(_ANSI.sub("", proc.stdout + proc.stderr))
         (staging / "done").write_text("ok\n")
         shutil.rmtree(out, ignore_errors=True)
         staging.rename(out)

@@ -4,60 +4,27 @@ and --O2 builds of each circuit accept and reject the same corpus."""
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from soundness import build_variant
 
 from prover.constraints import load_r1cs
 from prover.errors import ProverError
-from prover.paths import build_dir, project_root
+from prover.paths import project_root
 from prover.prove import Prover
-from prover.setup import circuit_sources_hash
-from prover.toolrun import run_tool
 from prover.witness import WitnessCalculator
 
 ROOT = project_root()
 ALLOWLIST = json.loads((ROOT / "circuits" / "inspect-allowlist.json").read_text())["allowed"]
 ENTRIES = json.loads((ROOT / "circuits" / "circuits.json").read_text())
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def compile_with(name: str, flags: list[str]) -> tuple[Path, str]:
-    """Compile circuit `name` with extra flags into a cached directory; return it and stdout."""
-    key = circuit_sources_hash(name, ENTRIES[name])[:16] + "-" + "".join(flags).replace("-", "")
-    out = build_dir() / "test-compiler" / f"{name}-{key}"
-    if not (out / "stdout.txt").exists():
-        scratch = Path(tempfile.mkdtemp(dir=ROOT, prefix=".circom-test-"))
-        try:
-            proc = run_tool(
-                "circom2",
-                [
-                    ENTRIES[name]["file"],
-                    "--r1cs",
-                    "--wasm",
-                    *flags,
-                    "-l",
-                    "node_modules",
-                    "-o",
-                    scratch.relative_to(ROOT),
-                ],
-                timeout=600,
-            )
-            out.parent.mkdir(parents=True, exist_ok=True)
-            stem = Path(ENTRIES[name]["file"]).stem
-            staging = Path(tempfile.mkdtemp(dir=out.parent))
-            shutil.move(scratch / f"{stem}.r1cs", staging / "circuit.r1cs")
-            shutil.move(scratch / f"{stem}_js" / f"{stem}.wasm", staging / "circuit.wasm")
-            (staging / "stdout.txt").write_text(ANSI.sub("", proc.stdout + proc.stderr))
-            shutil.rmtree(out, ignore_errors=True)
-            staging.rename(out)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return out, (out / "stdout.txt").read_text()
+def compile_with(name: str, flags: tuple[str, ...]) -> tuple[Path, str]:
+    """Compile circuit `name` with these flags (cached); return its directory and output."""
+    build = build_variant(name, flags=flags, outputs=("--r1cs", "--wasm"))
+    return build.sym.parent, build.log.read_text()
 
 
 def warnings(output: str) -> list[str]:
@@ -66,14 +33,14 @@ def warnings(output: str) -> list[str]:
 
 @pytest.mark.parametrize("name", sorted(ENTRIES))
 def test_inspect_has_no_unexplained_warning(name: str) -> None:
-    _, output = compile_with(name, ["--O2", "--inspect"])
+    _, output = compile_with(name, ("--O2", "--inspect"))
     unexplained = [w for w in warnings(output) if not any(a["match"] in w for a in ALLOWLIST)]
     assert unexplained == [], "\n".join(unexplained)
 
 
 def test_every_allowlist_entry_is_still_needed() -> None:
     seen = "\n".join(
-        w for name in ENTRIES for w in warnings(compile_with(name, ["--O2", "--inspect"])[1])
+        w for name in ENTRIES for w in warnings(compile_with(name, ("--O2", "--inspect"))[1])
     )
     stale = [a["match"] for a in ALLOWLIST if a["match"] not in seen]
     assert stale == [], f"allow-list entries no warning matches any more: {stale}"
@@ -97,7 +64,7 @@ def corpus(prover: Prover) -> list[tuple[str, dict[str, Any]]]:
 
 
 def test_o0_and_o2_agree_on_the_corpus(prover: Prover) -> None:
-    builds = {flag: compile_with("cross", [flag])[0] for flag in ("--O0", "--O2")}
+    builds = {flag: compile_with("cross", (flag,))[0] for flag in ("--O0", "--O2")}
     calcs = {flag: WitnessCalculator(out / "circuit.wasm") for flag, out in builds.items()}
     r1cs = {flag: load_r1cs(out / "circuit.r1cs") for flag, out in builds.items()}
     assert r1cs["--O0"].n_constraints > r1cs["--O2"].n_constraints
