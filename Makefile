@@ -27,8 +27,8 @@ demo: setup
 	$(ZK) demo
 
 lint: install
-	$(VENV)/bin/ruff check prover verifier tests benchmarks contracts/tools
-	$(VENV)/bin/ruff format --check prover verifier tests benchmarks contracts/tools
+	$(VENV)/bin/ruff check zkmargin prover verifier chain cli tests benchmarks contracts/tools
+	$(VENV)/bin/ruff format --check zkmargin prover verifier chain cli tests benchmarks contracts/tools
 
 typecheck: install
 	$(VENV)/bin/mypy

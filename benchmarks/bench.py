@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from prover.accounts import account_to_json, load_market_data, new_account
-from prover.model import Account, Position
 from prover.prove import Prover
 from prover.setup import run_setup
-from prover.toolrun import run_tool
-from prover.units import Balance, Price, Size
 from verifier.bundle import verify_bundle
+from zkmargin.accounts import account_to_json, load_market_data, new_account
+from zkmargin.model import Account, Position
+from zkmargin.toolrun import run_tool
+from zkmargin.units import Balance, Price, Size
 
 ROOT = Path(__file__).resolve().parent.parent
 ZKMARGIN = Path(sys.executable).parent / "zkmargin"

@@ -26,16 +26,16 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 
-from prover.model import Account, Position
+from chain.artifacts import load_artifact
+from chain.client import Kind, ProofTx, proof_calldata
+from chain.deploy import parse_price
+from chain.local import LocalSystem, local_system
+from chain.rpc import Contract, TxResult
+from chain.signers import Signer, dev_signer
 from prover.prove import Prover
 from prover.setup import run_setup
-from prover.units import Price, Size
-from verifier.chain.artifacts import load_artifact
-from verifier.chain.client import Kind, ProofTx, proof_calldata
-from verifier.chain.deploy import parse_price
-from verifier.chain.local import LocalSystem, local_system
-from verifier.chain.rpc import Contract, TxResult
-from verifier.chain.signers import Signer, dev_signer
+from zkmargin.model import Account, Position
+from zkmargin.units import Price, Size
 
 FLOOR_BASE = 206_200
 FLOOR_PER_INPUT = 6_660

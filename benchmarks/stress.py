@@ -51,8 +51,16 @@ from eth_account import Account as EthAccount
 from eth_account.signers.local import LocalAccount
 from rich.console import Console
 
-from prover.errors import InsufficientMargin, ZkMarginError
-from prover.model import (
+from chain.client import AccountState, EngineClient, Kind
+from chain.deploy import DEFAULT_SPEC, SystemSpec
+from chain.errors import ChainError, RevertError
+from chain.local import LocalSystem, local_system
+from chain.rpc import TxResult
+from chain.signers import Signer, dev_signer
+from prover.prove import Prover
+from prover.setup import run_setup
+from zkmargin.errors import InsufficientMargin, ZkMarginError
+from zkmargin.model import (
     Account,
     CollateralParams,
     MarginReport,
@@ -62,22 +70,14 @@ from prover.model import (
     Position,
     evaluate,
 )
-from prover.paths import build_dir
-from prover.prove import Prover
-from prover.setup import run_setup
-from prover.units import BALANCE_DECIMALS, BPS_ONE, Balance, Bps, Price, Size
-from verifier.chain.client import AccountState, EngineClient, Kind
-from verifier.chain.deploy import DEFAULT_SPEC, SystemSpec
-from verifier.chain.errors import ChainError, RevertError
-from verifier.chain.local import LocalSystem, local_system
-from verifier.chain.rpc import TxResult
-from verifier.chain.signers import Signer, dev_signer
+from zkmargin.paths import build_dir
+from zkmargin.units import BALANCE_DECIMALS, BPS_ONE, Balance, Bps, Price, Size
 
 STEP = 60  # seconds of chain time per simulation step
 REFRESH_MARGIN = 600  # traders re-prove when their proof is this close to expiring
 FEED_REFRESH = 1800  # unfrozen feeds publish at least this often (heartbeats are >= 3600)
 RETRY = 60  # a trader attempts at most one proof per this many seconds
-MARGIN_UNIT = 10**30  # 1e-30 quote per margin unit (prover.model)
+MARGIN_UNIT = 10**30  # 1e-30 quote per margin unit (zkmargin.model)
 CLOSE_PNL_UNIT = 10**16  # the engine's PnL and badDebt at close are in 1e-16 quote
 PAD_PRICE = 1
 MICRO = 1_000_000  # crash sizes are searched in millionths (0.0001%)
@@ -1333,7 +1333,7 @@ def definitions(spec: SystemSpec) -> list[str]:
     return [
         "- **Solvent** (model): the account meets maintenance margin (MMR, haircuts applied) "
         "at the *true* prices of the scenario path at that moment, with the balances the "
-        "engine holds, computed exactly by `prover.model.evaluate`. The true price equals the "
+        "engine holds, computed exactly by `zkmargin.model.evaluate`. The true price equals the "
         "oracle's answer except while a feed is frozen (stale scenarios); the JSON records "
         "solvency at the oracle's last answer too.",
         "- **Proof accepted / refused**: an accepted `proveMargin` transaction; a refusal is a "

@@ -14,14 +14,14 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prover.artifacts import Manifest, load_manifest
-from prover.encoding import Binding, Encoded, encode, pick_circuit
-from prover.errors import InsufficientMargin, ProverError
-from prover.model import Account, MarginReport, MarketData, Mode, evaluate
-from prover.proofs import ProofBundle
-from prover.toolrun import run_tool
 from prover.witness import WitnessCalculator
 from verifier.groth16 import Proof, VerifyingKey, verify
+from zkmargin.artifacts import Manifest, load_manifest
+from zkmargin.encoding import Binding, Encoded, encode, pick_circuit
+from zkmargin.errors import InsufficientMargin, ProverError
+from zkmargin.model import Account, MarginReport, MarketData, Mode, evaluate
+from zkmargin.proofs import ProofBundle
+from zkmargin.toolrun import run_tool
 
 PROVE_TIMEOUT = 300.0
 

@@ -6,7 +6,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from prover.errors import ArtifactError
+from zkmargin.errors import ArtifactError
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prover.artifacts import MANIFEST_NAME, MANIFEST_VERSION, Manifest, load_manifest, sha256_file
-from prover.errors import InputError, SetupError
-from prover.paths import build_dir, node_modules, project_root
 from prover.r1cs import read_ptau_power, read_r1cs_header
 from prover.solidity import export_contracts
-from prover.toolrun import run_tool
+from zkmargin.artifacts import MANIFEST_NAME, MANIFEST_VERSION, Manifest, load_manifest, sha256_file
+from zkmargin.errors import InputError, SetupError
+from zkmargin.jsonio import write_json
+from zkmargin.paths import build_dir, node_modules, project_root
+from zkmargin.toolrun import run_tool
 
 CIRCOM_FLAGS = ("--r1cs", "--wasm", "--sym", "--O2")
 MIN_POWER = 8
@@ -71,19 +72,6 @@ def circuit_sources_hash(name: str, entry: dict[str, Any]) -> str:
 
 def _entropy() -> str:
     return secrets.token_hex(32) + "\n"
-
-
-def _atomic_write_json(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def compile_circuit(name: str, entry: dict[str, Any], build: Path, log: Log) -> tuple[Path, bool]:
@@ -171,7 +159,8 @@ def dev_ptau(power: int, build: Path, log: Log) -> tuple[Path, dict[str, Any], b
         "sha256": sha256_file(final),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    _atomic_write_json(meta_path, meta)
+    meta_path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(meta_path, meta)
     return final, meta, True
 
 
@@ -317,7 +306,7 @@ def run_setup(
             "files": {k: str(v.relative_to(build)) for k, v in files.items()},
             "sha256": {k: sha256_file(v) for k, v in files.items()},
         }
-    _atomic_write_json(
+    write_json(
         build / MANIFEST_NAME,
         {
             "version": MANIFEST_VERSION,

@@ -14,10 +14,10 @@ import re
 import subprocess
 from pathlib import Path
 
-from prover.artifacts import Manifest
-from prover.errors import SetupError
-from prover.paths import node_modules, project_root
-from prover.toolrun import minimal_env
+from zkmargin.artifacts import Manifest
+from zkmargin.errors import SetupError
+from zkmargin.paths import node_modules, project_root
+from zkmargin.toolrun import minimal_env
 
 GENERATED = Path("contracts") / "src" / "generated"
 POSEIDON_INPUTS = 4

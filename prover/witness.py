@@ -33,8 +33,8 @@ from typing import Any, TypeAlias
 
 import wasmtime
 
-from prover.errors import ArtifactError, InputError, ProverError
 from prover.wtns import encode_wtns
+from zkmargin.errors import ArtifactError, InputError, ProverError
 
 log = logging.getLogger(__name__)
 

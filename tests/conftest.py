@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from prover.artifacts import Manifest
 from prover.prove import Prover
 from prover.setup import run_setup
+from zkmargin.artifacts import Manifest
 
 
 @pytest.fixture(scope="session")

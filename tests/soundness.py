@@ -11,7 +11,7 @@ To test the constraints we need the witness an attacker would hand the prover:
 * ``mutant`` builds replace the right-hand side of one ``<--`` hint (ours or circomlib's)
   with 0, 1, p-1 or honest+1.
 * Witnesses of those builds are mapped by signal name (the ``.sym`` file) onto the wires
-  of the real --O2 circuit and checked against its R1CS (``prover.constraints``).
+  of the real --O2 circuit and checked against its R1CS (``tooling.constraints``).
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from prover.constraints import R1cs, load_r1cs
-from prover.paths import build_dir, circomlib_dir, project_root
-from prover.toolrun import run_tool
+from tooling.constraints import R1cs, load_r1cs
+from tooling.wtns_files import read_sym
+
 from prover.witness import WitnessCalculator
-from prover.wtns import read_sym
+from zkmargin.paths import build_dir, circomlib_dir, project_root
+from zkmargin.toolrun import run_tool
 
 ROOT = project_root()
 CIRCOMLIB_FILES = ("bitify.circom", "comparators.circom")  # the ones with hints we use
@@ -214,8 +215,9 @@ def prove_any_witness(
     a witness they reject still yields a proof (which must then fail verification)."""
     import json
 
-    from prover.units import SNARK_SCALAR_FIELD
-    from prover.wtns import write_wtns
+    from tooling.wtns_files import write_wtns
+
+    from zkmargin.units import SNARK_SCALAR_FIELD
 
     write_wtns(tmp / "bad.wtns", witness, SNARK_SCALAR_FIELD)
     run_tool(
@@ -230,7 +232,7 @@ def prove_any_witness(
 
 def real_circuit(circuit: str) -> tuple[R1cs, Path]:
     """The production --O2 constraint system and its symbol file."""
-    from prover.artifacts import load_manifest
+    from zkmargin.artifacts import load_manifest
 
     art = load_manifest().circuit(circuit)
     return load_r1cs(art.r1cs), art.sym

@@ -29,15 +29,15 @@ from py_ecc.fields import optimized_bn128_FQ as FQ
 from py_ecc.fields import optimized_bn128_FQ2 as FQ2
 from py_ecc.optimized_bn128.optimized_curve import add, b2, is_inf, multiply, normalize
 
-from prover.errors import VerifierError
-from prover.paths import project_root
-from prover.toolrun import minimal_env
-from prover.units import BN254_BASE_FIELD as Q
-from prover.units import SNARK_SCALAR_FIELD as R
-from verifier.chain.client import ProofCalldata
-from verifier.chain.errors import ChainError
-from verifier.chain.rpc import Chain, Contract
+from chain.client import ProofCalldata
+from chain.errors import ChainError
+from chain.rpc import Chain, Contract
 from verifier.groth16 import Proof, VerifyingKey, verify
+from zkmargin.errors import VerifierError
+from zkmargin.paths import project_root
+from zkmargin.toolrun import minimal_env
+from zkmargin.units import BN254_BASE_FIELD as Q
+from zkmargin.units import SNARK_SCALAR_FIELD as R
 
 Words = tuple[int, ...]  # the 8 calldata words of a proof
 

@@ -1,4 +1,4 @@
-"""Account and market files (prover.accounts): every refusal names its field.
+"""Account and market files (zkmargin.accounts): every refusal names its field.
 
 Each refusal is an InputError whose one-line message starts with the file's role and
 names the JSON path at fault (``account file: positions[0].size: ...``).
@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,9 +17,7 @@ from typing import Any
 import pytest
 from eth_utils import to_checksum_address
 
-from prover import accounts
-from prover.accounts import (
-    MAX_FILE_BYTES,
+from zkmargin.accounts import (
     account_to_json,
     format_address,
     fresh_salt,
@@ -30,13 +26,11 @@ from prover.accounts import (
     new_account,
     parse_account,
     parse_address,
-    parse_json,
     parse_market_data,
-    read_json_file,
-    write_private_json,
 )
-from prover.errors import InputError
-from prover.units import SNARK_SCALAR_FIELD
+from zkmargin.errors import InputError
+from zkmargin.jsonio import MAX_FILE_BYTES, parse_json, read_json_file
+from zkmargin.units import SNARK_SCALAR_FIELD
 
 R = SNARK_SCALAR_FIELD
 BIG_JSON_INT = 2**53 + 1
@@ -753,8 +747,8 @@ def test_parse_json_deep_nesting_does_not_crash() -> None:
     Fix: refuse nesting deeper than e.g. 64 before json.loads (scan brackets outside
     strings), or lower the recursion limit around json.loads and catch RecursionError."""
     script = (
-        "from prover.accounts import parse_json\n"
-        "from prover.errors import InputError\n"
+        "from zkmargin.jsonio import parse_json\n"
+        "from zkmargin.errors import InputError\n"
         "import py_ecc  # noqa: F401  (the CLI imports it; it raises the recursion limit)\n"
         "for text in ['[' * 100000, '{\"a\":' * 50000]:\n"
         "    try:\n"
@@ -887,132 +881,3 @@ def test_new_account_has_fresh_salt_and_random_address() -> None:
     assert 0 <= a.address < 2**160
     # a new account's JSON parses back to itself
     assert parse_account(account_to_json(a), None) == a
-
-
-# ================================================================ write_private_json
-
-
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-def test_write_private_json_mode_0600(tmp_path: Path) -> None:
-    path = tmp_path / "acct.json"
-    write_private_json(path, ACCOUNT)
-    assert _mode(path) == 0o600
-    text = path.read_text()
-    assert text.endswith("\n")
-    assert json.loads(text) == ACCOUNT
-
-
-def test_write_private_json_mode_0600_under_permissive_umask(tmp_path: Path) -> None:
-    path = tmp_path / "acct.json"
-    old = os.umask(0)
-    try:
-        write_private_json(path, ACCOUNT)
-    finally:
-        os.umask(old)
-    assert _mode(path) == 0o600
-
-
-def test_write_private_json_refuses_existing_file(tmp_path: Path) -> None:
-    path = tmp_path / "acct.json"
-    path.write_text("precious\n")
-    path.chmod(0o640)
-    message = refusal(lambda: write_private_json(path, ACCOUNT))
-    assert message == f"{path}: already exists; refusing to overwrite it"
-    assert path.read_text() == "precious\n"
-    assert _mode(path) == 0o640
-
-
-@pytest.mark.parametrize("dangling", [False, True])
-def test_write_private_json_does_not_follow_symlinks(tmp_path: Path, dangling: bool) -> None:
-    target = tmp_path / "target.json"
-    if not dangling:
-        target.write_text("keep\n")
-    link = tmp_path / "link.json"
-    link.symlink_to(target)
-    assert "already exists" in refusal(lambda: write_private_json(link, ACCOUNT))
-    if dangling:
-        assert not target.exists()
-    else:
-        assert target.read_text() == "keep\n"
-
-
-def test_write_private_json_missing_directory(tmp_path: Path) -> None:
-    path = tmp_path / "no" / "such" / "acct.json"
-    message = refusal(lambda: write_private_json(path, ACCOUNT))
-    assert message == f"{path}: cannot create (No such file or directory)"
-    assert not path.parent.exists()
-
-
-def test_write_private_json_unserialisable_payload_leaves_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "acct.json"
-    with pytest.raises(TypeError):
-        write_private_json(path, {"salt": {1, 2}})
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_write_private_json_dumps_failure_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def boom(*args: object, **kwargs: object) -> str:
-        raise RuntimeError("dumps failed")
-
-    monkeypatch.setattr(accounts.json, "dumps", boom)
-    path = tmp_path / "acct.json"
-    with pytest.raises(RuntimeError, match="dumps failed"):
-        write_private_json(path, ACCOUNT)
-    assert list(tmp_path.iterdir()) == []
-
-
-def _open_fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
-
-
-def test_write_private_json_fdopen_failure_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The half-created file is removed. Bug (minor, prover/accounts.py write_private_json):
-    when ``os.fdopen`` itself raises, the descriptor from ``os.open`` is never closed
-    (leaked). Fix: ``except BaseException: os.close(fd)`` if fdopen did not take it, e.g.
-    open with ``open(path, "x", opener=...)`` or wrap fdopen in its own try."""
-
-    def boom(*args: object, **kwargs: object) -> Any:
-        raise OSError(24, "Too many open files")
-
-    path = tmp_path / "acct.json"
-    before = _open_fds()
-    monkeypatch.setattr(accounts.os, "fdopen", boom)
-    with pytest.raises(OSError, match="Too many open files"):
-        write_private_json(path, ACCOUNT)
-    monkeypatch.undo()
-    assert list(tmp_path.iterdir()) == []
-    leaked = _open_fds() - before
-    assert not leaked, f"file descriptor(s) {sorted(leaked)} leaked"
-
-
-def test_write_private_json_write_failure_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def no_space(fd: int) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(accounts.os, "fsync", no_space)
-    path = tmp_path / "acct.json"
-    with pytest.raises(OSError, match="No space left"):
-        write_private_json(path, ACCOUNT)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_write_private_json_interrupt_leaves_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def interrupted(fd: int) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(accounts.os, "fsync", interrupted)
-    path = tmp_path / "acct.json"
-    with pytest.raises(KeyboardInterrupt):
-        write_private_json(path, ACCOUNT)
-    assert list(tmp_path.iterdir()) == []

@@ -1,4 +1,4 @@
-"""Exact decimal-string <-> fixed-point conversion (prover.amounts).
+"""Exact decimal-string <-> fixed-point conversion (zkmargin.amounts).
 
 Amounts and prices are decimal strings converted exactly; everything else is an
 InputError that names the field.
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prover.amounts import format_fixed, parse_fixed, parse_uint
-from prover.errors import InputError
-from prover.units import SNARK_SCALAR_FIELD as R
+from zkmargin.amounts import format_fixed, parse_fixed, parse_uint
+from zkmargin.errors import InputError
+from zkmargin.units import SNARK_SCALAR_FIELD as R
 
 FIELD = "positions[0].size"
 MAX64 = 2**64 - 1

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from prover.cli.main import cli
-from verifier.chain.anvil import (
+from chain.anvil import (
     LocalChain,
     read_state,
     rpc_answers,
@@ -23,8 +22,9 @@ from verifier.chain.anvil import (
     state_alive,
     stop_persistent,
 )
-from verifier.chain.errors import ChainError
-from verifier.chain.rpc import Chain
+from chain.errors import ChainError
+from chain.rpc import Chain
+from cli.main import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +76,7 @@ def test_an_exception_inside_stops_anvil() -> None:
 CHILD = """
 import sys, time
 import prover
-from verifier.chain.anvil import LocalChain
+from chain.anvil import LocalChain
 with LocalChain() as chain:
     print(chain.pid, flush=True)
     time.sleep(120)

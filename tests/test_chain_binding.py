@@ -14,12 +14,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from prover.encoding import Binding
-from prover.model import Account, Mode, Position
-from prover.proofs import ProofBundle
-from prover.prove import Prover
-from prover.units import BN254_BASE_FIELD, Price, Size
-from verifier.chain.client import (
+from chain.client import (
     EngineClient,
     Kind,
     OpenPlan,
@@ -27,11 +22,16 @@ from verifier.chain.client import (
     check_public_inputs,
     proof_calldata,
 )
-from verifier.chain.deploy import deploy_system
-from verifier.chain.errors import ChainError, PublicInputsMismatch, RevertError
-from verifier.chain.local import LocalSystem, local_system
-from verifier.chain.signers import Signer, dev_signer
+from chain.deploy import deploy_system
+from chain.errors import ChainError, PublicInputsMismatch, RevertError
+from chain.local import LocalSystem, local_system
+from chain.signers import Signer, dev_signer
+from prover.prove import Prover
 from verifier.groth16 import Proof, verify
+from zkmargin.encoding import Binding
+from zkmargin.model import Account, Mode, Position
+from zkmargin.proofs import ProofBundle
+from zkmargin.units import BN254_BASE_FIELD, Price, Size
 
 RAW_GAS = 1_500_000  # fixed: skips eth_estimateGas, so a bad proof is mined and reverts
 

@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from prover.accounts import load_account
-from prover.artifacts import Manifest
-from prover.cli.main import main
-from verifier.chain.anvil import LocalChain
-from verifier.chain.client import EngineClient, Kind
-from verifier.chain.deploy import Deployment
-from verifier.chain.signers import KEY_ENV, dev_signer
+from chain.anvil import LocalChain
+from chain.client import EngineClient, Kind
+from chain.deploy import Deployment
+from chain.signers import KEY_ENV, dev_signer
+from cli.main import main
+from zkmargin.accounts import load_account
+from zkmargin.artifacts import Manifest
 
 ZKMARGIN = Path(sys.executable).parent / "zkmargin"
 # anvil's dev account 7: a public, well-known key.
@@ -194,8 +194,8 @@ def test_isolated_account_flow(env: Env, monkeypatch: pytest.MonkeyPatch) -> Non
     # the commitment is the file's: the prover recomputes it from the chain's data
     account = load_account(path, client.names_data())
     data = client.market_data_for(state)
-    from prover.encoding import encode
-    from prover.model import Mode
+    from zkmargin.encoding import encode
+    from zkmargin.model import Mode
 
     enc = encode(
         client.chain_account(account, data),

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from prover.model import Account, Position
+from chain.client import EngineClient
+from chain.deploy import parse_price
+from chain.errors import RevertError
+from chain.local import LocalSystem, local_system
+from chain.signers import dev_signer
 from prover.prove import Prover
-from prover.units import Price, Size
-from verifier.chain.client import EngineClient
-from verifier.chain.deploy import parse_price
-from verifier.chain.errors import RevertError
-from verifier.chain.local import LocalSystem, local_system
-from verifier.chain.signers import dev_signer
+from zkmargin.model import Account, Position
+from zkmargin.units import Price, Size
 
 TRADER, KEEPER, ADMIN = dev_signer(1), dev_signer(3), dev_signer(0)
 MARGIN_S = 30  # prove this many seconds before a deadline (proving takes ~1 s of chain time)

@@ -1,4 +1,4 @@
-"""verifier.chain without a chain: calldata, revert decoding, input checks, signers, files."""
+"""chain without a chain: calldata, revert decoding, input checks, signers, files."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from prover.errors import InputError, ZkMarginError
-from verifier.chain.artifacts import load_abis, load_artifact
-from verifier.chain.client import check_public_inputs, make_decoder, proof_calldata
-from verifier.chain.deploy import DEFAULT_SPEC, Deployment, FeedInfo, feed_answer, parse_price
-from verifier.chain.errors import ChainError, PublicInputsMismatch, RevertDecoder, RevertError
-from verifier.chain.signers import (
+from chain.artifacts import load_abis, load_artifact
+from chain.client import check_public_inputs, make_decoder, proof_calldata
+from chain.deploy import DEFAULT_SPEC, Deployment, FeedInfo, feed_answer, parse_price
+from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder, RevertError
+from chain.signers import (
     KEY_ENV,
     Signer,
     dev_signer,
@@ -25,6 +24,7 @@ from verifier.chain.signers import (
     resolve_signer,
     signer_from_keyfile,
 )
+from zkmargin.errors import InputError, ZkMarginError
 
 # anvil's dev account 5: a public, well-known key (never a real one).
 DEV5_KEY = "0x8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba"

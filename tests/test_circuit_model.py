@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from prover.encoding import Binding, encode
-from prover.errors import InputError, ProverError
-from prover.model import (
+from prover.prove import Prover
+from zkmargin.encoding import Binding, encode
+from zkmargin.errors import InputError, ProverError
+from zkmargin.model import (
     Account,
     CollateralParams,
     MarketData,
@@ -25,9 +26,8 @@ from prover.model import (
     Position,
     evaluate,
 )
-from prover.poseidon import poseidon
-from prover.prove import Prover
-from prover.units import (
+from zkmargin.poseidon import poseidon
+from zkmargin.units import (
     BPS_ONE,
     COMMITMENT_DOMAIN_TAG,
     SNARK_SCALAR_FIELD,

@@ -28,10 +28,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from prover.accounts import load_account, load_market_data
-from prover.cli.main import cli, main
-from prover.proofs import ProofBundle
-from prover.units import SNARK_SCALAR_FIELD
+from cli.main import cli, main
+from zkmargin.accounts import load_account, load_market_data
+from zkmargin.proofs import ProofBundle
+from zkmargin.units import SNARK_SCALAR_FIELD
 
 R = SNARK_SCALAR_FIELD
 ROOT = Path(__file__).resolve().parent.parent
@@ -912,7 +912,7 @@ def fake_prover(monkeypatch: pytest.MonkeyPatch, solvent_proof: ProofRun) -> Non
         def prove(self, *args: object, **kwargs: object) -> ProofBundle:
             return bundle
 
-    monkeypatch.setattr("prover.cli.prove.Prover", FakeProver)
+    monkeypatch.setattr("cli.prove.Prover", FakeProver)
 
 
 @pytest.mark.usefixtures("fake_prover")
@@ -932,7 +932,7 @@ def test_prove_write_failure_leaves_nothing(
     def no_space(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("prover.proofs.json.dump", no_space)
+    monkeypatch.setattr("zkmargin.proofs.json.dump", no_space)
     out = tmp_path / "proof.json"
     run = run_main("prove", solvent_file, "-m", market_file, "-o", out)
     assert run.code != 0

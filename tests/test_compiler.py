@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from soundness import build_variant
+from tooling.constraints import load_r1cs
 
-from prover.constraints import load_r1cs
-from prover.errors import ProverError
-from prover.paths import project_root
 from prover.prove import Prover
 from prover.witness import WitnessCalculator
+from zkmargin.errors import ProverError
+from zkmargin.paths import project_root
 
 ROOT = project_root()
 ALLOWLIST = json.loads((ROOT / "circuits" / "inspect-allowlist.json").read_text())["allowed"]

@@ -7,13 +7,13 @@ import random
 from pathlib import Path
 
 import pytest
+from tooling.constraints import load_r1cs
+from tooling.wtns_files import read_sym
 
-from prover.accounts import load_market_data, new_account
-from prover.constraints import load_r1cs
-from prover.model import Position
 from prover.prove import Prover
-from prover.units import SNARK_SCALAR_FIELD, Balance, Price, Size
-from prover.wtns import read_sym
+from zkmargin.accounts import load_market_data, new_account
+from zkmargin.model import Position
+from zkmargin.units import SNARK_SCALAR_FIELD, Balance, Price, Size
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

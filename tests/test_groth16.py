@@ -48,12 +48,12 @@ from py_ecc.optimized_bn128.optimized_pairing import (
     miller_loop,
 )
 
-from prover.errors import ArtifactError, VerifierError
-from prover.paths import build_dir, node_bin, project_root
-from prover.units import BN254_BASE_FIELD as Q
-from prover.units import SNARK_SCALAR_FIELD as R
 from verifier import groth16 as g16
 from verifier.groth16 import Proof, VerifyingKey, parse_public_signals, verify
+from zkmargin.errors import ArtifactError, VerifierError
+from zkmargin.paths import build_dir, node_bin, project_root
+from zkmargin.units import BN254_BASE_FIELD as Q
+from zkmargin.units import SNARK_SCALAR_FIELD as R
 
 FIXTURES = Path("tests") / "fixtures" / "verifier"
 CIRCUIT = "mul"

@@ -1,4 +1,4 @@
-"""prover.poseidon against circomlib's Poseidon(n) circuit, compiled from tests/fixtures/poseidon.
+"""zkmargin.poseidon against circomlib's Poseidon(n) circuit, compiled from tests/fixtures/poseidon.
 
 The fixture circuits (n = 1, 2, 4, 7, 16) are compiled once per session with circom2 into
 build/test-poseidon/; their witnesses come from one long-lived Node worker (and once from the
@@ -20,11 +20,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prover import paths
-from prover import poseidon as poseidon_mod
-from prover.errors import InputError, ToolError
-from prover.poseidon import N_ROUNDS_F, N_ROUNDS_P, poseidon
-from prover.units import SNARK_SCALAR_FIELD as R
+from zkmargin import paths
+from zkmargin import poseidon as poseidon_mod
+from zkmargin.errors import InputError, ToolError
+from zkmargin.poseidon import N_ROUNDS_F, N_ROUNDS_P, poseidon
+from zkmargin.units import SNARK_SCALAR_FIELD as R
 
 ROOT = paths.project_root()
 FIXTURES = "tests/fixtures/poseidon"  # relative to ROOT: circom2 runs in a WASI sandbox

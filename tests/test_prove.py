@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from prover.accounts import load_market_data, new_account
-from prover.encoding import Binding, Statement, circuit_shape, commitment
-from prover.errors import InsufficientMargin
-from prover.model import Mode, Position
-from prover.proofs import ProofBundle
 from prover.prove import Prover
-from prover.units import Balance, Price, Size
 from verifier.bundle import verify_bundle
+from zkmargin.accounts import load_market_data, new_account
+from zkmargin.encoding import Binding, Statement, circuit_shape, commitment
+from zkmargin.errors import InsufficientMargin
+from zkmargin.model import Mode, Position
+from zkmargin.proofs import ProofBundle
+from zkmargin.units import Balance, Price, Size
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -139,7 +139,7 @@ def test_witness_bytes_equal_snarkjs(
     prover: Prover, data, make, circuit: str, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     """The in-process witness of the real margin circuits is byte-identical to snarkjs'."""
-    from prover.toolrun import run_tool
+    from zkmargin.toolrun import run_tool
 
     enc = prover.encode(make(), data, circuit=circuit)
     ours = prover.witness_calculator(circuit).wtns_bytes(enc.inputs)

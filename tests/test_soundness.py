@@ -26,16 +26,16 @@ from soundness import (
     prove_any_witness,
     real_circuit,
 )
+from tooling.constraints import R1cs
+from tooling.wtns_files import read_sym
 
-from prover.accounts import load_market_data, new_account
-from prover.constraints import R1cs
-from prover.encoding import Binding, encode
-from prover.model import Mode, Position, evaluate
 from prover.prove import Prover
-from prover.toolrun import run_tool
-from prover.units import SNARK_SCALAR_FIELD, Balance, Price, Size
-from prover.wtns import read_sym
 from verifier.groth16 import Proof, VerifyingKey, verify
+from zkmargin.accounts import load_market_data, new_account
+from zkmargin.encoding import Binding, encode
+from zkmargin.model import Mode, Position, evaluate
+from zkmargin.toolrun import run_tool
+from zkmargin.units import SNARK_SCALAR_FIELD, Balance, Price, Size
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 P = SNARK_SCALAR_FIELD

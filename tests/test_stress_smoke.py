@@ -17,9 +17,9 @@ from types import ModuleType
 
 import pytest
 
-from prover.model import Position
 from prover.prove import Prover
-from prover.units import Price, Size
+from zkmargin.model import Position
+from zkmargin.units import Price, Size
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -78,30 +78,30 @@ from tampering_cases import (
     words_of,
     wrap_ay,
 )
+from tooling.wtns_files import read_sym
 
-from prover.encoding import Binding, circuit_shape
-from prover.errors import InsufficientMargin
-from prover.model import Account, CollateralParams, MarketData, MarketParams, Mode, Position
-from prover.proofs import ProofBundle
-from prover.prove import Prover
-from prover.toolrun import run_tool
-from prover.units import BN254_BASE_FIELD as Q
-from prover.units import SNARK_SCALAR_FIELD as R
-from prover.units import Balance, Bps, Price, Size
-from prover.wtns import read_sym
-from verifier.chain.artifacts import load_artifact
-from verifier.chain.client import (
+from chain.artifacts import load_artifact
+from chain.client import (
     EngineClient,
     Kind,
     OpenPlan,
     check_public_inputs,
     proof_calldata,
 )
-from verifier.chain.errors import PublicInputsMismatch, RevertError
-from verifier.chain.local import LocalSystem, local_system
-from verifier.chain.rpc import Contract
-from verifier.chain.signers import Signer, dev_signer
+from chain.errors import PublicInputsMismatch, RevertError
+from chain.local import LocalSystem, local_system
+from chain.rpc import Contract
+from chain.signers import Signer, dev_signer
+from prover.prove import Prover
 from verifier.groth16 import VerifyingKey
+from zkmargin.encoding import Binding, circuit_shape
+from zkmargin.errors import InsufficientMargin
+from zkmargin.model import Account, CollateralParams, MarketData, MarketParams, Mode, Position
+from zkmargin.proofs import ProofBundle
+from zkmargin.toolrun import run_tool
+from zkmargin.units import BN254_BASE_FIELD as Q
+from zkmargin.units import SNARK_SCALAR_FIELD as R
+from zkmargin.units import Balance, Bps, Price, Size
 
 RAW_GAS = 1_500_000  # fixed: skips eth_estimateGas, so a bad proof is mined and reverts
 CIRCUITS = ("isolated", "cross")

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tooling.wtns_files import parse_wtns, read_sym, read_wtns, write_wtns
 
-from prover.errors import InputError, ProverError
-from prover.paths import build_dir, node_bin, project_root
 from prover.witness import WitnessCalculator, fnv1a64
-from prover.wtns import parse_wtns, read_sym, read_wtns, write_wtns, wtns_bytes
+from prover.wtns import wtns_bytes
+from zkmargin.errors import InputError, ProverError
+from zkmargin.paths import build_dir, node_bin, project_root
 
 P = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 CIRCUITS = ("wt_arrays", "wt_bus", "wt_chain")

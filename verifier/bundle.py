@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prover.artifacts import Manifest, load_manifest
-from prover.encoding import Statement, circuit_shapes
-from prover.errors import InputError, VerifierError
-from prover.proofs import ProofBundle
 from verifier.groth16 import Proof, VerifyingKey, parse_public_signals, verify
+from zkmargin.artifacts import Manifest, load_manifest
+from zkmargin.encoding import Statement, circuit_shapes
+from zkmargin.errors import InputError, VerifierError
+from zkmargin.proofs import ProofBundle
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ Decisions (stricter than ``snarkjs groth16 verify``, see tests/test_groth16.py):
   point and then fails the pairing check.
 * Any ``z`` other than 1 (or 0) raises: snarkjs always writes affine points.
 
-All of these raise :class:`~prover.errors.VerifierError` naming the offending field;
+All of these raise :class:`~zkmargin.errors.VerifierError` naming the offending field;
 :func:`verify` returns ``False`` only for a well-formed proof whose pairing check fails.
 
 The check is ``e(A, B) == e(alpha, beta) * e(vk_x, gamma) * e(C, delta)`` with
@@ -57,8 +57,8 @@ from py_ecc.optimized_bn128.optimized_curve import add, b2, curve_order, double,
 from py_ecc.optimized_bn128.optimized_curve import multiply as _py_ecc_multiply
 from py_ecc.optimized_bn128.optimized_pairing import pseudo_binary_encoding
 
-from prover.errors import ArtifactError, VerifierError
-from prover.units import BN254_BASE_FIELD, SNARK_SCALAR_FIELD
+from zkmargin.errors import ArtifactError, VerifierError
+from zkmargin.units import BN254_BASE_FIELD, SNARK_SCALAR_FIELD
 
 __all__ = [
     "G1Affine",
@@ -72,7 +72,7 @@ __all__ = [
 Q: Final = BN254_BASE_FIELD  # base field prime (coordinates)
 R: Final = SNARK_SCALAR_FIELD  # group order (public signals)
 if field_modulus != Q or curve_order != R:  # pragma: no cover - guards a py_ecc upgrade
-    raise ImportError("py_ecc's bn128 constants do not match prover.units")
+    raise ImportError("py_ecc's bn128 constants do not match zkmargin.units")
 
 G1Affine: TypeAlias = tuple[int, int]
 """Affine G1 point ``(x, y)``, both in ``[0, q)``."""

@@ -36,7 +36,8 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from prover import (
+from prover import Prover
+from zkmargin import (
     Account,
     Binding,
     CollateralParams,
@@ -44,11 +45,10 @@ from prover import (
     MarketParams,
     Mode,
     Position,
-    Prover,
     load_manifest,
 )
-from prover.proofs import write_json_atomic
-from prover.units import Balance, Bps, Price, Size
+from zkmargin.jsonio import write_json
+from zkmargin.units import Balance, Bps, Price, Size
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "contracts" / "test" / "fixtures" / "generated" / "engine.json"
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "proofs": {job.name: res for job, res in zip(todo, results, strict=True)},
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(OUT, payload)
+    write_json(OUT, payload)
     elapsed = time.monotonic() - start
     print(f"make_fixtures: {len(todo)} proofs -> {OUT.relative_to(REPO)} in {elapsed:.1f} s")
     return 0

@@ -1,0 +1,169 @@
+"""Contract artifacts: forge's build output and circomlibjs' Poseidon(4) bytecode.
+
+``forge build`` (``bash contracts/tools/forge-test.sh``) writes
+``contracts/out/<File>.sol/<Contract>.json`` with ``abi`` and ``bytecode.object``.
+``zkmargin setup`` writes ``contracts/src/generated/Poseidon4.json`` (bytecode + ABI) and
+the two Groth16 verifiers' Solidity, which forge then compiles.
+
+Each artifact's metadata lists the keccak256 of every source it was compiled from;
+:func:`ensure_built` compares them with the files on disk and runs ``forge build``
+(offline, cached) when an artifact is missing or stale, e.g. after ``zkmargin setup``
+made new keys. Deploying a stale verifier would reject every proof.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from eth_utils.crypto import keccak
+
+from zkmargin.errors import ArtifactError, ToolError
+from zkmargin.paths import project_root
+from zkmargin.toolrun import run_tool
+
+FORGE_TIMEOUT = 900.0
+
+# name used in code -> (source file under contracts/src, contract name)
+CONTRACTS: dict[str, tuple[str, str]] = {
+    "MarginEngine": ("MarginEngine.sol", "MarginEngine"),
+    "OracleAdapter": ("OracleAdapter.sol", "OracleAdapter"),
+    "IsolatedVerifier": ("IsolatedVerifier.sol", "IsolatedGroth16Verifier"),
+    "CrossVerifier": ("CrossVerifier.sol", "CrossGroth16Verifier"),
+    "MockAggregator": ("MockAggregator.sol", "MockAggregator"),
+    "MockERC20": ("MockERC20.sol", "MockERC20"),
+}
+
+
+def contracts_dir() -> Path:
+    return project_root() / "contracts"
+
+
+def out_dir() -> Path:
+    return contracts_dir() / "out"
+
+
+def poseidon_json() -> Path:
+    return contracts_dir() / "src" / "generated" / "Poseidon4.json"
+
+
+@dataclass(frozen=True)
+class ContractArtifact:
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: bytes
+    sources: dict[str, str]  # path relative to contracts/ -> keccak256 hex at compile time
+
+    def stale_sources(self) -> list[str]:
+        """Sources whose content changed since this artifact was compiled."""
+        stale = []
+        for rel, digest in self.sources.items():
+            path = contracts_dir() / rel
+            try:
+                current = "0x" + keccak(path.read_bytes()).hex()
+            except OSError:
+                stale.append(rel)
+                continue
+            if current != digest:
+                stale.append(rel)
+        return stale
+
+
+def _artifact_path(name: str) -> Path:
+    file, contract = CONTRACTS[name]
+    return out_dir() / file / f"{contract}.json"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"{path}: missing; run `zkmargin setup` and `bash contracts/tools/forge-test.sh`"
+        ) from None
+    except (OSError, ValueError):
+        raise ArtifactError(f"{path}: unreadable; rebuild with forge") from None
+
+
+def load_artifact(name: str) -> ContractArtifact:
+    """A forge artifact by its name in :data:`CONTRACTS` (no staleness check)."""
+    if name == "Poseidon4":
+        return poseidon_artifact()
+    if name not in CONTRACTS:
+        raise ArtifactError(f"unknown contract {name!r}")
+    data = _read_json(_artifact_path(name))
+    code = data.get("bytecode", {}).get("object", "")
+    if not isinstance(code, str) or not code.removeprefix("0x"):
+        raise ArtifactError(f"{_artifact_path(name)}: no bytecode (abstract contract?)")
+    meta = data.get("metadata") or {}
+    sources = {
+        str(path): str(info.get("keccak256", "")) for path, info in meta.get("sources", {}).items()
+    }
+    return ContractArtifact(name, data["abi"], bytes.fromhex(code.removeprefix("0x")), sources)
+
+
+def poseidon_artifact() -> ContractArtifact:
+    """circomlibjs' Poseidon contract for 4 inputs (made by ``zkmargin setup``)."""
+    data = _read_json(poseidon_json())
+    code = str(data["bytecode"]).removeprefix("0x")
+    # circomlibjs' ABI has two `poseidon` overloads (bytes32[4] and uint256[4]); keep uint256.
+    abi = [
+        entry
+        for entry in data["abi"]
+        if not any(i.get("type") == "bytes32[4]" for i in entry.get("inputs", []))
+    ]
+    return ContractArtifact("Poseidon4", abi, bytes.fromhex(code), {})
+
+
+def missing_or_stale() -> list[str]:
+    """Names of the artifacts that are missing or older than their sources."""
+    bad = []
+    for name in CONTRACTS:
+        path = _artifact_path(name)
+        if not path.exists():
+            bad.append(name)
+            continue
+        if load_artifact(name).stale_sources():
+            bad.append(name)
+    return bad
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def ensure_built(log: Callable[[str], None] = _quiet) -> None:
+    """Run ``forge build`` (offline) if an artifact is missing or stale; check the result."""
+    if not poseidon_json().exists():
+        raise ArtifactError(f"{poseidon_json()}: missing; run `zkmargin setup` first")
+    bad = missing_or_stale()
+    if not bad:
+        return
+    log(f"forge build (stale or missing: {', '.join(bad)})")
+    run_tool("forge", ["build", "--offline"], cwd=contracts_dir(), timeout=FORGE_TIMEOUT)
+    load_abis.cache_clear()
+    still = missing_or_stale()
+    if still:
+        raise ToolError(f"forge build left stale artifacts: {', '.join(still)}")
+
+
+def _all_artifact_files() -> Iterator[Path]:
+    if out_dir().is_dir():
+        yield from sorted(out_dir().glob("*.sol/*.json"))
+
+
+@cache
+def load_abis() -> tuple[tuple[dict[str, Any], ...], ...]:
+    """Every ABI in ``contracts/out`` (for decoding reverts of any contract on the path)."""
+    abis = []
+    for path in _all_artifact_files():
+        try:
+            abi = json.loads(path.read_text()).get("abi", [])
+        except (OSError, ValueError):
+            continue
+        abis.append(tuple(abi))
+    return tuple(abis)

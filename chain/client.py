@@ -1,0 +1,627 @@
+"""The engine client: read accounts, and prove and transact for a trader or a keeper.
+
+Everything the prover needs comes from the chain, never from a market file:
+
+* :meth:`EngineClient.market_data` builds :class:`~zkmargin.model.MarketData` with the
+  engine's markets and assets in id order (their rates and haircuts as the engine stores
+  them) and the oracle adapter's validated prices; for an isolated account only its
+  market and asset, which is what the isolated circuit's single slots hold.
+* :meth:`EngineClient.chain_account` takes the positions and salt of the private account
+  file and the balances the engine holds (normalised to 18 decimals).
+* The binding is the chain's id, the engine's address and the account's nonce.
+
+Before anything is sent, the public inputs the encoding produced are compared with the
+ones the engine will verify (``publicInputs`` / ``openingInputs``); a difference raises
+:class:`~chain.errors.PublicInputsMismatch` naming the field, and nothing is
+sent. The comparison runs before proving (cheap, fails fast) and again on the proof.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from chain.artifacts import load_abis, load_artifact
+from chain.deploy import Deployment, feed_answer
+from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder
+from chain.rpc import PROOF_MIN_GAS, Chain, Contract, Event, TxResult
+from chain.signers import Signer
+from prover.prove import Prover
+from zkmargin.accounts import fresh_salt
+from zkmargin.encoding import Binding, circuit_shape, encode
+from zkmargin.errors import InputError
+from zkmargin.model import Account, CollateralParams, MarketData, MarketParams, Mode, Position
+from zkmargin.proofs import ProofBundle
+from zkmargin.units import BALANCE_DECIMALS, Balance, Bps, Price
+
+U64_MAX = 2**64 - 1
+
+# The calldata form of a Groth16 proof: (a, b, c) with b's Fq2 coordinates as (c1, c0).
+ProofCalldata = tuple[tuple[int, int], tuple[tuple[int, int], tuple[int, int]], tuple[int, int]]
+
+
+class Kind(enum.IntEnum):
+    """IMarginEngine.Kind."""
+
+    NONE = 0
+    ISOLATED = 1
+    CROSS = 2
+
+    @property
+    def circuit(self) -> str:
+        if self is Kind.NONE:
+            raise ChainError("no account is open")
+        return self.name.lower()
+
+
+def proof_calldata(proof: Mapping[str, Any]) -> ProofCalldata:
+    """snarkjs proof.json -> the verifier's (a, b, c).
+
+    snarkjs writes G2 points as [[x.c0, x.c1], [y.c0, y.c1], [1, 0]]; the EVM pairing
+    precompile (and so the generated verifier) takes each Fq2 as (c1, c0):
+    ``b = [[x1, x0], [y1, y0]]``.
+    """
+    try:
+        a, b, c = proof["pi_a"], proof["pi_b"], proof["pi_c"]
+        return (
+            (int(a[0]), int(a[1])),
+            ((int(b[0][1]), int(b[0][0])), (int(b[1][1]), int(b[1][0]))),
+            (int(c[0]), int(c[1])),
+        )
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise InputError("proof: not a snarkjs Groth16 proof (pi_a, pi_b, pi_c)") from None
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """IMarginEngine.Account, as stored on-chain (positions stay private)."""
+
+    address: str
+    commitment: int
+    kind: Kind
+    market: int
+    asset: int
+    nonce: int
+    last_proof_at: int
+    shock_at: int
+    proven_price_words: tuple[int, int]
+
+    @property
+    def open(self) -> bool:
+        return self.kind is not Kind.NONE
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    state: AccountState
+    balances: dict[str, int]  # asset name -> token base units held by the engine
+    liquidatable: bool
+    liquidatable_at: int | None  # chain timestamp; None: never (no account)
+    now: int  # latest block timestamp
+    proof_lifetime: int
+    grace_period: int
+
+
+@dataclass(frozen=True)
+class OpenPlan:
+    """What ``open`` will commit to: entries at the oracle price, a fresh salt."""
+
+    account: Account  # as the account file will hold it
+    kind: Kind
+    market: int  # isolated: market id (0 for cross)
+    asset: int  # isolated: asset id (0 for cross)
+
+
+@dataclass(frozen=True)
+class ProofTx:
+    """A proof-bearing transaction: the mined result and the proof it carried."""
+
+    result: TxResult
+    bundle: ProofBundle
+    prove_seconds: float
+    events: tuple[Event, ...] = ()
+
+
+def _input_name(circuit: str, index: int) -> str:
+    shape = circuit_shape(circuit)
+    if index == 0:
+        return "commitment"
+    index -= 1
+    if index < shape.price_words:
+        return f"priceWords[{index}] (prices)"
+    index -= shape.price_words
+    if index < shape.balance_words:
+        return f"balanceWords[{index}] (balances)"
+    index -= shape.balance_words
+    return (
+        "paramsWord (rates, haircuts, opening flag)",
+        "accountNonce (account, nonce)",
+        "engineChain (engine, chain id)",
+    )[index]
+
+
+_MISMATCH_HINT = {
+    "commitment": "the account file does not open the commitment stored on-chain "
+    "(another file, or edited since `open`)",
+}
+
+
+def check_public_inputs(local: Sequence[int], engine: Sequence[int], circuit: str) -> None:
+    """Raise PublicInputsMismatch unless the two lists are equal."""
+    if list(local) == list(engine):
+        return
+    if len(local) != len(engine):
+        raise PublicInputsMismatch(
+            f"refusing to send: {len(local)} public inputs encoded, the engine builds {len(engine)}"
+        )
+    i = next(i for i, (a, b) in enumerate(zip(local, engine, strict=True)) if a != b)
+    name = _input_name(circuit, i)
+    hint = _MISMATCH_HINT.get(name, "the prover's view of the chain is out of date; try again")
+    raise PublicInputsMismatch(
+        f"refusing to send: public input {i}, {name}, is {local[i]} in the proof but "
+        f"{engine[i]} at the engine: {hint}"
+    )
+
+
+class EngineClient:
+    """One deployment on one chain."""
+
+    def __init__(self, chain: Chain, deployment: Deployment) -> None:
+        self.chain = chain
+        self.deployment = deployment
+        self.engine = Contract(
+            chain, deployment.engine, load_artifact("MarginEngine").abi, "MarginEngine"
+        )
+        self.oracle = Contract(
+            chain, deployment.oracle, load_artifact("OracleAdapter").abi, "OracleAdapter"
+        )
+        token_abi = load_artifact("MockERC20").abi
+        feed_abi = load_artifact("MockAggregator").abi
+        self.tokens = {
+            a.name: Contract(chain, a.token, token_abi, a.name) for a in deployment.assets
+        }
+        self.feeds = {
+            f.name: Contract(chain, f.address, feed_abi, f"{f.name} feed") for f in deployment.feeds
+        }
+
+    @classmethod
+    def connect(cls, deployment: Deployment, rpc_url: str | None = None) -> EngineClient:
+        """Connect and check that this chain holds this deployment."""
+        chain = Chain(rpc_url or deployment.rpc_url, decoder=make_decoder(deployment))
+        if chain.chain_id != deployment.chain_id:
+            raise ChainError(
+                f"{chain.rpc_url} is chain {chain.chain_id}, the deployment is on chain "
+                f"{deployment.chain_id}"
+            )
+        if not chain.code(deployment.engine):
+            raise ChainError(
+                f"no engine at {deployment.engine} on {chain.rpc_url}: the chain was restarted "
+                "or the deployment file is from elsewhere; run `zkmargin deploy`"
+            )
+        return cls(chain, deployment)
+
+    # ------------------------------------------------------------ reads
+
+    def account_state(self, who: str) -> AccountState:
+        raw = self.engine.call("account", _checksum(who))
+        commitment, kind, market, asset, nonce, last, shock, words = raw
+        return AccountState(
+            address=_checksum(who),
+            commitment=int(commitment),
+            kind=Kind(int(kind)),
+            market=int(market),
+            asset=int(asset),
+            nonce=int(nonce),
+            last_proof_at=int(last),
+            shock_at=int(shock),
+            proven_price_words=(int(words[0]), int(words[1])),
+        )
+
+    def balance(self, who: str, asset: str) -> int:
+        """Engine balance of ``who`` in ``asset``'s token base units."""
+        return int(self.engine.call("balanceOf", _checksum(who), self.deployment.asset(asset).id))
+
+    def balances(self, who: str) -> dict[str, int]:
+        return {a.name: self.balance(who, a.name) for a in self.deployment.assets}
+
+    def wallet_balance(self, who: str, asset: str) -> int:
+        return int(self.tokens[asset].call("balanceOf", _checksum(who)))
+
+    def pool(self, asset: str) -> int:
+        return int(self.engine.call("pool", self.deployment.asset(asset).id))
+
+    def liquidatable(self, who: str) -> tuple[bool, int | None]:
+        now, at = self.engine.call("liquidatable", _checksum(who))
+        return bool(now), (None if int(at) == U64_MAX else int(at))
+
+    def status(self, who: str) -> AccountStatus:
+        now_, at = self.liquidatable(who)
+        return AccountStatus(
+            state=self.account_state(who),
+            balances=self.balances(who),
+            liquidatable=now_,
+            liquidatable_at=at,
+            now=self.chain.timestamp(),
+            proof_lifetime=int(self.engine.call("proofLifetime")),
+            grace_period=int(self.engine.call("gracePeriod")),
+        )
+
+    def price(self, feed: str) -> int:
+        """The adapter's validated price of a feed (or of a market or asset), 1e-8 quote."""
+        price, _round, _updated = self.oracle.call("getPrice", self.deployment.feed(feed).address)
+        return int(price)
+
+    def market_data(self, kind: Kind = Kind.CROSS, market: int = 0, asset: int = 0) -> MarketData:
+        """Risk parameters from the engine and prices from the oracle, in id order.
+
+        Cross (and NONE): every listed market and asset. Isolated: only ``market`` and
+        ``asset``, the isolated circuit's single slots.
+        """
+        dep = self.deployment
+        n_markets = int(self.engine.call("marketCount"))
+        n_assets = int(self.engine.call("collateralCount"))
+        if n_markets != len(dep.markets) or n_assets != len(dep.assets):
+            raise ChainError(
+                f"the engine lists {n_markets} markets and {n_assets} assets; the deployment "
+                f"file names {len(dep.markets)} and {len(dep.assets)}: the file is out of date"
+            )
+        market_ids = [market] if kind is Kind.ISOLATED else list(range(n_markets))
+        asset_ids = [asset] if kind is Kind.ISOLATED else list(range(n_assets))
+        prices: dict[str, Price] = {}
+        by_feed: dict[str, Price] = {}
+
+        def priced(name: str, feed: str) -> None:
+            if feed not in by_feed:
+                by_feed[feed] = Price(self.price(feed))
+            prices[name] = by_feed[feed]
+
+        markets: dict[str, MarketParams] = {}
+        for i in market_ids:
+            info = dep.markets[i]
+            _feed, mmr, imr = self.engine.call("market", i)
+            markets[info.name] = MarketParams(mmr_bps=Bps(int(mmr)), imr_bps=Bps(int(imr)))
+            priced(info.name, info.feed)
+        collateral: dict[str, CollateralParams] = {}
+        for i in asset_ids:
+            asset_info = dep.assets[i]
+            _token, _feed, haircut, decimals = self.engine.call("collateral", i)
+            collateral[asset_info.name] = CollateralParams(
+                haircut_bps=Bps(int(haircut)), decimals=int(decimals)
+            )
+            priced(asset_info.name, asset_info.feed)
+        return MarketData(markets=markets, collateral=collateral, prices=prices)
+
+    def names_data(self) -> MarketData:
+        """Every listed market and asset with its token decimals, prices all 1.
+
+        Only for checking an account file's names and amounts (no oracle read, so a stale
+        feed does not stop ``status``); never for proving.
+        """
+        dep = self.deployment
+        return MarketData(
+            markets={m.name: MarketParams(Bps(1), Bps(1)) for m in dep.markets},
+            collateral={a.name: CollateralParams(Bps(0), a.decimals) for a in dep.assets},
+            prices={
+                n: Price(1) for n in [*(m.name for m in dep.markets), *(a.name for a in dep.assets)]
+            },
+        )
+
+    def market_data_for(self, state: AccountState) -> MarketData:
+        return self.market_data(state.kind, state.market, state.asset)
+
+    def normalised(self, asset: str, amount: int) -> Balance:
+        return Balance(amount * 10 ** (BALANCE_DECIMALS - self.deployment.asset(asset).decimals))
+
+    def chain_account(
+        self,
+        account: Account,
+        data: MarketData,
+        balances: Mapping[str, int] | None = None,
+    ) -> Account:
+        """The file's positions and salt with the engine's balances for ``data``'s assets."""
+        if balances is None:
+            balances = self.balances(_address_of(account))
+        for pos in account.positions:
+            if pos.market not in data.markets:
+                raise InputError(
+                    f"position in {pos.market}: this account's circuit slots hold "
+                    f"{', '.join(data.markets)} only"
+                )
+        collateral = {
+            name: self.normalised(name, balances.get(name, 0)) for name in data.collateral
+        }
+        return replace(account, collateral=collateral)
+
+    def binding(self, nonce: int) -> Binding:
+        return Binding(
+            chain_id=self.chain.chain_id, engine=int(self.deployment.engine, 16), nonce=nonce
+        )
+
+    def _require_open(self, who: str) -> AccountState:
+        state = self.account_state(who)
+        if not state.open:
+            raise ChainError(f"{who} has no open account at the engine; run `zkmargin open`")
+        return state
+
+    # ------------------------------------------------------------ trader: money
+
+    def deposit(self, signer: Signer, asset: str, amount: int) -> tuple[TxResult, TxResult]:
+        """approve + deposit of ``amount`` base units; returns both receipts."""
+        info = self.deployment.asset(asset)
+        if amount <= 0:
+            raise InputError("amount: must be greater than zero")
+        have = self.wallet_balance(signer.address, asset)
+        if have < amount:
+            raise ChainError(f"{signer.address} holds {have} base units of {asset}, needs {amount}")
+        approve = self.tokens[asset].transact(signer, "approve", self.deployment.engine, amount)
+        deposit = self.engine.transact(signer, "deposit", info.id, amount)
+        return approve, deposit
+
+    # ------------------------------------------------------------ trader: proofs
+
+    def plan_open(
+        self, account: Account, kind: Kind | None = None, *, asset: str | None = None
+    ) -> OpenPlan:
+        """Choose the account kind and slots; entries at the oracle price, fresh salt."""
+        who = _address_of(account)
+        state = self.account_state(who)
+        if state.open:
+            raise ChainError(
+                f"{who} already has an open {state.kind.name.lower()} account "
+                f"(commitment {state.commitment}); close it first"
+            )
+        balances = self.balances(who)
+        funded = [name for name, amount in balances.items() if amount]
+        if kind is None:
+            kind = Kind.ISOLATED if len(account.positions) == 1 and len(funded) <= 1 else Kind.CROSS
+        market_id = asset_id = 0
+        if kind is Kind.ISOLATED:
+            if len(account.positions) != 1:
+                raise InputError("an isolated account holds exactly one position")
+            market_id = self.deployment.market(account.positions[0].market).id
+            if asset is None:
+                if len(funded) > 1:
+                    raise InputError(
+                        f"an isolated account has one collateral asset; {who} holds "
+                        f"{' and '.join(funded)} at the engine: open a cross account"
+                    )
+                listed = funded or list(account.collateral) or [self.deployment.assets[0].name]
+                asset = listed[0]
+            asset_id = self.deployment.asset(asset).id
+        elif kind is Kind.NONE:
+            raise InputError("kind: isolated or cross")
+        data = self.market_data(kind, market_id, asset_id)
+        positions = tuple(
+            Position(p.market, p.long, p.size, data.prices[p.market]) for p in account.positions
+        )
+        fresh = replace(account, salt=fresh_salt(), positions=positions)
+        return OpenPlan(account=fresh, kind=kind, market=market_id, asset=asset_id)
+
+    def open(self, signer: Signer, plan: OpenPlan, prover: Prover) -> ProofTx:
+        """Prove initial margin with entries at the oracle price and open the account.
+
+        Write ``plan.account`` to the account file before calling this: once the
+        transaction is mined, only that file opens the commitment.
+        """
+        who = self._signer_is(signer, plan.account)
+        nonce = self.account_state(who).nonce
+        data = self.market_data(plan.kind, plan.market, plan.asset)
+        for pos in plan.account.positions:
+            if pos.entry_price != data.prices[pos.market]:
+                raise ChainError(
+                    f"the oracle price of {pos.market} moved since the entries were set "
+                    f"({pos.entry_price} -> {data.prices[pos.market]}, 1e-8 quote); "
+                    "plan the opening again"
+                )
+        account = self.chain_account(plan.account, data)
+        circuit = plan.kind.circuit
+        encoded = prover.encode(
+            account,
+            data,
+            mode=Mode.INITIAL,
+            binding=self.binding(nonce),
+            circuit=circuit,
+            opening=True,
+        )
+        commitment = encoded.statement.commitment
+
+        def engine_inputs() -> list[int]:
+            return [
+                int(v)
+                for v in self.engine.call(
+                    "openingInputs", who, commitment, int(plan.kind), plan.market, plan.asset
+                )
+            ]
+
+        check_public_inputs(encoded.statement.public_signals(), engine_inputs(), circuit)
+        started = time.perf_counter()
+        bundle = prover.prove(
+            account,
+            data,
+            mode=Mode.INITIAL,
+            binding=self.binding(nonce),
+            circuit=circuit,
+            opening=True,
+        )
+        seconds = time.perf_counter() - started
+        check_public_inputs(bundle.public_signals, engine_inputs(), circuit)
+        proof = proof_calldata(bundle.proof)
+        if plan.kind is Kind.ISOLATED:
+            result = self.engine.transact(
+                signer,
+                "openIsolated",
+                commitment,
+                plan.market,
+                plan.asset,
+                proof,
+                min_gas=PROOF_MIN_GAS,
+            )
+        else:
+            result = self.engine.transact(
+                signer, "openCross", commitment, proof, min_gas=PROOF_MIN_GAS
+            )
+        events = tuple(self.engine.events(result, "AccountOpened"))
+        return ProofTx(result, bundle, seconds, events)
+
+    def prove_margin(self, signer: Signer, account: Account, prover: Prover) -> ProofTx:
+        """Prove maintenance margin at the current prices (``proveMargin``)."""
+        who = self._signer_is(signer, account)
+        return self._prove_and_send(
+            who,
+            account,
+            prover,
+            initial=False,
+            withdraw=None,
+            send=lambda proof: self.engine.transact(
+                signer, "proveMargin", proof, min_gas=PROOF_MIN_GAS
+            ),
+        )
+
+    def withdraw(
+        self,
+        signer: Signer,
+        account: Account | None,
+        asset: str,
+        amount: int,
+        prover: Prover | None,
+    ) -> ProofTx | TxResult:
+        """Withdraw ``amount`` base units: with an initial-margin proof on the remaining
+        balances if an account is open, else (no account) ``withdrawIdle``."""
+        info = self.deployment.asset(asset)
+        if amount <= 0:
+            raise InputError("amount: must be greater than zero")
+        state = self.account_state(signer.address)
+        have = self.balance(signer.address, asset)
+        if have < amount:
+            raise ChainError(
+                f"the engine holds {have} base units of {asset} for "
+                f"{signer.address}; cannot withdraw {amount}"
+            )
+        if not state.open:
+            return self.engine.transact(signer, "withdrawIdle", info.id, amount)
+        if account is None or prover is None:
+            raise InputError("the account is open: withdrawing needs its account file")
+        if state.kind is Kind.ISOLATED and info.id != state.asset:
+            raise InputError(
+                f"this isolated account's collateral is "
+                f"{self.deployment.assets[state.asset].name}, not {asset}"
+            )
+        who = self._signer_is(signer, account)
+        return self._prove_and_send(
+            who,
+            account,
+            prover,
+            initial=True,
+            withdraw=(info.id, amount),
+            send=lambda proof: self.engine.transact(
+                signer, "withdraw", info.id, amount, proof, min_gas=PROOF_MIN_GAS
+            ),
+        )
+
+    def _prove_and_send(
+        self,
+        who: str,
+        account: Account,
+        prover: Prover,
+        *,
+        initial: bool,
+        withdraw: tuple[int, int] | None,
+        send: Callable[[ProofCalldata], TxResult],
+    ) -> ProofTx:
+        """Encode, compare with the engine's inputs, prove, compare again, send."""
+        state = self._require_open(who)
+        data = self.market_data_for(state)
+        balances = self.balances(who)
+        if withdraw is not None:
+            name = self.deployment.assets[withdraw[0]].name
+            balances[name] -= withdraw[1]
+        chain_acct = self.chain_account(account, data, balances)
+        mode = Mode.INITIAL if initial else Mode.MAINTENANCE
+        circuit = state.kind.circuit
+        binding = self.binding(state.nonce)
+        asset_id, amount = withdraw or (0, 0)
+
+        def engine_inputs() -> list[int]:
+            return [
+                int(v) for v in self.engine.call("publicInputs", who, initial, asset_id, amount)
+            ]
+
+        encoded = prover.encode(chain_acct, data, mode=mode, binding=binding, circuit=circuit)
+        check_public_inputs(encoded.statement.public_signals(), engine_inputs(), circuit)
+        started = time.perf_counter()
+        bundle = prover.prove(chain_acct, data, mode=mode, binding=binding, circuit=circuit)
+        seconds = time.perf_counter() - started
+        check_public_inputs(bundle.public_signals, engine_inputs(), circuit)
+        result = send(proof_calldata(bundle.proof))
+        return ProofTx(result, bundle, seconds, tuple(self.engine.events(result)))
+
+    def close(self, signer: Signer, account: Account) -> TxResult:
+        """Open the commitment (positions + salt); PnL settles against the pool."""
+        who = self._signer_is(signer, account)
+        state = self._require_open(who)
+        data = self.market_data_for(state)
+        chain_acct = self.chain_account(account, data)
+        enc = encode(
+            chain_acct,
+            data,
+            circuit=state.kind.circuit,
+            mode=Mode.MAINTENANCE,
+            binding=self.binding(state.nonce),
+        )
+        if enc.statement.commitment != state.commitment:
+            raise PublicInputsMismatch(f"refusing to send: {_MISMATCH_HINT['commitment']}")
+        slots = circuit_shape(state.kind.circuit).positions
+        index = {name: k for k, name in enumerate(data.markets)}
+        positions: list[tuple[int, bool, int, int]] = [
+            (index[p.market], p.long, p.size, p.entry_price) for p in account.positions
+        ]
+        positions += [(0, False, 0, 0)] * (slots - len(positions))
+        return self.engine.transact(signer, "close", positions, account.salt)
+
+    # ------------------------------------------------------------ keeper and admin
+
+    def flag_shock(self, signer: Signer, who: str) -> TxResult:
+        return self.engine.transact(signer, "flagShock", _checksum(who))
+
+    def liquidate(self, signer: Signer, who: str) -> TxResult:
+        return self.engine.transact(signer, "liquidate", _checksum(who))
+
+    def set_price(self, signer: Signer, feed: str, price: int) -> TxResult:
+        """Write a new round to a mock feed (``price`` in 1e-8 quote)."""
+        info = self.deployment.feed(feed)
+        if not self.deployment.mock:
+            raise ChainError("this deployment's feeds are not mocks; prices come from the oracle")
+        return self.feeds[info.name].transact(
+            signer, "updateAnswer", feed_answer(price, info.decimals)
+        )
+
+    def mint(self, signer: Signer, to: str, asset: str, amount: int) -> TxResult:
+        if not self.deployment.mock:
+            raise ChainError("this deployment's tokens are not mocks")
+        return self.tokens[asset].transact(signer, "mint", _checksum(to), amount)
+
+    def _signer_is(self, signer: Signer, account: Account) -> str:
+        who = _address_of(account)
+        if signer.address != who:
+            raise ChainError(
+                f"the account is {who} but the transaction would be signed by {signer.address}"
+            )
+        return who
+
+
+def _checksum(address: str) -> str:
+    return str(to_checksum_address(address))
+
+
+def _address_of(account: Account) -> str:
+    return _checksum(f"0x{account.address:040x}")
+
+
+def make_decoder(deployment: Deployment | None = None) -> RevertDecoder:
+    """A revert decoder over every ABI in contracts/out, labelling the deployment's addresses."""
+    return RevertDecoder(load_abis(), deployment.labels() if deployment else None)

@@ -1,0 +1,438 @@
+"""Deploy the whole system and describe it in a deployment file.
+
+:func:`deploy_system` deploys, in order: one MockAggregator per price feed (with its
+decimals and a first answer), one MockERC20 per collateral asset, the OracleAdapter
+(and ``setFeed`` with each feed's heartbeat), the two generated Groth16 verifiers,
+circomlibjs' Poseidon(4) from its bytecode, and the MarginEngine (proof lifetime, grace
+period, shock threshold, liquidation penalty); then lists the markets and collateral
+assets (ids follow the listing order), funds the engine's pool, and on anvil mints
+tokens to the dev accounts 1..9 so that traders can deposit.
+
+The deployment file (JSON, default ``<build>/chain/deployment.json``) records the chain
+id, RPC URL, every address, market and asset names -> ids, token decimals, feeds and
+the engine's parameters; every later command reads it::
+
+    {"zkmargin_deployment": 1, "chain_id": 31337, "rpc_url": "http://127.0.0.1:39187",
+     "contracts": {"MarginEngine": "0x…", "OracleAdapter": "0x…", …},
+     "feeds": [{"name": "ETH/USD", "address": "0x…", "decimals": 8, "heartbeat": 3600}, …],
+     "markets": [{"id": 0, "name": "ETH-USD", "feed": "ETH/USD"}, …],
+     "assets": [{"id": 0, "name": "USDC", "token": "0x…", "decimals": 6, "feed": "USDC/USD"}, …],
+     "params": {"proof_lifetime": 3600, …}, "mock": true, "deploy_gas": {…}}
+
+The mocks let anyone set prices and mint tokens: local and test chains only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+
+from chain.anvil import chain_dir
+from chain.artifacts import ContractArtifact, ensure_built, load_artifact
+from chain.errors import ChainError
+from chain.markets import AssetListing, MarketListing, build_market_data
+from chain.rpc import Chain, Contract, TxResult, deploy_data
+from chain.signers import Signer, dev_signers
+from zkmargin.amounts import parse_fixed
+from zkmargin.errors import InputError
+from zkmargin.jsonio import read_json_file, write_json
+from zkmargin.model import MarketData
+from zkmargin.units import PRICE_BITS, PRICE_DECIMALS
+
+DEPLOYMENT_FORMAT = 1
+
+
+def default_deployment_file() -> Path:
+    return chain_dir() / "deployment.json"
+
+
+# ---------------------------------------------------------------- what to deploy
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    name: str  # "ETH/USD"
+    decimals: int  # the aggregator's decimals (normalised to 8 by the adapter)
+    price: str  # first answer, decimal string in quote units
+    heartbeat: int  # seconds
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    name: str
+    feed: str
+    mmr_bps: int
+    imr_bps: int
+
+
+@dataclass(frozen=True)
+class AssetSpec:
+    name: str  # token symbol
+    decimals: int
+    feed: str
+    haircut_bps: int
+    pool: str  # tokens the deployer puts in the engine's pool
+    faucet: str  # tokens minted to each dev account 1..9 (anvil only)
+
+
+@dataclass(frozen=True)
+class SystemSpec:
+    feeds: tuple[FeedSpec, ...]
+    markets: tuple[MarketSpec, ...]
+    assets: tuple[AssetSpec, ...]
+    proof_lifetime: int = 3600  # an accepted proof keeps the account safe this long
+    grace_period: int = 600  # time to prove again after a flagged price shock
+    shock_threshold_bps: int = 1000  # a 10% move since the proven price is a shock
+    liquidation_penalty_bps: int = 500  # 5% of seized collateral to the liquidator
+
+    def market_data(self, prices: Mapping[str, int], *, haircuts: bool = True) -> MarketData:
+        """The model's view of this system at ``prices`` (feed name -> 1e-8 quote)."""
+        return build_market_data(
+            (MarketListing(m.name, m.feed, m.mmr_bps, m.imr_bps) for m in self.markets),
+            (AssetListing(a.name, a.feed, a.haircut_bps, a.decimals) for a in self.assets),
+            lambda feed: prices[feed],
+            haircuts=haircuts,
+        )
+
+
+# Feeds with different decimals on purpose (BTC/USD has 18, as some Chainlink feeds do):
+# the adapter normalises them all to 8. WETH is priced by the ETH/USD feed.
+DEFAULT_SPEC = SystemSpec(
+    feeds=(
+        FeedSpec("ETH/USD", 8, "2000", 3600),
+        FeedSpec("BTC/USD", 18, "60000", 3600),
+        FeedSpec("USDC/USD", 8, "1", 86400),
+    ),
+    markets=(
+        MarketSpec("ETH-USD", "ETH/USD", mmr_bps=500, imr_bps=1000),
+        MarketSpec("BTC-USD", "BTC/USD", mmr_bps=400, imr_bps=800),
+    ),
+    assets=(
+        AssetSpec("USDC", 6, "USDC/USD", haircut_bps=0, pool="1000000", faucet="1000000"),
+        AssetSpec("WETH", 18, "ETH/USD", haircut_bps=1000, pool="500", faucet="1000"),
+    ),
+)
+
+
+# ---------------------------------------------------------------- what was deployed
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    name: str
+    address: str
+    decimals: int
+    heartbeat: int
+
+
+@dataclass(frozen=True)
+class MarketInfo:
+    id: int
+    name: str
+    feed: str
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    id: int
+    name: str
+    token: str
+    decimals: int
+    feed: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    chain_id: int
+    rpc_url: str
+    contracts: dict[str, str]  # MarginEngine, OracleAdapter, IsolatedVerifier, ...
+    feeds: tuple[FeedInfo, ...]
+    markets: tuple[MarketInfo, ...]  # id order
+    assets: tuple[AssetInfo, ...]  # id order
+    params: dict[str, int]
+    owner: str
+    block: int
+    mock: bool = True
+    deploy_gas: dict[str, int] = field(default_factory=dict)
+    created: str = ""
+
+    @property
+    def engine(self) -> str:
+        return self.contracts["MarginEngine"]
+
+    @property
+    def oracle(self) -> str:
+        return self.contracts["OracleAdapter"]
+
+    def market(self, name: str) -> MarketInfo:
+        for m in self.markets:
+            if m.name == name:
+                return m
+        known = ", ".join(m.name for m in self.markets)
+        raise InputError(f"unknown market {name!r} (listed: {known})")
+
+    def asset(self, name: str) -> AssetInfo:
+        for a in self.assets:
+            if a.name == name:
+                return a
+        known = ", ".join(a.name for a in self.assets)
+        raise InputError(f"unknown collateral asset {name!r} (listed: {known})")
+
+    def feed(self, name: str) -> FeedInfo:
+        """A feed by its own name ("ETH/USD") or by a market or asset priced by it."""
+        for f in self.feeds:
+            if f.name == name:
+                return f
+        items: tuple[MarketInfo | AssetInfo, ...] = (*self.markets, *self.assets)
+        for item in items:
+            if item.name == name:
+                return self.feed(item.feed)
+        known = ", ".join([f.name for f in self.feeds] + [m.name for m in self.markets])
+        raise InputError(f"unknown feed, market or asset {name!r} (known: {known})")
+
+    def priced_by(self, feed: str) -> list[str]:
+        items: tuple[MarketInfo | AssetInfo, ...] = (*self.markets, *self.assets)
+        return [x.name for x in items if x.feed == feed]
+
+    def labels(self) -> dict[str, str]:
+        """Address -> name, for messages."""
+        out = {addr: name for name, addr in self.contracts.items()}
+        out.update({f.address: f"{f.name} feed" for f in self.feeds})
+        out.update({a.token: f"{a.name} token" for a in self.assets})
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "zkmargin_deployment": DEPLOYMENT_FORMAT,
+            "chain_id": self.chain_id,
+            "rpc_url": self.rpc_url,
+            "created": self.created,
+            "block": self.block,
+            "owner": self.owner,
+            "mock": self.mock,
+            "contracts": self.contracts,
+            "feeds": [vars(f) for f in self.feeds],
+            "markets": [vars(m) for m in self.markets],
+            "assets": [vars(a) for a in self.assets],
+            "params": self.params,
+            "deploy_gas": self.deploy_gas,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, what: str = "deployment file") -> Deployment:
+        if not isinstance(data, dict) or data.get("zkmargin_deployment") != DEPLOYMENT_FORMAT:
+            raise InputError(f"{what}: not a zkmargin deployment file")
+        try:
+            return cls(
+                chain_id=int(data["chain_id"]),
+                rpc_url=str(data["rpc_url"]),
+                contracts={str(k): _address(v) for k, v in data["contracts"].items()},
+                feeds=tuple(
+                    FeedInfo(
+                        str(f["name"]),
+                        _address(f["address"]),
+                        int(f["decimals"]),
+                        int(f["heartbeat"]),
+                    )
+                    for f in data["feeds"]
+                ),
+                markets=tuple(
+                    MarketInfo(int(m["id"]), str(m["name"]), str(m["feed"]))
+                    for m in data["markets"]
+                ),
+                assets=tuple(
+                    AssetInfo(
+                        int(a["id"]),
+                        str(a["name"]),
+                        _address(a["token"]),
+                        int(a["decimals"]),
+                        str(a["feed"]),
+                    )
+                    for a in data["assets"]
+                ),
+                params={str(k): int(v) for k, v in data["params"].items()},
+                owner=_address(data["owner"]),
+                block=int(data["block"]),
+                mock=bool(data.get("mock", False)),
+                deploy_gas={str(k): int(v) for k, v in data.get("deploy_gas", {}).items()},
+                created=str(data.get("created", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{what}: malformed ({type(exc).__name__}: {exc})") from None
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, self.to_json())
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Deployment:
+        path = path or default_deployment_file()
+        if not path.exists():
+            raise InputError(f"deployment file {path}: no such file; run `zkmargin deploy` first")
+        return cls.from_json(read_json_file(path, "deployment file"), f"deployment file {path}")
+
+
+def _address(value: Any) -> str:
+    return str(to_checksum_address(str(value)))
+
+
+# ---------------------------------------------------------------- deploying
+
+
+def feed_answer(price: int, decimals: int) -> int:
+    """A price in 1e-8 quote -> the aggregator's answer with ``decimals`` (exactly)."""
+    if decimals >= PRICE_DECIMALS:
+        return price * int(10 ** (decimals - PRICE_DECIMALS))
+    unit = int(10 ** (PRICE_DECIMALS - decimals))
+    if price % unit:
+        raise InputError(f"price has more than the feed's {decimals} decimals")
+    return price // unit
+
+
+def parse_price(text: str, field: str = "price") -> int:
+    """A decimal price string -> 1e-8 quote units (0 < p < 2^64)."""
+    return parse_fixed(text, PRICE_DECIMALS, field=field, bits=PRICE_BITS, positive=True)
+
+
+def _tokens(text: str, decimals: int, field: str) -> int:
+    return parse_fixed(text, decimals, field=field, bits=200, positive=False)
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+class _Deployer:
+    def __init__(self, chain: Chain, signer: Signer, log: Callable[[str], None]):
+        self.chain = chain
+        self.signer = signer
+        self.log = log
+        self.gas: dict[str, int] = {}
+        self.results: list[TxResult] = []
+
+    def deploy(self, label: str, artifact: ContractArtifact, *args: Any) -> Contract:
+        result = self.chain.send(
+            self.signer,
+            deploy_data(artifact.abi, artifact.bytecode, *args),
+            action=f"deploy {label}",
+        )
+        if result.contract_address is None:
+            raise ChainError(f"deploy {label}: no contract address in the receipt")
+        self.gas[label] = result.gas_used
+        self.results.append(result)
+        self.log(f"{label:22s} {result.contract_address}  gas {result.gas_used:,}")
+        return Contract(self.chain, result.contract_address, artifact.abi, label)
+
+    def tx(self, contract: Contract, fn: str, *args: Any) -> TxResult:
+        result = contract.transact(self.signer, fn, *args)
+        self.results.append(result)
+        return result
+
+
+def deploy_system(
+    chain: Chain,
+    deployer: Signer,
+    spec: SystemSpec = DEFAULT_SPEC,
+    *,
+    log: Callable[[str], None] = _quiet,
+    build: bool = True,
+) -> tuple[Deployment, list[TxResult]]:
+    """Deploy everything in ``spec`` from ``deployer`` (the engine's owner)."""
+    if build:
+        ensure_built(log)
+    d = _Deployer(chain, deployer, log)
+    start_block = int(chain.block()["number"], 16)
+    feeds: dict[str, Contract] = {}
+    feed_info = []
+    for f in spec.feeds:
+        answer = feed_answer(parse_price(f.price, f"feed {f.name}"), f.decimals)
+        feeds[f.name] = d.deploy(
+            f"MockAggregator {f.name}", load_artifact("MockAggregator"), f.decimals, answer, f.name
+        )
+        feed_info.append(FeedInfo(f.name, feeds[f.name].address, f.decimals, f.heartbeat))
+    tokens: dict[str, Contract] = {}
+    for a in spec.assets:
+        tokens[a.name] = d.deploy(
+            f"MockERC20 {a.name}", load_artifact("MockERC20"), f"Mock {a.name}", a.name, a.decimals
+        )
+    oracle = d.deploy("OracleAdapter", load_artifact("OracleAdapter"), deployer.address)
+    for f in spec.feeds:
+        d.tx(oracle, "setFeed", feeds[f.name].address, f.heartbeat)
+    isolated = d.deploy("IsolatedVerifier", load_artifact("IsolatedVerifier"))
+    cross = d.deploy("CrossVerifier", load_artifact("CrossVerifier"))
+    poseidon = d.deploy("Poseidon4", load_artifact("Poseidon4"))
+    engine = d.deploy(
+        "MarginEngine",
+        load_artifact("MarginEngine"),
+        deployer.address,
+        oracle.address,
+        isolated.address,
+        cross.address,
+        poseidon.address,
+        spec.proof_lifetime,
+        spec.grace_period,
+        spec.shock_threshold_bps,
+        spec.liquidation_penalty_bps,
+    )
+    markets = []
+    for i, m in enumerate(spec.markets):
+        d.tx(engine, "listMarket", feeds[m.feed].address, m.mmr_bps, m.imr_bps)
+        markets.append(MarketInfo(i, m.name, m.feed))
+        log(f"listed market {i} {m.name} (MMR {m.mmr_bps} bps, IMR {m.imr_bps} bps)")
+    assets = []
+    for i, a in enumerate(spec.assets):
+        d.tx(engine, "listCollateral", tokens[a.name].address, feeds[a.feed].address, a.haircut_bps)
+        assets.append(AssetInfo(i, a.name, tokens[a.name].address, a.decimals, a.feed))
+        log(f"listed asset {i} {a.name} ({a.decimals} decimals, haircut {a.haircut_bps} bps)")
+    if int(engine.call("marketCount")) != len(markets) or int(
+        engine.call("collateralCount")
+    ) != len(assets):
+        raise ChainError("the engine's listing ids do not follow the listing order")
+    for i, a in enumerate(spec.assets):
+        amount = _tokens(a.pool, a.decimals, f"asset {a.name} pool")
+        if amount:
+            d.tx(tokens[a.name], "mint", deployer.address, amount)
+            d.tx(tokens[a.name], "approve", engine.address, amount)
+            d.tx(engine, "fundPool", i, amount)
+            log(f"funded the pool with {a.pool} {a.name}")
+    if chain.is_anvil:
+        for a in spec.assets:
+            amount = _tokens(a.faucet, a.decimals, f"asset {a.name} faucet")
+            for dev in dev_signers()[1:]:
+                d.tx(tokens[a.name], "mint", dev.address, amount)
+        log(
+            "minted "
+            + ", ".join(f"{a.faucet} {a.name}" for a in spec.assets)
+            + " to each dev account 1..9 (mock tokens)"
+        )
+    deployment = Deployment(
+        chain_id=chain.chain_id,
+        rpc_url=chain.rpc_url,
+        contracts={
+            "MarginEngine": engine.address,
+            "OracleAdapter": oracle.address,
+            "IsolatedVerifier": isolated.address,
+            "CrossVerifier": cross.address,
+            "Poseidon4": poseidon.address,
+        },
+        feeds=tuple(feed_info),
+        markets=tuple(markets),
+        assets=tuple(assets),
+        params={
+            "proof_lifetime": spec.proof_lifetime,
+            "grace_period": spec.grace_period,
+            "shock_threshold_bps": spec.shock_threshold_bps,
+            "liquidation_penalty_bps": spec.liquidation_penalty_bps,
+        },
+        owner=deployer.address,
+        block=start_block + 1,
+        mock=True,
+        deploy_gas=d.gas,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    return deployment, d.results

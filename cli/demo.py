@@ -1,0 +1,383 @@
+"""``zkmargin demo``: the whole on-chain story on an anvil that the demo starts and stops.
+
+Cast (anvil's public dev accounts, see ``zkmargin chain accounts``):
+
+* dev account 0 deploys the system and owns the engine and the oracle (the "admin");
+* dev account 1 is Alice: an isolated account, 2,000 USDC, long 5 ETH (5x);
+* dev account 2 is Bob: a cross account, 5,000 USDC + 1 WETH, long 2 ETH, short 0.1 BTC;
+* dev account 3 is the keeper, who flags shocks and liquidates.
+
+Story: deploy; both deposit and open private positions (the chain stores a commitment);
+both prove maintenance margin; ETH falls 20%; Bob proves again, Alice cannot (the prover
+refuses: no proof exists); the keeper flags the shock on Alice, waits out the grace
+period (anvil's clock moves) and liquidates her. Balances before and after.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from chain.anvil import LocalChain
+from chain.client import EngineClient, Kind, make_decoder
+from chain.deploy import DEFAULT_SPEC, Deployment, deploy_system, parse_price
+from chain.errors import RevertError
+from chain.rpc import Chain
+from chain.signers import Signer, dev_signer
+from prover.prove import Prover
+from prover.setup import run_setup
+from zkmargin.accounts import load_account, new_account, save_account
+from zkmargin.amounts import format_fixed, parse_fixed
+from zkmargin.errors import InsufficientMargin
+from zkmargin.model import Account, Mode, Position, evaluate
+from zkmargin.units import PRICE_DECIMALS, SIZE_BITS, SIZE_DECIMALS, Price, Size
+
+
+@dataclass
+class Trader:
+    name: str
+    signer: Signer
+    file: Path
+    deposits: dict[str, str]  # asset -> whole tokens
+    positions: tuple[Position, ...]  # entry prices are set by `open`
+
+
+def _size(text: str) -> Size:
+    return Size(parse_fixed(text, SIZE_DECIMALS, field="size", bits=SIZE_BITS, positive=False))
+
+
+def _open_calldata_bytes(client: EngineClient, kind: Kind, commitment: int) -> int:
+    """Size of the open transaction's calldata: all the chain ever receives from a trader."""
+    proof = ((0, 0), ((0, 0), (0, 0)), (0, 0))
+    if kind is Kind.ISOLATED:
+        return len(client.engine.encode("openIsolated", commitment, 0, 0, proof))
+    return len(client.engine.encode("openCross", commitment, proof))
+
+
+@click.command()
+@click.option(
+    "--keep",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Keep the account files and the deployment file in this (new) directory.",
+)
+def demo(keep: Path | None) -> None:
+    """The on-chain story on a private anvil: deposit, open, prove, crash, liquidate."""
+    out = Console(highlight=False)
+    work = Path(tempfile.mkdtemp(prefix="zkmargin-demo-"))
+    started = time.perf_counter()
+    try:
+        with LocalChain() as local:
+            _story(out, work, local)
+        out.print(f"\n[dim]anvil stopped; demo took {time.perf_counter() - started:.1f} s")
+        if keep is not None:
+            shutil.copytree(work, keep)
+            out.print(f"files kept in {keep}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _story(out: Console, work: Path, local: LocalChain) -> None:
+    out.rule("[bold]zkmargin demo: private positions, public proofs, on-chain liquidation")
+    out.print(
+        "[yellow]Development keys (one-party local ceremony), mock oracle and tokens, "
+        "a throwaway local chain: never for real funds."
+    )
+
+    out.print("\n[bold]1. Trusted setup[/] (circuits and keys are cached by content hash)")
+    report = run_setup(log=lambda line: out.print(f"   [dim]{line}"))
+    prover = Prover(report.manifest)
+    out.print(f"   ready in {report.seconds:.1f} s")
+
+    out.print(f"\n[bold]2. A local chain[/]: anvil at {local.rpc_url} (pid {local.pid})")
+    chain = Chain(local.rpc_url, decoder=make_decoder())
+    admin = dev_signer(0)
+    deployed = time.perf_counter()
+    deployment, results = deploy_system(chain, admin, DEFAULT_SPEC)
+    deployment.save(work / "deployment.json")
+    client = EngineClient(chain, deployment)
+    chain.decoder = make_decoder(deployment)
+    out.print(
+        f"   deployed in {time.perf_counter() - deployed:.1f} s ({len(results)} transactions): "
+        "mock feeds and tokens, oracle adapter, both verifiers, Poseidon, engine; listed "
+        "ETH-USD and BTC-USD, collateral USDC and WETH; funded the insurance pool"
+    )
+    _deployment_table(out, deployment, deployment.deploy_gas, sum(r.gas_used for r in results))
+    spec = DEFAULT_SPEC
+    out.print(
+        f"   engine rules: a proof keeps an account safe for {spec.proof_lifetime // 60} min; "
+        f"a price move over {spec.shock_threshold_bps / 100:g}% can be flagged, then the "
+        f"account has {spec.grace_period // 60} min to prove again; a liquidator earns "
+        f"{spec.liquidation_penalty_bps / 100:g}% of the seized collateral."
+    )
+
+    keeper = dev_signer(3)
+    alice = Trader(
+        "Alice",
+        dev_signer(1),
+        work / "alice.account.json",
+        {"USDC": "2000"},
+        (Position("ETH-USD", True, _size("5"), Price(1)),),
+    )
+    bob = Trader(
+        "Bob",
+        dev_signer(2),
+        work / "bob.account.json",
+        {"USDC": "5000", "WETH": "1"},
+        (
+            Position("ETH-USD", True, _size("2"), Price(1)),
+            Position("BTC-USD", False, _size("0.1"), Price(1)),
+        ),
+    )
+    out.print(
+        "   Cast: the admin deployed and owns the engine; [bold]Alice[/] will hold a 5x long "
+        "ETH position on USDC (isolated); [bold]Bob[/] long ETH and short BTC on USDC and "
+        "WETH (cross); a [bold]keeper[/] watches prices. Each signs with one of anvil's "
+        "public dev accounts (keys never printed):"
+    )
+    cast = Table()
+    for col in ("who", "dev account", "address"):
+        cast.add_column(col)
+    for name, index, signer in (
+        ("admin", 0, admin),
+        ("Alice", 1, alice.signer),
+        ("Bob", 2, bob.signer),
+        ("keeper", 3, keeper),
+    ):
+        cast.add_row(name, str(index), signer.address)
+    out.print(cast)
+
+    out.print("\n[bold]3. Deposits and private positions[/]")
+    accounts: dict[str, Account] = {}
+    for trader in (alice, bob):
+        for asset, amount in trader.deposits.items():
+            units = int(amount) * 10 ** deployment.asset(asset).decimals
+            client.deposit(trader.signer, asset, units)
+            out.print(f"   {trader.name} deposits {amount} {asset} (public: the engine holds it)")
+        account = new_account(int(trader.signer.address, 16), {}, trader.positions)
+        save_account(trader.file, account)
+        plan = client.plan_open(account)
+        save_account(trader.file, plan.account, overwrite=True)
+        accounts[trader.name] = load_account(trader.file, client.names_data())
+        tx = client.open(trader.signer, plan, prover)
+        state = client.account_state(trader.signer.address)
+        calldata = _open_calldata_bytes(client, plan.kind, state.commitment)
+        out.print(
+            f"   {trader.name} opens {'an isolated' if plan.kind is Kind.ISOLATED else 'a cross'} "
+            "account with an opening proof "
+            f"(initial margin, entries = oracle price) in {tx.prove_seconds:.2f} s, "
+            f"{tx.result.gas_used:,} gas"
+        )
+        _privacy_table(
+            out, client, trader, accounts[trader.name], state.commitment, calldata, plan.kind
+        )
+
+    out.print(
+        "\n[bold]4. Both prove maintenance margin on-chain[/] (any time; at least once "
+        "per proof lifetime)"
+    )
+    for trader in (alice, bob):
+        tx = client.prove_margin(trader.signer, accounts[trader.name], prover)
+        out.print(
+            f"   {trader.name}: accepted, nonce {tx.bundle.statement.nonce}, "
+            f"{tx.prove_seconds:.2f} s to prove, {tx.result.gas_used:,} gas"
+        )
+
+    before = _balances(client, [alice, bob], keeper)
+    _balance_table(out, "Token balances before the crash", before, None)
+
+    out.print("\n[bold]5. ETH crashes 20%: 2,000 -> 1,600[/] (the ETH/USD feed also prices WETH)")
+    client.set_price(admin, "ETH/USD", parse_price("1600"))
+    _margin_table(out, client, [alice, bob], accounts)
+
+    out.print("\n[bold]6. Bob proves again[/]: his collateral covers the loss")
+    tx = client.prove_margin(bob.signer, accounts["Bob"], prover)
+    out.print(f"   accepted at the new price, {tx.result.gas_used:,} gas; Bob is safe again")
+
+    out.print("\n[bold]7. Alice tries[/]")
+    try:
+        client.prove_margin(alice.signer, accounts["Alice"], prover)
+    except InsufficientMargin as exc:
+        out.print(f"   the prover refuses, no valid proof exists: [red]{exc}")
+    else:
+        raise click.ClickException("an insolvent account produced a proof")
+
+    out.print("\n[bold]8. The keeper[/] watches prices, not positions (it cannot see them)")
+    _expect_revert(
+        out,
+        "flags Bob",
+        "he proved at the new price",
+        lambda: client.flag_shock(keeper, bob.signer.address),
+    )
+    client.flag_shock(keeper, alice.signer.address)
+    status = client.status(alice.signer.address)
+    wait = (status.liquidatable_at or status.now) - status.now
+    out.print(
+        f"   flags Alice: ETH moved 20% since her last proof; she has "
+        f"{wait // 60} min {wait % 60} s to prove again"
+    )
+    _expect_revert(
+        out,
+        "liquidates Alice at once",
+        "her grace period is running",
+        lambda: client.liquidate(keeper, alice.signer.address),
+    )
+    chain.advance_time(wait)
+    out.print(
+        f"   ... {wait} s later on the chain's clock (anvil: evm_increaseTime), "
+        "no new proof from Alice"
+    )
+    tx_result = client.liquidate(keeper, alice.signer.address)
+    event = client.engine.events(tx_result, "Liquidated")[0]
+    reward = format_fixed(int(event.args["reward"][0]), 6)
+    to_pool = format_fixed(int(event.args["toPool"][0]), 6)
+    out.print(
+        f"   liquidates Alice: [green]{reward} USDC reward[/], {to_pool} USDC to the "
+        f"insurance pool, {tx_result.gas_used:,} gas"
+    )
+    if client.liquidatable(bob.signer.address)[0]:
+        raise click.ClickException("Bob, who kept proving, is liquidatable")
+    out.print("   Bob is not liquidatable: his last proof covers him")
+
+    after = _balances(client, [alice, bob], keeper)
+    _balance_table(out, "Token balances after the liquidation (change)", after, before)
+    out.print(
+        "\n[green]Done.[/] The chain never saw a position: only commitments, balances, prices "
+        "and proofs. Bob kept proving and stayed safe; Alice could not, and was liquidated."
+    )
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _deployment_table(
+    out: Console, deployment: Deployment, gas: dict[str, int], total: int
+) -> None:
+    table = Table(title="Deployed contracts (gas from mined receipts)")
+    table.add_column("contract")
+    table.add_column("address")
+    table.add_column("gas", justify="right")
+    addresses = {
+        **{f"MockAggregator {f.name}": f.address for f in deployment.feeds},
+        **{f"MockERC20 {a.name}": a.token for a in deployment.assets},
+        **deployment.contracts,
+    }
+    for name, used in gas.items():
+        address = addresses.get(name, "")
+        table.add_row(name, f"{address[:8]}…{address[-4:]}" if address else "", f"{used:,}")
+    table.add_row("[bold]all transactions", "incl. listings, pool, faucet", f"[bold]{total:,}")
+    out.print(table)
+
+
+def _privacy_table(
+    out: Console,
+    client: EngineClient,
+    trader: Trader,
+    account: Account,
+    commitment: int,
+    calldata: int,
+    kind: Kind,
+) -> None:
+    table = Table(title=f"{trader.name}: what the chain sees vs what only {trader.name} knows")
+    table.add_column("on-chain (public)")
+    table.add_column(f"{trader.file.name} (private, mode 0600)")
+    positions = [
+        f"{'long' if p.long else 'short'} {format_fixed(p.size, 8)} {p.market} "
+        f"@ {format_fixed(p.entry_price, PRICE_DECIMALS)}"
+        for p in account.positions
+    ]
+    public = [
+        f"commitment {str(commitment)[:20]}…",
+        f"kind: {kind.name.lower()}"
+        + (f" on {account.positions[0].market}" if kind is Kind.ISOLATED else ""),
+        "balances: "
+        + ", ".join(
+            f"{format_fixed(v, client.deployment.asset(k).decimals)} {k}"
+            for k, v in client.balances(trader.signer.address).items()
+            if v
+        ),
+        f"calldata: {calldata} bytes (commitment, ids, 8 proof words)",
+    ]
+    private = [*positions, f"salt {str(account.salt)[:12]}… (random)"]
+    for i in range(max(len(public), len(private))):
+        table.add_row(public[i] if i < len(public) else "", private[i] if i < len(private) else "")
+    out.print(table)
+
+
+def _margin_table(
+    out: Console, client: EngineClient, traders: list[Trader], accounts: dict[str, Account]
+) -> None:
+    table = Table(title="Margin at ETH 1,600 (only each trader can compute it)")
+    for col in ("trader", "equity (USD)", "requirement (USD)", "can prove?"):
+        table.add_column(col, justify="right")
+    for trader in traders:
+        state = client.account_state(trader.signer.address)
+        data = client.market_data_for(state)
+        report = evaluate(client.chain_account(accounts[trader.name], data), data, Mode.MAINTENANCE)
+        table.add_row(
+            trader.name,
+            report.equity_display(),
+            report.requirement_display(),
+            "yes" if report.solvent else "[red]no",
+        )
+    out.print(table)
+
+
+Balances = dict[str, dict[str, int]]
+
+
+def _balances(client: EngineClient, traders: list[Trader], keeper: Signer) -> Balances:
+    rows: Balances = {}
+    for name, address in [
+        *((t.name, t.signer.address) for t in traders),
+        ("keeper", keeper.address),
+    ]:
+        rows[name] = {}
+        for info in client.deployment.assets:
+            rows[name][f"wallet {info.name}"] = client.wallet_balance(address, info.name)
+            rows[name][f"engine {info.name}"] = client.balance(address, info.name)
+    rows["insurance pool"] = {
+        f"engine {info.name}": client.pool(info.name) for info in client.deployment.assets
+    }
+    return rows
+
+
+def _balance_table(out: Console, title: str, after: Balances, before: Balances | None) -> None:
+    decimals = {"USDC": 6, "WETH": 18}
+    table = Table(title=title)
+    columns = list(after["Alice"])
+    table.add_column("who")
+    for col in columns:
+        table.add_column(col, justify="right")
+    for who, row in after.items():
+        cells = []
+        for col in columns:
+            if col not in row:
+                cells.append("")
+                continue
+            asset = col.split()[1]
+            new = row[col]
+            old = new if before is None else before[who][col]
+            text = format_fixed(new, decimals[asset])
+            if new != old:
+                delta = format_fixed(new - old, decimals[asset])
+                text += f" [{'green' if new > old else 'red'}]({'+' if new > old else ''}{delta})"
+            cells.append(text)
+        table.add_row(who, *cells)
+    out.print(table)
+
+
+def _expect_revert(out: Console, what: str, why: str, action: Callable[[], object]) -> None:
+    try:
+        action()
+    except RevertError as exc:
+        out.print(f"   {what}: refused by the engine with [yellow]{exc.name}[/]: {why}")
+    else:
+        raise click.ClickException(f"the engine accepted: {what}")

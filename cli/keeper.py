@@ -1,0 +1,128 @@
+"""``zkmargin status``, ``liquidate`` and ``flag-shock``: anyone's view of an account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chain.client import Kind
+from cli.chainopts import (
+    connect,
+    connection_options,
+    from_option,
+    load_account_file,
+    signer_for,
+    span,
+    tokens,
+    when,
+    who,
+)
+from zkmargin.errors import ZkMarginError
+from zkmargin.model import Mode, evaluate
+
+
+@click.command()
+@click.argument("target", metavar="ACCOUNT-or-ADDRESS")
+@click.option(
+    "--deployment",
+    "deployment_file",
+    envvar="ZKMARGIN_DEPLOYMENT",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+)
+@click.option("--rpc-url", envvar="ZKMARGIN_RPC_URL", default=None)
+def status(target: str, deployment_file: Path | None, rpc_url: str | None) -> None:
+    """What the engine knows of an account; with an account file, also its margin now."""
+    client = connect(deployment_file, rpc_url)
+    address = who(client, target)
+    st = client.status(address)
+    state = st.state
+    click.echo(f"account      {address}")
+    for name, amount in st.balances.items():
+        click.echo(f"collateral   {tokens(client, name, amount)} {name}")
+    if not state.open:
+        click.echo(f"position     none open (nonce {state.nonce})")
+        return
+    kind = state.kind.name.lower()
+    if state.kind is Kind.ISOLATED:
+        dep = client.deployment
+        kind += f" ({dep.markets[state.market].name} on {dep.assets[state.asset].name})"
+    click.echo(f"kind         {kind}")
+    click.echo(f"commitment   {state.commitment}")
+    click.echo(f"nonce        {state.nonce}")
+    click.echo(
+        f"last proof   {span(st.now - state.last_proof_at)} ago "
+        f"(lifetime {span(st.proof_lifetime)})"
+    )
+    if state.shock_at:
+        click.echo(
+            f"shock        flagged {span(st.now - state.shock_at)} ago "
+            f"(grace {span(st.grace_period)})"
+        )
+    verdict = (
+        "YES, now" if st.liquidatable else f"no; at the earliest {when(st.now, st.liquidatable_at)}"
+    )
+    click.echo(f"liquidatable {verdict}")
+    if Path(target).is_file():
+        try:
+            data = client.market_data_for(state)
+            account = client.chain_account(load_account_file(client, Path(target)), data)
+            report = evaluate(account, data, Mode.MAINTENANCE)
+        except ZkMarginError as exc:
+            click.echo(f"margin       unknown ({exc})")
+            return
+        can = "can prove" if report.solvent else "CANNOT prove (insufficient margin)"
+        click.echo(
+            f"margin       equity {report.equity_display()} vs maintenance "
+            f"{report.requirement_display()}: {can}"
+        )
+
+
+@click.command()
+@click.argument("target", metavar="ADDRESS")
+@connection_options
+@from_option(0)
+def liquidate(
+    target: str,
+    deployment_file: Path | None,
+    rpc_url: str | None,
+    key_file: Path | None,
+    sender: str,
+) -> None:
+    """Liquidate ADDRESS (its proof lapsed, or a flagged shock outlived the grace period)."""
+    client = connect(deployment_file, rpc_url)
+    address = who(client, target)
+    keeper = signer_for(client, None, key_file, sender)
+    result = client.liquidate(keeper, address)
+    event = client.engine.events(result, "Liquidated")[0]
+    click.echo(f"liquidated {address} by {keeper.address}, {result.gas_used:,} gas")
+    for info in client.deployment.assets:
+        reward, to_pool = int(event.args["reward"][info.id]), int(event.args["toPool"][info.id])
+        if reward or to_pool:
+            click.echo(
+                f"  {info.name}: {tokens(client, info.name, reward)} to the keeper, "
+                f"{tokens(client, info.name, to_pool)} to the pool"
+            )
+
+
+@click.command("flag-shock")
+@click.argument("target", metavar="ADDRESS")
+@connection_options
+@from_option(0)
+def flag_shock(
+    target: str,
+    deployment_file: Path | None,
+    rpc_url: str | None,
+    key_file: Path | None,
+    sender: str,
+) -> None:
+    """Flag a price shock on ADDRESS: it must prove again within the grace period."""
+    client = connect(deployment_file, rpc_url)
+    address = who(client, target)
+    result = client.flag_shock(signer_for(client, None, key_file, sender), address)
+    st = client.status(address)
+    click.echo(
+        f"shock flagged on {address}, {result.gas_used:,} gas; liquidatable "
+        f"{when(st.now, st.liquidatable_at)} unless it proves again"
+    )

@@ -1,0 +1,71 @@
+"""``zkmargin oracle set|show``: the mock price feeds of a local deployment."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from chain.deploy import parse_price
+from cli.chainopts import connect, connection_options, from_option, price_text, signer_for
+from zkmargin.amounts import format_fixed
+
+
+@click.group()
+def oracle() -> None:
+    """Price feeds (the adapter's validated prices, 8 decimals)."""
+
+
+@oracle.command("set")
+@click.argument("name", metavar="MARKET")
+@click.argument("price")
+@connection_options
+@from_option(0)
+def set_price(
+    name: str,
+    price: str,
+    deployment_file: Path | None,
+    rpc_url: str | None,
+    key_file: Path | None,
+    sender: str,
+) -> None:
+    """Write PRICE (quote units, e.g. 1600.5) as a new round of MARKET's mock feed.
+
+    MARKET is a market (ETH-USD), a collateral asset (WETH) or a feed (ETH/USD); every
+    market and asset priced by that feed moves.
+    """
+    client = connect(deployment_file, rpc_url)
+    units = parse_price(price, "PRICE")
+    feed = client.deployment.feed(name)
+    result = client.set_price(signer_for(client, None, key_file, sender), feed.name, units)
+    moved = ", ".join(client.deployment.priced_by(feed.name))
+    click.echo(
+        f"{feed.name} = {price_text(client.price(feed.name))} ({moved}); {result.gas_used:,} gas"
+    )
+
+
+@oracle.command("show")
+@click.option(
+    "--deployment",
+    "deployment_file",
+    envvar="ZKMARGIN_DEPLOYMENT",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+)
+@click.option("--rpc-url", envvar="ZKMARGIN_RPC_URL", default=None)
+def show(deployment_file: Path | None, rpc_url: str | None) -> None:
+    """Each feed's latest answer, its age and heartbeat."""
+    client = connect(deployment_file, rpc_url)
+    now = client.chain.timestamp()
+    for feed in client.deployment.feeds:
+        _round, answer, _started, updated, _in_round = client.feeds[feed.name].call(
+            "latestRoundData"
+        )
+        age = now - int(updated)
+        state = "fresh" if age <= feed.heartbeat else "STALE"
+        click.echo(
+            f"{feed.name:9s} {format_fixed(int(answer), feed.decimals):>14s}  "
+            f"updated {time.strftime('%H:%M:%S', time.gmtime(int(updated)))} "
+            f"({age}s ago, heartbeat {feed.heartbeat}s: {state})"
+        )

@@ -1,0 +1,278 @@
+"""Account and market files: strict JSON in, validated model objects out.
+
+Account file (private, mode 0600)::
+
+    {"account": "0x…", "salt": "<decimal>",
+     "collateral": {"USDC": "10000"},
+     "positions": [{"market": "ETH-USD", "side": "long", "size": "5", "entry_price": "2000"}]}
+
+Market file (public)::
+
+    {"markets": {"ETH-USD": {"mmr_bps": 500, "imr_bps": 1000}},
+     "collateral": {"USDC": {"haircut_bps": 0, "decimals": 6}},
+     "prices": {"ETH-USD": "1900", "USDC": "1"}}
+
+Every refusal is an :class:`InputError` whose message starts with the file's role and
+the JSON path of the field at fault.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from eth_utils.address import is_checksum_address, to_checksum_address
+
+from zkmargin.amounts import format_fixed, parse_fixed, parse_uint
+from zkmargin.errors import InputError
+from zkmargin.jsonio import PRIVATE, read_json_file, write_json
+from zkmargin.model import Account, CollateralParams, MarketData, MarketParams, Position
+from zkmargin.units import (
+    ADDRESS_BITS,
+    BALANCE_BITS,
+    BALANCE_DECIMALS,
+    BPS_ONE,
+    PRICE_BITS,
+    PRICE_DECIMALS,
+    SIZE_BITS,
+    SIZE_DECIMALS,
+    SNARK_SCALAR_FIELD,
+    Balance,
+    Bps,
+    Price,
+    Size,
+)
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,31}")
+
+
+def _mapping(value: Any, field: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(f"{field}: expected a JSON object")
+    return value
+
+
+def _object(
+    value: Any, field: str, keys: set[str], optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InputError(f"{field}: expected a JSON object")
+    missing = keys - value.keys()
+    if missing:
+        raise InputError(f"{field}: missing field {sorted(missing)[0]!r}")
+    unknown = value.keys() - keys - optional
+    if unknown:
+        raise InputError(f"{field}: unknown field {sorted(unknown)[0]!r}")
+    return value
+
+
+def _name(value: str, field: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise InputError(f"{field}: {value!r} is not a valid name (letters, digits, . _ / -)")
+    return value
+
+
+def _bps(value: Any, field: str) -> Bps:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"{field}: expected an integer number of basis points, got {value!r}")
+    if not 0 <= value <= BPS_ONE:
+        raise InputError(f"{field}: {value} is out of range (0..{BPS_ONE} basis points)")
+    return Bps(value)
+
+
+# ---------------------------------------------------------------- addresses
+
+
+def parse_address(value: Any, field: str) -> int:
+    """A 20-byte hex address; mixed case must carry a valid EIP-55 checksum."""
+    if not isinstance(value, str) or not _ADDRESS.fullmatch(value):
+        raise InputError(f"{field}: expected a 0x-prefixed 20-byte hex address, got {value!r}")
+    body = value[2:]
+    if body != body.lower() and body != body.upper() and not is_checksum_address(value):
+        raise InputError(f"{field}: {value} has a wrong EIP-55 checksum")
+    return int(body, 16)
+
+
+def format_address(address: int) -> str:
+    return str(to_checksum_address(f"0x{address:040x}"))
+
+
+# ---------------------------------------------------------------- market file
+
+
+def parse_market_data(data: Any, what: str = "market file") -> MarketData:
+    root = _object(data, what, {"markets", "collateral", "prices"})
+    markets: dict[str, MarketParams] = {}
+    raw_markets = _mapping(root["markets"], f"{what}: markets")
+    if not raw_markets:
+        raise InputError(f"{what}: markets: at least one market is required")
+    for name, params in raw_markets.items():
+        field = f"{what}: markets.{name}"
+        _name(name, field)
+        entry = _object(params, field, {"mmr_bps", "imr_bps"})
+        mmr = _bps(entry["mmr_bps"], f"{field}.mmr_bps")
+        imr = _bps(entry["imr_bps"], f"{field}.imr_bps")
+        if mmr == 0:
+            raise InputError(
+                f"{field}.mmr_bps: must be at least 1 (a zero rate marks an unused slot)"
+            )
+        if imr < mmr:
+            raise InputError(f"{field}: imr_bps ({imr}) must be at least mmr_bps ({mmr})")
+        markets[name] = MarketParams(mmr_bps=mmr, imr_bps=imr)
+
+    collateral: dict[str, CollateralParams] = {}
+    raw_coll = _mapping(root["collateral"], f"{what}: collateral")
+    if not raw_coll:
+        raise InputError(f"{what}: collateral: at least one collateral asset is required")
+    for name, params in raw_coll.items():
+        field = f"{what}: collateral.{name}"
+        _name(name, field)
+        if name in markets:
+            raise InputError(f"{field}: {name!r} is listed both as a market and as collateral")
+        entry = _object(params, field, {"haircut_bps"}, frozenset({"decimals"}))
+        decimals = entry.get("decimals", BALANCE_DECIMALS)
+        if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 18:
+            raise InputError(f"{field}.decimals: expected an integer 0..18, got {decimals!r}")
+        collateral[name] = CollateralParams(
+            haircut_bps=_bps(entry["haircut_bps"], f"{field}.haircut_bps"), decimals=decimals
+        )
+
+    raw_prices = _mapping(root["prices"], f"{what}: prices")
+    prices: dict[str, Price] = {}
+    for name, value in raw_prices.items():
+        field = f"{what}: prices.{name}"
+        if name not in markets and name not in collateral:
+            raise InputError(f"{field}: unknown market or collateral asset {name!r}")
+        prices[name] = Price(
+            parse_fixed(value, PRICE_DECIMALS, field=field, bits=PRICE_BITS, positive=True)
+        )
+    for name in [*markets, *collateral]:
+        if name not in prices:
+            raise InputError(f"{what}: prices: missing price for {name!r}")
+    return MarketData(markets=markets, collateral=collateral, prices=prices)
+
+
+def load_market_data(path: Path) -> MarketData:
+    return parse_market_data(read_json_file(path, "market file"), f"market file {path}")
+
+
+# ---------------------------------------------------------------- account file
+
+
+def parse_account(data: Any, market_data: MarketData | None, what: str = "account file") -> Account:
+    """Validate an account file; with ``market_data``, also check every name is listed."""
+    root = _object(data, what, {"account", "salt", "collateral", "positions"})
+    address = parse_address(root["account"], f"{what}: account")
+    salt = parse_uint(root["salt"], field=f"{what}: salt", bits=254, positive=True)
+    if salt >= SNARK_SCALAR_FIELD:
+        raise InputError(f"{what}: salt: must be below the field modulus r")
+
+    raw_coll = _mapping(root["collateral"], f"{what}: collateral")
+    collateral: dict[str, Balance] = {}
+    for asset, amount in raw_coll.items():
+        field = f"{what}: collateral.{asset}"
+        decimals = BALANCE_DECIMALS
+        if market_data is not None:
+            if asset not in market_data.collateral:
+                raise InputError(f"{field}: unknown collateral asset {asset!r}")
+            decimals = market_data.collateral[asset].decimals
+        tokens = parse_fixed(amount, decimals, field=field, bits=BALANCE_BITS, positive=False)
+        balance = tokens * 10 ** (BALANCE_DECIMALS - decimals)
+        if balance >= 2**BALANCE_BITS:
+            raise InputError(f"{field}: {amount} is out of range (< 2^{BALANCE_BITS} x 1e-18)")
+        collateral[_name(asset, field)] = Balance(balance)
+
+    raw_positions = root["positions"]
+    if not isinstance(raw_positions, list):
+        raise InputError(f"{what}: positions: expected a JSON array")
+    positions = []
+    for i, raw in enumerate(raw_positions):
+        field = f"{what}: positions[{i}]"
+        entry = _object(raw, field, {"market", "side", "size", "entry_price"})
+        market = entry["market"]
+        if not isinstance(market, str):
+            raise InputError(f"{field}.market: expected a market name string")
+        if market_data is not None and market not in market_data.markets:
+            raise InputError(f"{field}.market: unknown market {market!r}")
+        side = entry["side"]
+        if side not in ("long", "short"):
+            raise InputError(f'{field}.side: expected "long" or "short", got {side!r}')
+        positions.append(
+            Position(
+                market=_name(market, f"{field}.market"),
+                long=side == "long",
+                size=Size(
+                    parse_fixed(
+                        entry["size"],
+                        SIZE_DECIMALS,
+                        field=f"{field}.size",
+                        bits=SIZE_BITS,
+                        positive=False,
+                    )
+                ),
+                entry_price=Price(
+                    parse_fixed(
+                        entry["entry_price"],
+                        PRICE_DECIMALS,
+                        field=f"{field}.entry_price",
+                        bits=PRICE_BITS,
+                        positive=True,
+                    )
+                ),
+            )
+        )
+    return Account(address=address, salt=salt, collateral=collateral, positions=tuple(positions))
+
+
+def load_account(path: Path, market_data: MarketData | None = None) -> Account:
+    return parse_account(read_json_file(path, "account file"), market_data, f"account file {path}")
+
+
+def account_to_json(account: Account) -> dict[str, Any]:
+    return {
+        "account": format_address(account.address),
+        "salt": str(account.salt),
+        "collateral": {
+            asset: format_fixed(bal, BALANCE_DECIMALS) for asset, bal in account.collateral.items()
+        },
+        "positions": [
+            {
+                "market": p.market,
+                "side": "long" if p.long else "short",
+                "size": format_fixed(p.size, SIZE_DECIMALS),
+                "entry_price": format_fixed(p.entry_price, PRICE_DECIMALS),
+            }
+            for p in account.positions
+        ],
+    }
+
+
+def fresh_salt() -> int:
+    """A uniformly random salt in [1, r) from the OS CSPRNG."""
+    return 1 + secrets.randbelow(SNARK_SCALAR_FIELD - 1)
+
+
+def new_account(
+    address: int | None = None,
+    collateral: Mapping[str, Balance] | None = None,
+    positions: tuple[Position, ...] = (),
+) -> Account:
+    if address is None:
+        address = secrets.randbits(ADDRESS_BITS)
+    return Account(
+        address=address, salt=fresh_salt(), collateral=dict(collateral or {}), positions=positions
+    )
+
+
+def save_account(path: Path, account: Account, *, overwrite: bool = False) -> None:
+    """Write ``account`` to its private file (mode 0600, atomically).
+
+    A new file by default: an existing one is refused, since it may hold the only copy of
+    another account's salt. ``overwrite=True`` replaces it (after an ``open`` plan fixes
+    the entry prices, say), never leaving a partial file.
+    """
+    write_json(path, account_to_json(account), mode=PRIVATE, exclusive=not overwrite)

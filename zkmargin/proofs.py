@@ -1,0 +1,103 @@
+"""The proof file: a Groth16 proof, its public signals and the statement they encode.
+
+Written by ``zkmargin prove``, read by ``zkmargin verify`` and the chain client::
+
+    {"zkmargin_proof": 1, "circuit": "cross", "mode": "maintenance",
+     "proof": {...snarkjs proof.json...}, "publicSignals": ["…", …],
+     "statement": {...decoded, for humans; never trusted by verifiers...}}
+
+A proof file holds no private value: only what the chain sees anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zkmargin.accounts import format_address
+from zkmargin.amounts import format_fixed
+from zkmargin.encoding import Statement
+from zkmargin.errors import InputError
+from zkmargin.jsonio import read_json_file, write_json
+from zkmargin.model import Mode
+from zkmargin.units import BALANCE_DECIMALS, PRICE_DECIMALS
+
+PROOF_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ProofBundle:
+    circuit: str
+    mode: Mode
+    proof: dict[str, Any]  # snarkjs proof.json
+    public_signals: list[int]
+
+    @property
+    def statement(self) -> Statement:
+        return Statement.from_public_signals(self.circuit, self.public_signals)
+
+    def to_json(self) -> dict[str, Any]:
+        st = self.statement
+        return {
+            "zkmargin_proof": PROOF_FORMAT,
+            "circuit": self.circuit,
+            "mode": self.mode.value,
+            "proof": self.proof,
+            "publicSignals": [str(s) for s in self.public_signals],
+            "statement": {
+                "commitment": str(st.commitment),
+                "prices": [format_fixed(p, PRICE_DECIMALS) for p in st.prices],
+                "balances": [format_fixed(b, BALANCE_DECIMALS) for b in st.balances],
+                "rates_bps": list(st.rates),
+                "haircuts_bps": list(st.haircuts),
+                "opening": st.opening,
+                "account": format_address(st.account),
+                "nonce": st.nonce,
+                "engine": format_address(st.engine),
+                "chain_id": st.chain_id,
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, what: str = "proof file") -> ProofBundle:
+        version = data.get("zkmargin_proof") if isinstance(data, dict) else None
+        if type(version) is not int or version != PROOF_FORMAT:
+            raise InputError(f"{what}: not a zkmargin proof file (format {PROOF_FORMAT})")
+        for key in ("circuit", "mode", "proof", "publicSignals"):
+            if key not in data:
+                raise InputError(f"{what}: missing field {key!r}")
+        try:
+            mode = Mode(data["mode"])
+        except ValueError:
+            raise InputError(f"{what}: mode: unknown mode {data['mode']!r}") from None
+        signals = data["publicSignals"]
+        if not isinstance(signals, list) or not all(
+            isinstance(s, str)
+            and s.isascii()
+            and s.isdigit()
+            and len(s) <= 78
+            and (s == "0" or not s.startswith("0"))
+            for s in signals
+        ):
+            raise InputError(f"{what}: publicSignals: expected a list of decimal strings")
+        if not isinstance(data["proof"], dict) or not isinstance(data["circuit"], str):
+            raise InputError(f"{what}: proof: expected a snarkjs proof object")
+        return cls(
+            circuit=data["circuit"],
+            mode=mode,
+            proof=data["proof"],
+            public_signals=[int(s) for s in signals],
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> ProofBundle:
+
+        return cls.from_json(read_json_file(path, "proof file"), f"proof file {path}")
+
+    def save(self, path: Path) -> None:
+        """Write atomically: the file is complete or absent, never partial."""
+        write_json(path, self.to_json())
+
+
+__all__ = ["ProofBundle"]
