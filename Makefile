@@ -1,13 +1,14 @@
 # zkmargin — the two commands a newcomer needs:
 #   make demo   install what is missing, build, run the end-to-end story
 #   make test   install what is missing, lint, type-check, run every test
+#   make test-fast   the one-minute loop: no anvil, no slow builds
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ZK := $(VENV)/bin/zkmargin
 
-.PHONY: install setup demo test lint typecheck pytest forge-test audit stress bench bench-gas clean distclean
+.PHONY: install setup demo test test-fast lint typecheck pytest forge-test audit stress bench bench-gas clean distclean
 
 install: node_modules/.installed $(VENV)/.installed
 
@@ -43,20 +44,25 @@ forge-test: setup
 
 test: lint typecheck pytest forge-test
 
+# the developer loop: no anvil, no slow builds (docs/development.md); about a minute warm
+test-fast: setup
+	$(VENV)/bin/pytest -q -m "not chain and not slow and not audit"
+
 # heavy sweeps, not part of `make test`: cross-circuit mutants, long fuzz/invariant runs,
 # and the stress simulation (build/audit/stress-report.{md,json}, ~10-12 min on 2 cores)
 audit: setup
 	$(VENV)/bin/pytest -m audit
 	$(PY) contracts/tools/make_fixtures.py
 	FOUNDRY_PROFILE=ci bash contracts/tools/forge-test.sh
-	$(PY) benchmarks/stress.py
+	$(PY) -m benchmarks.stress
 
 stress: setup
-	$(PY) benchmarks/stress.py
+	$(PY) -m benchmarks.stress
 
 # timings (proving, verifying, setup) and gas from mined receipts beside the Groth16 floor
 bench: setup
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/bench_batch.py
 	$(PY) benchmarks/gas.py
 
 bench-gas: setup

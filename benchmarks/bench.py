@@ -1,11 +1,15 @@
 """zkmargin benchmarks: `make bench`. Prints medians; not part of the test suite.
 
-    python benchmarks/bench.py [--runs N] [--skip-cold-setup]
+    python benchmarks/bench.py [--runs N] [--skip-cold-setup | --skip-setup]
 
-Measures, per circuit: constraints, witness time (in-process wasm), prove time through
-the library (model + witness + snarkjs + self-check) and through the CLI (a fresh
-process), snarkjs-only prove, Python (py_ecc) and snarkjs verify; and setup time, cold
-(a fresh build directory: compile, ceremony, keys) and warm (everything cached).
+Measures, per circuit: constraints, witness time (in-process wasm); prove time through
+the library once warm (model + witness + proof + self-check) for each installed backend
+(arkworks, snarkjs-worker) with its resident memory, the one-shot ``snarkjs groth16 prove``
+baseline, ``zkmargin prove`` in a fresh process (and the prove command alone; both proving
+in-process, then answered by a running ``zkmargin serve``), Python (py_ecc) and snarkjs
+verify; and setup time, cold (a fresh build directory: compile,
+ceremony, keys) and warm (everything cached). The proving numbers also go to
+``build/bench/prove.json`` (other keys in that file, e.g. batch numbers, are kept).
 """
 
 from __future__ import annotations
@@ -13,19 +17,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from prover.backends import backend_name, installed_backends
+from prover.backends.snarkjs_cli import SnarkjsCliBackend
+from prover.backends.snarkjs_worker import SnarkjsWorkerBackend
 from prover.prove import Prover
 from prover.setup import run_setup
 from verifier.bundle import verify_bundle
 from zkmargin.accounts import account_to_json, load_market_data, new_account
-from zkmargin.model import Account, Position
+from zkmargin.artifacts import Manifest
+from zkmargin.jsonio import write_json
+from zkmargin.model import Account, MarketData, Position
+from zkmargin.paths import build_dir
+from zkmargin.proofs import ProofBundle
 from zkmargin.toolrun import run_tool
 from zkmargin.units import Balance, Price, Size
 
@@ -60,12 +74,177 @@ def accounts() -> dict[str, Account]:
     }
 
 
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident set size of a process (Linux /proc), 0 where unavailable."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def warm_backend(
+    manifest: Manifest, backend: str, account: Account, data: MarketData, runs: int
+) -> tuple[float, float]:
+    """Median seconds of ``Prover.prove`` once warm (model + witness + proof + self-check)
+    and the backend's resident memory: the Node worker's RSS, or for an in-process backend
+    the growth of this process' RSS while it loads keys and proves."""
+    with Prover(manifest, backend=backend) as prover:
+        prover.witness_calculator(prover.encode(account, data).statement.circuit)
+        before = rss_bytes()
+        prover.prove(account, data)  # keys, worker start-up
+        t = median_time(lambda: prover.prove(account, data), runs)
+        impl = prover.backend_impl()
+        if isinstance(impl, SnarkjsWorkerBackend):
+            memory = impl.rss_bytes() or 0
+        else:
+            memory = max(0, rss_bytes() - before)
+    return t, memory
+
+
+def bench_prove(
+    manifest: Manifest, circuit: str, account: Account, tmp: Path, runs: int
+) -> dict[str, Any]:
+    """The per-circuit proving numbers of ``build/bench/prove.json`` (milliseconds)."""
+    markets = ROOT / "examples" / "markets.json"
+    data = load_market_data(markets)
+    backends: dict[str, dict[str, float]] = {}
+    for name in installed_backends():
+        if name == "snarkjs-cli":
+            continue  # measured below as the bare one-shot baseline
+        t, memory = warm_backend(manifest, name, account, data, runs)
+        backends[name] = {"library_warm_ms": t * 1000, "rss_mb": memory / 2**20}
+
+    reference = Prover(manifest, backend="snarkjs-cli")
+    enc = reference.encode(account, data)
+    wtns = reference.witness_calculator(circuit).wtns_bytes(enc.inputs)
+    cli_backend = SnarkjsCliBackend(manifest)
+    snarkjs_cli = median_time(lambda: cli_backend.prove(circuit, wtns), runs)
+
+    account_file = tmp / f"{circuit}.account.json"
+    account_file.write_text(json.dumps(account_to_json(account)))
+    proof_file = tmp / f"{circuit}.proof.json"
+    args = [str(account_file), "-m", str(markets), "-o", str(proof_file)]
+    cli = median_time(
+        lambda: subprocess.run(
+            [str(ZKMARGIN), "prove", *args, "--local"], check=True, capture_output=True
+        ),
+        runs,
+    )
+    # the prove command alone, without importing every other command (what a lazily
+    # loading `zkmargin` group would cost): in-process, then answered by `zkmargin serve`
+    command_only = [sys.executable, "-c", PROVE_COMMAND_ONLY, *args]
+    cli_command = median_time(
+        lambda: subprocess.run([*command_only, "--local"], check=True, capture_output=True),
+        runs,
+    )
+    with prove_server(tmp) as env:
+        cli_served = median_time(
+            lambda: subprocess.run(command_only, check=True, capture_output=True, env=env), runs
+        )
+        cli_full_served = median_time(
+            lambda: subprocess.run(
+                [str(ZKMARGIN), "prove", *args], check=True, capture_output=True, env=env
+            ),
+            runs,
+        )
+    bundle = ProofBundle.load(proof_file)
+    verify = median_time(lambda: verify_bundle(bundle, manifest), runs)
+
+    default = backend_name()
+    return {
+        "backend": default,
+        "library_warm_ms": round(backends[default]["library_warm_ms"], 1),
+        "snarkjs_cli_ms": round(snarkjs_cli * 1000, 1),
+        "cli_ms": round(cli * 1000, 1),
+        "cli_command_only_ms": round(cli_command * 1000, 1),
+        "cli_served_ms": round(cli_served * 1000, 1),
+        "cli_full_served_ms": round(cli_full_served * 1000, 1),
+        "verify_ms": round(verify * 1000, 1),
+        "backends": {
+            name: {key: round(value, 1) for key, value in numbers.items()}
+            for name, numbers in backends.items()
+        },
+    }
+
+
+@contextmanager
+def prove_server(tmp: Path) -> Iterator[dict[str, str]]:
+    """A `zkmargin serve` (default backend) in a private runtime directory under ``tmp``;
+    yields the environment that makes `zkmargin prove` find it."""
+    runtime = tmp / "run"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env = {**os.environ, "ZKMARGIN_RUNTIME_DIR": str(runtime)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.serve"], env=env, stderr=subprocess.PIPE, cwd=ROOT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(runtime.glob("*.sock")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("zkmargin serve did not start")
+            time.sleep(0.05)
+        yield env
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
+PROVE_COMMAND_ONLY = (
+    "import sys; from cli.prove import prove; prove.main(sys.argv[1:], prog_name='zkmargin prove')"
+)
+
+
+def write_prove_json(results: dict[str, dict[str, Any]], path: Path) -> None:
+    """Update this benchmark's keys in ``path``, keeping what other benchmarks wrote there
+    (e.g. ``batch``, ``ray``). Read with plain ``json``: timings are floats, which the
+    strict reader for user files refuses on purpose."""
+    try:
+        existing = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        existing = {}
+    if not isinstance(existing, dict):
+        existing = {}
+    for circuit, numbers in results.items():
+        entry = existing.get(circuit)
+        existing[circuit] = {**(entry if isinstance(entry, dict) else {}), **numbers}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, existing)
+
+
+def prove_rows(circuit: str, numbers: dict[str, Any]) -> list[tuple[str, str, str]]:
+    def ms(key: str) -> str:
+        return f"{numbers[key]:8.1f} ms"
+
+    rows = [
+        (circuit, f"prove: {name} warm (library)", f"{n['library_warm_ms']:8.1f} ms")
+        for name, n in numbers["backends"].items()
+    ]
+    rows += [
+        (circuit, "prove: snarkjs groth16 prove (one-shot)", ms("snarkjs_cli_ms")),
+        (circuit, "prove: zkmargin prove (fresh process)", ms("cli_ms")),
+        (circuit, "prove: prove command only (fresh)", ms("cli_command_only_ms")),
+        (circuit, "prove: prove command only, served", ms("cli_served_ms")),
+        (circuit, "prove: zkmargin prove, served", ms("cli_full_served_ms")),
+        (circuit, "verify: Python (py_ecc)", ms("verify_ms")),
+    ]
+    speedup = numbers["snarkjs_cli_ms"] / numbers["library_warm_ms"]
+    rows.append((circuit, f"speed-up {numbers['backend']} vs one-shot", f"{speedup:8.1f} x"))
+    for name, n in numbers["backends"].items():
+        what = "worker RSS" if name == "snarkjs-worker" else "RSS growth"
+        rows.append((circuit, f"memory: {name} ({what})", f"{n['rss_mb']:8.1f} MB"))
+    return rows
+
+
 def bench_circuit(
     prover: Prover, circuit: str, account: Account, tmp: Path, runs: int
 ) -> list[tuple[str, str, str]]:
+    """Constraints, witness time and snarkjs' own verify (the proving numbers are in
+    :func:`bench_prove`)."""
     manifest = prover.manifest
-    markets = ROOT / "examples" / "markets.json"
-    data = load_market_data(markets)
+    data = load_market_data(ROOT / "examples" / "markets.json")
     art = manifest.circuit(circuit)
     rows = [
         (circuit, "constraints", f"{art.constraints:8d}"),
@@ -76,25 +255,16 @@ def bench_circuit(
     calc.calculate(enc.inputs)
     t = median_time(lambda: calc.calculate(enc.inputs), runs * 4)
     rows.append((circuit, "witness (wasm, in-process)", f"{t * 1000:8.1f} ms"))
-    wtns = calc.wtns_bytes(enc.inputs)
-    t = median_time(lambda: prover._snarkjs_prove(circuit, wtns), runs)
-    rows.append((circuit, "prove: snarkjs groth16 prove only", f"{t * 1000:8.0f} ms"))
     bundle = prover.prove(account, data)
-    t = median_time(lambda: prover.prove(account, data), runs)
-    rows.append((circuit, "prove: library (incl. self-verify)", f"{t * 1000:8.0f} ms"))
-
-    account_file = tmp / f"{circuit}.account.json"
-    account_file.write_text(json.dumps(account_to_json(account)))
-    proof_file = tmp / f"{circuit}.proof.json"
-    cli = [str(ZKMARGIN), "prove", str(account_file), "-m", str(markets), "-o", str(proof_file)]
-    t = median_time(lambda: subprocess.run(cli, check=True, capture_output=True), runs)
-    rows.append((circuit, "prove: CLI (fresh process)", f"{t * 1000:8.0f} ms"))
-
-    t = median_time(lambda: verify_bundle(bundle, manifest), runs)
-    rows.append((circuit, "verify: Python (py_ecc)", f"{t * 1000:8.0f} ms"))
     (tmp / "proof.json").write_text(json.dumps(bundle.proof))
     (tmp / "public.json").write_text(json.dumps([str(s) for s in bundle.public_signals]))
-    snark = ["groth16", "verify", art.vkey, tmp / "public.json", tmp / "proof.json"]
+    snark: list[str | Path] = [
+        "groth16",
+        "verify",
+        art.vkey,
+        tmp / "public.json",
+        tmp / "proof.json",
+    ]
     t = median_time(lambda: run_tool("snarkjs", snark, timeout=120), runs)
     rows.append((circuit, "verify: snarkjs CLI", f"{t * 1000:8.0f} ms"))
     return rows
@@ -104,26 +274,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--skip-cold-setup", action="store_true")
+    parser.add_argument("--skip-setup", action="store_true", help="no setup timings at all")
+    parser.add_argument("--prove-json", type=Path, default=build_dir() / "bench" / "prove.json")
     args = parser.parse_args()
     runs = args.runs
 
     rows: list[tuple[str, str, str]] = []
-    if not args.skip_cold_setup:
+    if not (args.skip_cold_setup or args.skip_setup):
         with tempfile.TemporaryDirectory(prefix="zkmargin-bench-") as tmp:
             cold = run_setup(build=Path(tmp), export=False).seconds
         rows.append(("setup", "cold (compile + 2^12 ceremony + keys)", f"{cold:8.1f} s"))
-    warm = median_time(run_setup, runs)
-    rows.append(("setup", "warm (all cached)", f"{warm * 1000:8.1f} ms"))
+    if not args.skip_setup:
+        warm = median_time(run_setup, runs)
+        rows.append(("setup", "warm (all cached)", f"{warm * 1000:8.1f} ms"))
 
     manifest = run_setup().manifest
     prover = Prover(manifest)
+    results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="zkmargin-bench-") as tmp_dir:
         for circuit, account in accounts().items():
+            results[circuit] = bench_prove(manifest, circuit, account, Path(tmp_dir), runs)
+            rows += prove_rows(circuit, results[circuit])
             rows += bench_circuit(prover, circuit, account, Path(tmp_dir), runs)
+    prover.close()
+    write_prove_json(results, args.prove_json)
 
     print(f"zkmargin benchmark: medians of {runs} runs, {os.cpu_count()} cores")
     for circuit, what, value in rows:
-        print(f"  {circuit:9s} {what:40s} {value}")
+        print(f"  {circuit:9s} {what:44s} {value}")
+    print(f"wrote {args.prove_json}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,12 @@ shock, wait out the grace period, liquidate). Every number is ``gasUsed`` of a m
 receipt: ``eth_estimateGas`` is not trusted for proofs (a snarkjs verifier starved of
 gas returns false instead of reverting, so an estimate may sit at the failing amount).
 
+The operations table is printed, and the proof operations (open, submit, withdraw) and
+the floor are written per circuit to ``build/bench/gas.json`` (``--json`` moves it)::
+
+    {"isolated": {"submit": 316731, "open": 356605, "withdraw": 338935, "floor": 246160},
+     "cross": {"submit": 356800, "open": 415268, "withdraw": 379198, "floor": 252820}}
+
 The floor of a Groth16 verification with k public inputs is 206,200 + 6,660·k gas
 (isolated k = 6, cross k = 7): four pairings (EIP-1108: 45,000 + 4·34,000) and the
 verifier's own work and a transaction's intrinsic cost, then per public input one ecMul
@@ -22,19 +28,23 @@ from __future__ import annotations
 import argparse
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from chain.artifacts import load_artifact
-from chain.client import Kind, ProofTx, proof_calldata
+from chain.artifacts import load_artifact, verifier_name
+from chain.calldata import proof_calldata
+from chain.client import Kind, ProofTx
 from chain.deploy import parse_price
 from chain.local import LocalSystem, local_system
 from chain.rpc import Contract, TxResult
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
 from prover.setup import run_setup
+from zkmargin.jsonio import write_json
 from zkmargin.model import Account, Position
+from zkmargin.paths import build_dir
 from zkmargin.units import Price, Size
 
 FLOOR_BASE = 206_200
@@ -65,6 +75,14 @@ PROOF_OPS = {
 }
 
 
+# gas.json key -> operation row of the table
+JSON_KEYS = {
+    "submit": "submit (proveMargin)",
+    "open": "open",
+    "withdraw": "withdraw (with proof)",
+}
+
+
 def floor(circuit: str) -> int:
     return FLOOR_BASE + FLOOR_PER_INPUT * PUBLIC_INPUTS[circuit]
 
@@ -83,17 +101,15 @@ def verifier_alone(
     system: LocalSystem, signer: Signer, circuit: str, tx: ProofTx
 ) -> tuple[int, int]:
     """verifyProof alone, as a mined transaction: (gas used, execution gas)."""
-    name = "IsolatedVerifier" if circuit == "isolated" else "CrossVerifier"
+    name = verifier_name(circuit)
     verifier = Contract(
-        system.chain, system.deployment.contracts[name], load_artifact(name).abi, name
+        system.chain, system.deployment.verifier(circuit), load_artifact(name).abi, name
     )
     a, b, c = proof_calldata(tx.bundle.proof)
-    args = (a, b, c, tuple(tx.bundle.public_signals))
+    args = (a, b, c, list(tx.bundle.public_signals))
     assert verifier.call("verifyProof", *args) is True  # gas of eth_call: the node's cap
+    result = verifier.transact(signer, "verifyProof", *args, gas=1_000_000)
     data = verifier.encode("verifyProof", *args)
-    result = system.chain.send(
-        signer, data, to=verifier.address, action="verifyProof", gas=1_000_000
-    )
     return result.gas_used, result.gas_used - INTRINSIC - calldata_gas(data)
 
 
@@ -197,8 +213,25 @@ def report(out: Console, system: LocalSystem, columns: list[Column], seconds: fl
     out.print(f"[dim]measured in {seconds:.1f} s on a private anvil")
 
 
+def gas_json(columns: list[Column]) -> dict[str, dict[str, int]]:
+    """``{"<circuit>": {"submit": …, "open": …, "withdraw": …, "floor": …}, …}``."""
+    figures: dict[str, dict[str, int]] = {}
+    for col in columns:
+        entry = {key: col.gas[row] for key, row in JSON_KEYS.items()}
+        entry["floor"] = floor(col.circuit)
+        figures[col.circuit] = entry
+    return figures
+
+
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=build_dir() / "bench" / "gas.json",
+        help="where to write the proof operations' gas and the floor (default: %(default)s)",
+    )
+    args = parser.parse_args()
     out = Console()
     started = time.perf_counter()
     prover = Prover(run_setup().manifest)
@@ -208,6 +241,9 @@ def main() -> None:
             run_account(system, prover, Kind.CROSS, dev_signer(4), dev_signer(5)),
         ]
         report(out, system, columns, time.perf_counter() - started)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    write_json(args.json, gas_json(columns))
+    out.print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

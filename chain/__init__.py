@@ -12,11 +12,13 @@
         ...                                                  # write plan.account to its file
         client.open(dev_signer(1), plan, Prover())           # opening proof, checked inputs
 
-Every failure is a :class:`ChainError` (a ``ZkMarginError``) with one line of text;
-reverts are decoded from the contracts' ABIs (:class:`RevertError`).
+Contracts are web3.py contract objects built from forge's ABIs (:class:`Contract` wraps
+one). Every failure is a :class:`ChainError` (a ``ZkMarginError``) with one line of text;
+reverts are decoded from the ABIs of all our contracts (:class:`RevertError`).
 """
 
 from chain.anvil import LocalChain, start_persistent, stop_persistent
+from chain.calldata import ProofCalldata, proof_calldata
 from chain.client import (
     AccountState,
     AccountStatus,
@@ -26,7 +28,6 @@ from chain.client import (
     ProofTx,
     check_public_inputs,
     make_decoder,
-    proof_calldata,
 )
 from chain.deploy import DEFAULT_SPEC, Deployment, SystemSpec, deploy_system
 from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder, RevertError
@@ -45,6 +46,7 @@ __all__ = [
     "Kind",
     "LocalChain",
     "OpenPlan",
+    "ProofCalldata",
     "ProofTx",
     "PublicInputsMismatch",
     "RevertDecoder",

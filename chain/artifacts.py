@@ -22,18 +22,35 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
+from prover.solidity import verifier_contract_name
 from zkmargin.errors import ArtifactError, ToolError
 from zkmargin.paths import project_root
 from zkmargin.toolrun import run_tool
 
 FORGE_TIMEOUT = 900.0
 
+# The circuits that have an on-chain verifier, in the order the engine's constructor
+# takes them.
+VERIFIED_CIRCUITS = ("isolated", "cross")
+
+
+def verifier_name(circuit: str) -> str:
+    """``IsolatedVerifier``: the verifier's artifact name, deployment-file key and .sol stem.
+
+    The Solidity contract inside is :func:`prover.solidity.verifier_contract_name`
+    (``IsolatedGroth16Verifier``), the name ``zkmargin setup`` gives it.
+    """
+    return f"{circuit.capitalize()}Verifier"
+
+
 # name used in code -> (source file under contracts/src, contract name)
 CONTRACTS: dict[str, tuple[str, str]] = {
     "MarginEngine": ("MarginEngine.sol", "MarginEngine"),
     "OracleAdapter": ("OracleAdapter.sol", "OracleAdapter"),
-    "IsolatedVerifier": ("IsolatedVerifier.sol", "IsolatedGroth16Verifier"),
-    "CrossVerifier": ("CrossVerifier.sol", "CrossGroth16Verifier"),
+    **{
+        verifier_name(c): (f"{verifier_name(c)}.sol", verifier_contract_name(c))
+        for c in VERIFIED_CIRCUITS
+    },
     "MockAggregator": ("MockAggregator.sol", "MockAggregator"),
     "MockERC20": ("MockERC20.sol", "MockERC20"),
 }

@@ -14,6 +14,12 @@ Before anything is sent, the public inputs the encoding produced are compared wi
 ones the engine will verify (``publicInputs`` / ``openingInputs``); a difference raises
 :class:`~chain.errors.PublicInputsMismatch` naming the field, and nothing is
 sent. The comparison runs before proving (cheap, fails fast) and again on the proof.
+Opening, proving margin and withdrawing all go through one path
+(:meth:`EngineClient._prove_and_send`: encode, compare, prove, compare, send); they
+differ only in the claim, the engine view that builds the inputs, and the function sent.
+Messages speak the user's units: token amounts with their symbol (base units in
+brackets), and a mismatch unpacked into the field that differs ("nonce 4 in the proof,
+5 at the engine"), never the packed field elements.
 """
 
 from __future__ import annotations
@@ -27,22 +33,23 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from chain.artifacts import load_abis, load_artifact
+from chain.calldata import ProofCalldata as ProofCalldata  # re-exported: callers import it here
+from chain.calldata import proof_calldata as proof_calldata
 from chain.deploy import Deployment, feed_answer
 from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder
+from chain.markets import AssetListing, MarketListing, build_market_data
 from chain.rpc import PROOF_MIN_GAS, Chain, Contract, Event, TxResult
 from chain.signers import Signer
 from prover.prove import Prover
 from zkmargin.accounts import fresh_salt
-from zkmargin.encoding import Binding, circuit_shape, encode
+from zkmargin.amounts import format_fixed
+from zkmargin.encoding import Binding, Statement, circuit_shape, encode
 from zkmargin.errors import InputError
 from zkmargin.model import Account, CollateralParams, MarketData, MarketParams, Mode, Position
 from zkmargin.proofs import ProofBundle
-from zkmargin.units import BALANCE_DECIMALS, Balance, Bps, Price
+from zkmargin.units import BALANCE_DECIMALS, PRICE_DECIMALS, Balance, Bps, Price
 
 U64_MAX = 2**64 - 1
-
-# The calldata form of a Groth16 proof: (a, b, c) with b's Fq2 coordinates as (c1, c0).
-ProofCalldata = tuple[tuple[int, int], tuple[tuple[int, int], tuple[int, int]], tuple[int, int]]
 
 
 class Kind(enum.IntEnum):
@@ -57,24 +64,6 @@ class Kind(enum.IntEnum):
         if self is Kind.NONE:
             raise ChainError("no account is open")
         return self.name.lower()
-
-
-def proof_calldata(proof: Mapping[str, Any]) -> ProofCalldata:
-    """snarkjs proof.json -> the verifier's (a, b, c).
-
-    snarkjs writes G2 points as [[x.c0, x.c1], [y.c0, y.c1], [1, 0]]; the EVM pairing
-    precompile (and so the generated verifier) takes each Fq2 as (c1, c0):
-    ``b = [[x1, x0], [y1, y0]]``.
-    """
-    try:
-        a, b, c = proof["pi_a"], proof["pi_b"], proof["pi_c"]
-        return (
-            (int(a[0]), int(a[1])),
-            ((int(b[0][1]), int(b[0][0])), (int(b[1][1]), int(b[1][0]))),
-            (int(c[0]), int(c[1])),
-        )
-    except (KeyError, IndexError, TypeError, ValueError):
-        raise InputError("proof: not a snarkjs Groth16 proof (pi_a, pi_b, pi_c)") from None
 
 
 @dataclass(frozen=True)
@@ -151,8 +140,20 @@ _MISMATCH_HINT = {
 }
 
 
-def check_public_inputs(local: Sequence[int], engine: Sequence[int], circuit: str) -> None:
-    """Raise PublicInputsMismatch unless the two lists are equal."""
+def check_public_inputs(
+    local: Sequence[int],
+    engine: Sequence[int],
+    circuit: str,
+    *,
+    slot_names: Sequence[str | None] = (),
+) -> None:
+    """Raise PublicInputsMismatch unless the two lists are equal.
+
+    The message names the public input and says what differs in words a user knows
+    ("nonce 4 in the proof, 5 at the engine"), not as the packed field elements.
+    ``slot_names`` are the circuit's price slots (markets, then collateral assets), as
+    the encoding's :class:`~zkmargin.encoding.Statement` records them.
+    """
     if list(local) == list(engine):
         return
     if len(local) != len(engine):
@@ -162,10 +163,76 @@ def check_public_inputs(local: Sequence[int], engine: Sequence[int], circuit: st
     i = next(i for i, (a, b) in enumerate(zip(local, engine, strict=True)) if a != b)
     name = _input_name(circuit, i)
     hint = _MISMATCH_HINT.get(name, "the prover's view of the chain is out of date; try again")
-    raise PublicInputsMismatch(
-        f"refusing to send: public input {i}, {name}, is {local[i]} in the proof but "
-        f"{engine[i]} at the engine: {hint}"
+    detail = _difference(circuit, local, engine, slot_names) or (
+        f"is {local[i]} in the proof but {engine[i]} at the engine"
     )
+    raise PublicInputsMismatch(f"refusing to send: public input {i}, {name}, {detail}: {hint}")
+
+
+def _difference(
+    circuit: str, local: Sequence[int], engine: Sequence[int], slot_names: Sequence[str | None]
+) -> str | None:
+    """The first field that differs, unpacked and in units; None if a side does not unpack."""
+    try:
+        ours = Statement.from_public_signals(circuit, local)
+        theirs = Statement.from_public_signals(circuit, engine)
+    except InputError:
+        return None
+    shape = circuit_shape(circuit)
+    k = shape.markets
+
+    def slot(j: int, kind: str) -> str:
+        named = slot_names[j] if j < len(slot_names) else None
+        return f"{named} {kind}" if named else f"{kind} slot {j}"
+
+    def pair(what: str, a: object, b: object, unit: str = "") -> str:
+        return f"{what} {a}{unit} in the proof, {b}{unit} at the engine"
+
+    if ours.commitment != theirs.commitment:
+        return pair("commitment", ours.commitment, theirs.commitment)
+    for j, (a, b) in enumerate(zip(ours.prices, theirs.prices, strict=True)):
+        if a != b:
+            return pair(
+                slot(j, "price"), format_fixed(a, PRICE_DECIMALS), format_fixed(b, PRICE_DECIMALS)
+            )
+    for j, (a, b) in enumerate(zip(ours.balances, theirs.balances, strict=True)):
+        if a != b:
+            what = slot(k + j, "balance")
+            dec = BALANCE_DECIMALS
+            return pair(what, format_fixed(a, dec), format_fixed(b, dec), " tokens")
+    for j, (a, b) in enumerate(zip(ours.rates, theirs.rates, strict=True)):
+        if a != b:
+            return pair(slot(j, "margin rate"), a, b, " bps")
+    for j, (a, b) in enumerate(zip(ours.haircuts, theirs.haircuts, strict=True)):
+        if a != b:
+            return pair(slot(k + j, "haircut"), a, b, " bps")
+    if ours.opening != theirs.opening:
+        return pair("opening flag", int(ours.opening), int(theirs.opening))
+    if ours.account != theirs.account:
+        return pair("account", _address_text(ours.account), _address_text(theirs.account))
+    if ours.nonce != theirs.nonce:
+        return pair("nonce", ours.nonce, theirs.nonce)
+    if ours.engine != theirs.engine:
+        return pair("engine", _address_text(ours.engine), _address_text(theirs.engine))
+    if ours.chain_id != theirs.chain_id:
+        return pair("chain id", ours.chain_id, theirs.chain_id)
+    return None
+
+
+def _address_text(value: int) -> str:
+    return _checksum(f"0x{value:040x}")
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What one proof states: the account at the engine's balances, data and binding."""
+
+    account: Account
+    data: MarketData
+    mode: Mode
+    binding: Binding
+    circuit: str
+    opening: bool
 
 
 class EngineClient:
@@ -272,29 +339,17 @@ class EngineClient:
             )
         market_ids = [market] if kind is Kind.ISOLATED else list(range(n_markets))
         asset_ids = [asset] if kind is Kind.ISOLATED else list(range(n_assets))
-        prices: dict[str, Price] = {}
-        by_feed: dict[str, Price] = {}
-
-        def priced(name: str, feed: str) -> None:
-            if feed not in by_feed:
-                by_feed[feed] = Price(self.price(feed))
-            prices[name] = by_feed[feed]
-
-        markets: dict[str, MarketParams] = {}
+        markets = []
         for i in market_ids:
-            info = dep.markets[i]
             _feed, mmr, imr = self.engine.call("market", i)
-            markets[info.name] = MarketParams(mmr_bps=Bps(int(mmr)), imr_bps=Bps(int(imr)))
-            priced(info.name, info.feed)
-        collateral: dict[str, CollateralParams] = {}
+            info = dep.markets[i]
+            markets.append(MarketListing(info.name, info.feed, int(mmr), int(imr)))
+        assets = []
         for i in asset_ids:
-            asset_info = dep.assets[i]
             _token, _feed, haircut, decimals = self.engine.call("collateral", i)
-            collateral[asset_info.name] = CollateralParams(
-                haircut_bps=Bps(int(haircut)), decimals=int(decimals)
-            )
-            priced(asset_info.name, asset_info.feed)
-        return MarketData(markets=markets, collateral=collateral, prices=prices)
+            a = dep.assets[i]
+            assets.append(AssetListing(a.name, a.feed, int(haircut), int(decimals)))
+        return build_market_data(markets, assets, self.price)
 
     def names_data(self) -> MarketData:
         """Every listed market and asset with its token decimals, prices all 1.
@@ -313,6 +368,11 @@ class EngineClient:
 
     def market_data_for(self, state: AccountState) -> MarketData:
         return self.market_data(state.kind, state.market, state.asset)
+
+    def tokens_text(self, asset: str, amount: int) -> str:
+        """``5000 USDC (5000000000 base units)``: token base units as a user typed them."""
+        decimals = self.deployment.asset(asset).decimals
+        return f"{format_fixed(amount, decimals)} {asset} ({amount} base units)"
 
     def normalised(self, asset: str, amount: int) -> Balance:
         return Balance(amount * 10 ** (BALANCE_DECIMALS - self.deployment.asset(asset).decimals))
@@ -357,7 +417,17 @@ class EngineClient:
             raise InputError("amount: must be greater than zero")
         have = self.wallet_balance(signer.address, asset)
         if have < amount:
-            raise ChainError(f"{signer.address} holds {have} base units of {asset}, needs {amount}")
+            hint = (
+                f"; mint the missing {format_fixed(amount - have, info.decimals)} with "
+                f"`zkmargin faucet {signer.address} {asset} "
+                f"{format_fixed(amount - have, info.decimals)}`"
+                if self.deployment.mock and self.chain.is_anvil
+                else ""
+            )
+            raise ChainError(
+                f"cannot deposit {self.tokens_text(asset, amount)}: the wallet "
+                f"{signer.address} holds {self.tokens_text(asset, have)}{hint}"
+            )
         approve = self.tokens[asset].transact(signer, "approve", self.deployment.engine, amount)
         deposit = self.engine.transact(signer, "deposit", info.id, amount)
         return approve, deposit
@@ -415,22 +485,13 @@ class EngineClient:
             if pos.entry_price != data.prices[pos.market]:
                 raise ChainError(
                     f"the oracle price of {pos.market} moved since the entries were set "
-                    f"({pos.entry_price} -> {data.prices[pos.market]}, 1e-8 quote); "
+                    f"({format_fixed(pos.entry_price, PRICE_DECIMALS)} -> "
+                    f"{format_fixed(data.prices[pos.market], PRICE_DECIMALS)}); "
                     "plan the opening again"
                 )
         account = self.chain_account(plan.account, data)
-        circuit = plan.kind.circuit
-        encoded = prover.encode(
-            account,
-            data,
-            mode=Mode.INITIAL,
-            binding=self.binding(nonce),
-            circuit=circuit,
-            opening=True,
-        )
-        commitment = encoded.statement.commitment
 
-        def engine_inputs() -> list[int]:
+        def engine_inputs(commitment: int) -> list[int]:
             return [
                 int(v)
                 for v in self.engine.call(
@@ -438,44 +499,31 @@ class EngineClient:
                 )
             ]
 
-        check_public_inputs(encoded.statement.public_signals(), engine_inputs(), circuit)
-        started = time.perf_counter()
-        bundle = prover.prove(
-            account,
-            data,
-            mode=Mode.INITIAL,
-            binding=self.binding(nonce),
-            circuit=circuit,
-            opening=True,
-        )
-        seconds = time.perf_counter() - started
-        check_public_inputs(bundle.public_signals, engine_inputs(), circuit)
-        proof = proof_calldata(bundle.proof)
-        if plan.kind is Kind.ISOLATED:
-            result = self.engine.transact(
-                signer,
-                "openIsolated",
-                commitment,
-                plan.market,
-                plan.asset,
-                proof,
-                min_gas=PROOF_MIN_GAS,
-            )
-        else:
-            result = self.engine.transact(
+        def send(commitment: int, proof: ProofCalldata) -> TxResult:
+            if plan.kind is Kind.ISOLATED:
+                return self.engine.transact(
+                    signer,
+                    "openIsolated",
+                    commitment,
+                    plan.market,
+                    plan.asset,
+                    proof,
+                    min_gas=PROOF_MIN_GAS,
+                )
+            return self.engine.transact(
                 signer, "openCross", commitment, proof, min_gas=PROOF_MIN_GAS
             )
-        events = tuple(self.engine.events(result, "AccountOpened"))
-        return ProofTx(result, bundle, seconds, events)
+
+        claim = _Claim(account, data, Mode.INITIAL, self.binding(nonce), plan.kind.circuit, True)
+        return self._prove_and_send(prover, claim, engine_inputs, send, event="AccountOpened")
 
     def prove_margin(self, signer: Signer, account: Account, prover: Prover) -> ProofTx:
         """Prove maintenance margin at the current prices (``proveMargin``)."""
         who = self._signer_is(signer, account)
-        return self._prove_and_send(
+        return self._prove_open_account(
             who,
             account,
             prover,
-            initial=False,
             withdraw=None,
             send=lambda proof: self.engine.transact(
                 signer, "proveMargin", proof, min_gas=PROOF_MIN_GAS
@@ -499,8 +547,8 @@ class EngineClient:
         have = self.balance(signer.address, asset)
         if have < amount:
             raise ChainError(
-                f"the engine holds {have} base units of {asset} for "
-                f"{signer.address}; cannot withdraw {amount}"
+                f"cannot withdraw {self.tokens_text(asset, amount)}: the engine holds "
+                f"{self.tokens_text(asset, have)} for {signer.address}"
             )
         if not state.open:
             return self.engine.transact(signer, "withdrawIdle", info.id, amount)
@@ -512,53 +560,89 @@ class EngineClient:
                 f"{self.deployment.assets[state.asset].name}, not {asset}"
             )
         who = self._signer_is(signer, account)
-        return self._prove_and_send(
+        return self._prove_open_account(
             who,
             account,
             prover,
-            initial=True,
             withdraw=(info.id, amount),
             send=lambda proof: self.engine.transact(
                 signer, "withdraw", info.id, amount, proof, min_gas=PROOF_MIN_GAS
             ),
         )
 
-    def _prove_and_send(
+    def _prove_open_account(
         self,
         who: str,
         account: Account,
         prover: Prover,
         *,
-        initial: bool,
         withdraw: tuple[int, int] | None,
         send: Callable[[ProofCalldata], TxResult],
     ) -> ProofTx:
-        """Encode, compare with the engine's inputs, prove, compare again, send."""
+        """Maintenance margin (no ``withdraw``) or initial margin on the balances left
+        after withdrawing ``(asset id, amount)``, for an account that is open."""
         state = self._require_open(who)
         data = self.market_data_for(state)
         balances = self.balances(who)
         if withdraw is not None:
             name = self.deployment.assets[withdraw[0]].name
             balances[name] -= withdraw[1]
-        chain_acct = self.chain_account(account, data, balances)
-        mode = Mode.INITIAL if initial else Mode.MAINTENANCE
-        circuit = state.kind.circuit
-        binding = self.binding(state.nonce)
+        initial = withdraw is not None
         asset_id, amount = withdraw or (0, 0)
+        claim = _Claim(
+            self.chain_account(account, data, balances),
+            data,
+            Mode.INITIAL if initial else Mode.MAINTENANCE,
+            self.binding(state.nonce),
+            state.kind.circuit,
+            False,
+        )
 
-        def engine_inputs() -> list[int]:
+        def engine_inputs(_commitment: int) -> list[int]:
             return [
                 int(v) for v in self.engine.call("publicInputs", who, initial, asset_id, amount)
             ]
 
-        encoded = prover.encode(chain_acct, data, mode=mode, binding=binding, circuit=circuit)
-        check_public_inputs(encoded.statement.public_signals(), engine_inputs(), circuit)
+        return self._prove_and_send(
+            prover, claim, engine_inputs, lambda _commitment, proof: send(proof)
+        )
+
+    def _prove_and_send(
+        self,
+        prover: Prover,
+        claim: _Claim,
+        engine_inputs: Callable[[int], list[int]],
+        send: Callable[[int, ProofCalldata], TxResult],
+        *,
+        event: str | None = None,
+    ) -> ProofTx:
+        """The one proving path: encode, compare with the engine's inputs, prove, compare
+        again (the chain may have moved while proving), send.
+
+        ``engine_inputs`` and ``send`` take the commitment the encoding produced (an
+        opening commits to it; other proofs are checked against the stored one).
+        """
+        kwargs: dict[str, Any] = {
+            "mode": claim.mode,
+            "binding": claim.binding,
+            "circuit": claim.circuit,
+            "opening": claim.opening,
+        }
+        encoded = prover.encode(claim.account, claim.data, **kwargs)
+        statement = encoded.statement
+        names = (*statement.market_names, *statement.collateral_names)
+        commitment = statement.commitment
+        check_public_inputs(
+            statement.public_signals(), engine_inputs(commitment), claim.circuit, slot_names=names
+        )
         started = time.perf_counter()
-        bundle = prover.prove(chain_acct, data, mode=mode, binding=binding, circuit=circuit)
+        bundle = prover.prove(claim.account, claim.data, **kwargs)
         seconds = time.perf_counter() - started
-        check_public_inputs(bundle.public_signals, engine_inputs(), circuit)
-        result = send(proof_calldata(bundle.proof))
-        return ProofTx(result, bundle, seconds, tuple(self.engine.events(result)))
+        check_public_inputs(
+            bundle.public_signals, engine_inputs(commitment), claim.circuit, slot_names=names
+        )
+        result = send(commitment, proof_calldata(bundle.proof))
+        return ProofTx(result, bundle, seconds, tuple(self.engine.events(result, event)))
 
     def close(self, signer: Signer, account: Account) -> TxResult:
         """Open the commitment (positions + salt); PnL settles against the pool."""

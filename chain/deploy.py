@@ -33,10 +33,16 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from chain.anvil import chain_dir
-from chain.artifacts import ContractArtifact, ensure_built, load_artifact
+from chain.artifacts import (
+    VERIFIED_CIRCUITS,
+    ContractArtifact,
+    ensure_built,
+    load_artifact,
+    verifier_name,
+)
 from chain.errors import ChainError
 from chain.markets import AssetListing, MarketListing, build_market_data
-from chain.rpc import Chain, Contract, TxResult, deploy_data
+from chain.rpc import Chain, Contract, TxResult, deploy_contract
 from chain.signers import Signer, dev_signers
 from zkmargin.amounts import parse_fixed
 from zkmargin.errors import InputError
@@ -168,6 +174,10 @@ class Deployment:
     @property
     def oracle(self) -> str:
         return self.contracts["OracleAdapter"]
+
+    def verifier(self, circuit: str) -> str:
+        """The address of ``circuit``'s Groth16 verifier."""
+        return self.contracts[verifier_name(circuit)]
 
     def market(self, name: str) -> MarketInfo:
         for m in self.markets:
@@ -316,17 +326,13 @@ class _Deployer:
         self.results: list[TxResult] = []
 
     def deploy(self, label: str, artifact: ContractArtifact, *args: Any) -> Contract:
-        result = self.chain.send(
-            self.signer,
-            deploy_data(artifact.abi, artifact.bytecode, *args),
-            action=f"deploy {label}",
+        contract, result = deploy_contract(
+            self.chain, self.signer, artifact.abi, artifact.bytecode, *args, name=label
         )
-        if result.contract_address is None:
-            raise ChainError(f"deploy {label}: no contract address in the receipt")
         self.gas[label] = result.gas_used
         self.results.append(result)
-        self.log(f"{label:22s} {result.contract_address}  gas {result.gas_used:,}")
-        return Contract(self.chain, result.contract_address, artifact.abi, label)
+        self.log(f"{label:22s} {contract.address}  gas {result.gas_used:,}")
+        return contract
 
     def tx(self, contract: Contract, fn: str, *args: Any) -> TxResult:
         result = contract.transact(self.signer, fn, *args)
@@ -363,16 +369,16 @@ def deploy_system(
     oracle = d.deploy("OracleAdapter", load_artifact("OracleAdapter"), deployer.address)
     for f in spec.feeds:
         d.tx(oracle, "setFeed", feeds[f.name].address, f.heartbeat)
-    isolated = d.deploy("IsolatedVerifier", load_artifact("IsolatedVerifier"))
-    cross = d.deploy("CrossVerifier", load_artifact("CrossVerifier"))
+    verifiers = {
+        c: d.deploy(verifier_name(c), load_artifact(verifier_name(c))) for c in VERIFIED_CIRCUITS
+    }
     poseidon = d.deploy("Poseidon4", load_artifact("Poseidon4"))
     engine = d.deploy(
         "MarginEngine",
         load_artifact("MarginEngine"),
         deployer.address,
         oracle.address,
-        isolated.address,
-        cross.address,
+        *(verifiers[c].address for c in VERIFIED_CIRCUITS),
         poseidon.address,
         spec.proof_lifetime,
         spec.grace_period,
@@ -416,8 +422,7 @@ def deploy_system(
         contracts={
             "MarginEngine": engine.address,
             "OracleAdapter": oracle.address,
-            "IsolatedVerifier": isolated.address,
-            "CrossVerifier": cross.address,
+            **{verifier_name(c): verifiers[c].address for c in VERIFIED_CIRCUITS},
             "Poseidon4": poseidon.address,
         },
         feeds=tuple(feed_info),

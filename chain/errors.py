@@ -1,5 +1,11 @@
 """Errors from the chain, as one clear line each.
 
+web3 hands a revert over as ``ContractLogicError`` (``ContractCustomError`` for a custom
+error) with the raw revert data; it cannot decode the error itself, because the revert
+may come from any contract on the call path (the engine calls the oracle adapter, the
+tokens, the verifiers). :class:`RevertDecoder` therefore knows the errors of every ABI
+in ``contracts/out``.
+
 A revert carries ABI-encoded data: a custom error (4-byte selector + arguments), the
 standard ``Error(string)`` or ``Panic(uint256)``, or nothing. :class:`RevertDecoder`
 knows every error declared in the project's forge artifacts and renders a revert as
@@ -15,6 +21,7 @@ from typing import Any
 
 from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
+from eth_utils.abi import collapse_if_tuple
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
@@ -110,14 +117,6 @@ def _format_value(typ: str, value: Any, labels: Mapping[str, str]) -> str:
     return str(value)
 
 
-def _abi_type(param: Mapping[str, Any]) -> str:
-    typ = str(param["type"])
-    if typ.startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in param.get("components", []))
-        return f"({inner}){typ[len('tuple') :]}"
-    return typ
-
-
 @dataclass(frozen=True)
 class _ErrorAbi:
     name: str
@@ -137,7 +136,7 @@ class RevertDecoder:
             for entry in abi:
                 if entry.get("type") != "error":
                     continue
-                types = tuple(_abi_type(p) for p in entry.get("inputs", []))
+                types = tuple(collapse_if_tuple(p) for p in entry.get("inputs", []))
                 names = tuple(str(p.get("name", "")) for p in entry.get("inputs", []))
                 signature = f"{entry['name']}({','.join(types)})"
                 self._errors[keccak(text=signature)[:4]] = _ErrorAbi(entry["name"], types, names)

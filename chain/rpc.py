@@ -1,8 +1,14 @@
-"""JSON-RPC connection, transactions and ABI calls, with every failure as a ChainError.
+"""JSON-RPC connection, transactions and contracts, with every failure as a ChainError.
 
-web3.py supplies the HTTP provider; requests go through ``make_request`` so that a
-revert's data reaches :class:`~chain.errors.RevertDecoder` untouched.
+web3.py does the Ethereum side: its contract objects, built from forge's ABI output,
+encode calls, decode results and events, and build transactions; :class:`Contract` wraps
+one of them so that callers name a function and its arguments and get plain values back.
 Transactions are signed locally (:class:`~chain.signers.Signer`) and sent raw.
+
+Reverts: web3 raises ``ContractLogicError`` (``ContractCustomError`` for a custom error)
+carrying the revert data; :class:`~chain.errors.RevertDecoder` decodes it against the ABIs
+of all our contracts (a call into the engine may revert in the oracle adapter or a token),
+and the user sees one line such as ``OracleAdapter__StalePrice(feed=… [ETH/USD feed], …)``.
 
 Gas: ``eth_estimateGas`` runs first, which also surfaces a revert before anything is
 sent. The limit sent is the estimate plus a margin, and never below ``min_gas``: a
@@ -14,18 +20,28 @@ transactions get a generous floor. Gas is always reported from the mined receipt
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_abi.exceptions import DecodingError, EncodingError
+from eth_utils.abi import abi_to_signature
 from eth_utils.address import to_checksum_address
-from eth_utils.crypto import keccak
+from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import Web3Exception
+from web3.exceptions import (
+    BadFunctionCallOutput,
+    ContractLogicError,
+    MismatchedABI,
+    TransactionNotFound,
+    Web3Exception,
+    Web3RPCError,
+    Web3TypeError,
+    Web3ValidationError,
+    Web3ValueError,
+)
+from web3.logs import DISCARD
+from web3.types import BlockIdentifier, Nonce, TxParams, TxReceipt, Wei
 
 from chain.errors import ChainError, RevertDecoder, RevertError
 from chain.signers import Signer
@@ -36,28 +52,24 @@ GAS_MARGIN_NUM, GAS_MARGIN_DEN = 13, 10  # estimate * 1.3
 GAS_MARGIN_ADD = 30_000
 PROOF_MIN_GAS = 1_000_000  # proof-bearing calls: far above a verification's ~300k
 
+T = TypeVar("T")
+_UNUSED_MIDDLEWARE = ("validation", "ens_name_to_address", "gas_price_strategy", "gas_estimate")
+
 
 class RpcError(ChainError):
     """The node answered with a JSON-RPC error that is not a revert."""
 
 
 @dataclass(frozen=True)
-class Log:
-    address: str
-    topics: tuple[bytes, ...]
-    data: bytes
-
-
-@dataclass(frozen=True)
 class TxResult:
-    """A mined, successful transaction."""
+    """A mined, successful transaction (``receipt`` as web3 formats it, for its events)."""
 
     action: str
     tx_hash: str
     gas_used: int
     block_number: int
     contract_address: str | None = None
-    logs: tuple[Log, ...] = field(default=(), repr=False)
+    receipt: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def _hex(data: bytes) -> str:
@@ -69,19 +81,42 @@ def _int(value: Any) -> int:
 
 
 def _revert_data(error: Mapping[str, Any]) -> bytes | None:
-    """The revert bytes of a JSON-RPC error, or None if it is not a revert."""
+    """The revert bytes of a raw JSON-RPC error, or None if it is not a revert."""
     data = error.get("data")
     if isinstance(data, Mapping):
         data = data.get("data")
     message = str(error.get("message", ""))
     if isinstance(data, str) and data.startswith("0x"):
-        try:
-            return bytes.fromhex(data[2:])
-        except ValueError:
-            return b""
+        return _hex_bytes(data)
     if "revert" in message.lower():
         return b""
     return None
+
+
+def _hex_bytes(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text.removeprefix("0x"))
+    except ValueError:
+        return b""
+
+
+def _logic_error_data(exc: ContractLogicError) -> bytes:
+    """The revert data web3 attached to a ContractLogicError (b"" when there is none)."""
+    data: Any = exc.data
+    if isinstance(data, Mapping):
+        data = data.get("data")
+    if isinstance(data, str):
+        # geth/ganache spell some reverts "Reverted 0x…"; anvil sends the bare hex
+        return _hex_bytes(data.rsplit(" ", 1)[-1]) if "0x" in data else b""
+    return b""
+
+
+def _rpc_message(exc: Web3RPCError) -> str:
+    response = exc.rpc_response or {}
+    error = response.get("error")
+    if isinstance(error, Mapping) and error.get("message"):
+        return str(error["message"])
+    return str(exc.message)
 
 
 class Chain:
@@ -101,18 +136,45 @@ class Chain:
                 rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
             )
         )
+        # Every transaction is built complete (gas, gas price, nonce, chain id) and every
+        # address is checksummed, so web3's filling, ENS and validation layers only cost
+        # round trips: "validation" alone asks eth_chainId before each call, which made
+        # a view call four times slower than the call itself.
+        for name in _UNUSED_MIDDLEWARE:
+            if name in self.w3.middleware_onion:
+                self.w3.middleware_onion.remove(name)
+
+    def _unreachable(self, exc: BaseException) -> ChainError:
+        return ChainError(
+            f"cannot reach the RPC endpoint {self.rpc_url} ({type(exc).__name__}); "
+            "is the chain running? (`zkmargin chain status`)"
+        )
+
+    def guarded(self, action: str, run: Callable[[], T]) -> T:
+        """Run a web3 call; any failure becomes one line (a revert: decoded)."""
+        try:
+            return run()
+        except ContractLogicError as exc:
+            data = _logic_error_data(exc)
+            raise RevertError(action, self.decoder.decode(data), data) from None
+        except BadFunctionCallOutput:
+            raise ChainError(f"{action}: unexpected return data (wrong address or ABI?)") from None
+        except Web3RPCError as exc:
+            raise RpcError(f"{action}: {_rpc_message(exc)}") from None
+        except (MismatchedABI, Web3ValidationError, Web3TypeError, Web3ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ChainError(f"{action}: cannot encode the arguments ({first})") from None
+        except (OSError, Web3Exception) as exc:
+            raise self._unreachable(exc) from None
 
     # ------------------------------------------------------------ raw requests
 
     def request(self, method: str, params: Sequence[Any], *, action: str | None = None) -> Any:
-        """One JSON-RPC request; a revert raises RevertError (decoded), others RpcError."""
+        """One raw JSON-RPC request (anvil's ``evm_*``, blocks); a revert raises RevertError."""
         try:
             reply = self.w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
         except (OSError, Web3Exception) as exc:
-            raise ChainError(
-                f"cannot reach the RPC endpoint {self.rpc_url} ({type(exc).__name__}); "
-                "is the chain running? (`zkmargin chain status`)"
-            ) from None
+            raise self._unreachable(exc) from None
         error = reply.get("error")
         if error:
             if not isinstance(error, Mapping):
@@ -136,6 +198,7 @@ class Chain:
         return self.client_version.lower().startswith("anvil")
 
     def block(self, tag: str | int = "latest") -> dict[str, Any]:
+        """The block as the node sends it (numbers as hex strings)."""
         ref = tag if isinstance(tag, str) else hex(tag)
         block = self.request("eth_getBlockByNumber", [ref, False])
         if block is None:
@@ -177,6 +240,17 @@ class Chain:
         self.request("evm_mine", [])
         return self.timestamp()
 
+    def snapshot(self) -> str:
+        """Save the whole chain state (anvil ``evm_snapshot``); returns the snapshot id."""
+        self._require_anvil("a snapshot")
+        return str(self.request("evm_snapshot", []))
+
+    def revert_to(self, snapshot_id: str) -> None:
+        """Restore a snapshot (which anvil then forgets: take a new one to revert again)."""
+        self._require_anvil("reverting to a snapshot")
+        if self.request("evm_revert", [snapshot_id]) is not True:
+            raise ChainError(f"anvil has no snapshot {snapshot_id}")
+
     # ------------------------------------------------------------ calls and transactions
 
     def call(
@@ -188,11 +262,12 @@ class Chain:
         block: str | int = "latest",
         action: str = "call",
     ) -> bytes:
-        tx: dict[str, Any] = {"to": to, "data": _hex(data)}
+        """A raw ``eth_call`` (e.g. a precompile); a revert raises RevertError."""
+        tx: TxParams = {"to": _checksum(to), "data": HexBytes(data)}
         if sender is not None:
-            tx["from"] = sender
-        ref = block if isinstance(block, str) else hex(block)
-        return bytes.fromhex(str(self.request("eth_call", [tx, ref], action=action))[2:])
+            tx["from"] = _checksum(sender)
+        ref = cast(BlockIdentifier, block)
+        return bytes(self.guarded(action, lambda: self.w3.eth.call(tx, ref)))
 
     def send(
         self,
@@ -205,82 +280,109 @@ class Chain:
         gas: int | None = None,
         min_gas: int = 0,
     ) -> TxResult:
-        """Sign, send and wait for a transaction; a revert raises RevertError.
+        """Sign and send raw calldata (no ABI); see :meth:`transact`."""
+        base: TxParams = {"data": HexBytes(data), "value": Wei(value)}
+        if to is not None:
+            base["to"] = _checksum(to)
+        return self.transact(
+            signer,
+            action=action,
+            estimate=lambda tx: self.w3.eth.estimate_gas({**base, **tx}),
+            build=lambda tx: {**base, **tx},
+            gas=gas,
+            min_gas=min_gas,
+        )
 
+    def transact(
+        self,
+        signer: Signer,
+        *,
+        action: str,
+        estimate: Callable[[TxParams], int],
+        build: Callable[[TxParams], TxParams],
+        gas: int | None = None,
+        min_gas: int = 0,
+    ) -> TxResult:
+        """Estimate, build, sign, send and wait for a transaction; a revert raises RevertError.
+
+        ``estimate`` and ``build`` get the sender's fields (from, nonce, gas, ...) and add
+        the payload: a web3 contract function or constructor, or raw calldata.
         Without ``gas``, ``eth_estimateGas`` first simulates the call (a revert is
         reported before anything is sent) and the limit is the estimate plus a margin.
         With ``gas``, the transaction is sent as is; if it reverts on-chain, the reason
         is recovered by replaying it as a call on the state before its block.
         """
-        tx: dict[str, Any] = {"from": signer.address, "data": _hex(data), "value": value}
-        if to is not None:
-            tx["to"] = to
+        sender: TxParams = {"from": signer.address}
         if gas is None:
-            estimate = _int(self.request("eth_estimateGas", [tx], action=action))
-            gas = max(estimate * GAS_MARGIN_NUM // GAS_MARGIN_DEN + GAS_MARGIN_ADD, min_gas)
+            estimated = self.guarded(action, lambda: estimate(sender))
+            gas = max(estimated * GAS_MARGIN_NUM // GAS_MARGIN_DEN + GAS_MARGIN_ADD, min_gas)
             gas = min(gas, _int(self.block()["gasLimit"]))
-        tx.update(
-            nonce=self.nonce(signer.address),
-            gas=gas,
-            gasPrice=_int(self.request("eth_gasPrice", [])),
-            chainId=self.chain_id,
+        fields: TxParams = {
+            **sender,
+            "nonce": Nonce(self.nonce(signer.address)),
+            "gas": gas,
+            "gasPrice": self.guarded(action, lambda: self.w3.eth.gas_price),
+            "chainId": self.chain_id,
+        }
+        tx = self.guarded(action, lambda: build(fields))
+        raw = signer.sign_transaction(cast(Mapping[str, Any], tx))
+        tx_hash = (
+            "0x" + bytes(self.guarded(action, lambda: self.w3.eth.send_raw_transaction(raw))).hex()
         )
-        raw = signer.sign_transaction(tx)
-        tx_hash = str(self.request("eth_sendRawTransaction", [_hex(raw)], action=action))
         receipt = self.wait_receipt(tx_hash, action)
-        block_number = _int(receipt["blockNumber"])
-        if _int(receipt["status"]) != 1:
-            replay = {k: v for k, v in tx.items() if k in ("from", "to", "data", "value", "gas")}
-            replay = {k: (hex(v) if isinstance(v, int) else v) for k, v in replay.items()}
-            where = f"{action} (tx {tx_hash}, gas used {_int(receipt['gasUsed'])})"
-            try:
-                self.request("eth_call", [replay, hex(block_number - 1)], action=action)
-            except RevertError as exc:
-                raise RevertError(where, exc.revert, exc.raw) from None
-            except RpcError as exc:
-                reason = str(exc).removeprefix(f"{action}: ")
-                raise ChainError(f"{where} failed on-chain: {reason}") from None
-            raise ChainError(f"{where} failed on-chain (out of gas?)")
-        logs = tuple(
-            Log(
-                address=str(to_checksum_address(entry["address"])),
-                topics=tuple(bytes.fromhex(t[2:]) for t in entry["topics"]),
-                data=bytes.fromhex(entry["data"][2:]),
-            )
-            for entry in receipt.get("logs", [])
-        )
+        if receipt["status"] != 1:
+            self._explain_failure(tx, receipt, tx_hash, action)
         created = receipt.get("contractAddress")
         return TxResult(
             action=action,
             tx_hash=tx_hash,
-            gas_used=_int(receipt["gasUsed"]),
-            block_number=block_number,
-            contract_address=str(to_checksum_address(created)) if created else None,
-            logs=logs,
+            gas_used=int(receipt["gasUsed"]),
+            block_number=int(receipt["blockNumber"]),
+            contract_address=_checksum(created) if created else None,
+            receipt=receipt,
         )
 
-    def wait_receipt(self, tx_hash: str, action: str) -> dict[str, Any]:
+    def _explain_failure(self, tx: TxParams, receipt: TxReceipt, tx_hash: str, action: str) -> None:
+        """Replay a mined, failed transaction as a call on its parent state; always raises."""
+        replay = cast(
+            TxParams, {k: v for k, v in tx.items() if k in ("from", "to", "data", "value", "gas")}
+        )
+        where = f"{action} (tx {tx_hash}, gas used {receipt['gasUsed']})"
+        try:
+            self.guarded(action, lambda: self.w3.eth.call(replay, receipt["blockNumber"] - 1))
+        except RevertError as exc:
+            raise RevertError(where, exc.revert, exc.raw) from None
+        except RpcError as exc:
+            reason = str(exc).removeprefix(f"{action}: ")
+            raise ChainError(f"{where} failed on-chain: {reason}") from None
+        raise ChainError(f"{where} failed on-chain (out of gas?)")
+
+    def wait_receipt(self, tx_hash: str, action: str) -> TxReceipt:
+        """Poll for the receipt, quickly at first (anvil mines each transaction at once)."""
         deadline = time.monotonic() + RECEIPT_TIMEOUT
         delay = 0.01
+
+        def fetch() -> TxReceipt | None:
+            try:
+                return self.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+            except TransactionNotFound:
+                return None  # not mined yet
+
         while True:
-            receipt = self.request("eth_getTransactionReceipt", [tx_hash])
+            receipt = self.guarded(action, fetch)
             if receipt is not None:
-                return dict(receipt)
+                return receipt
             if time.monotonic() > deadline:
                 raise ChainError(f"{action}: no receipt for {tx_hash} after {RECEIPT_TIMEOUT} s")
             time.sleep(delay)
             delay = min(delay * 2, 0.5)
 
 
-# ---------------------------------------------------------------- ABI helpers
+def _checksum(address: str) -> str:
+    return str(to_checksum_address(address))
 
 
-def abi_type(param: Mapping[str, Any]) -> str:
-    typ = str(param["type"])
-    if typ.startswith("tuple"):
-        inner = ",".join(abi_type(c) for c in param.get("components", []))
-        return f"({inner}){typ[len('tuple') :]}"
-    return typ
+# ---------------------------------------------------------------- contracts
 
 
 @dataclass(frozen=True)
@@ -291,88 +393,129 @@ class Event:
 
 
 class Contract:
-    """ABI encoding and decoding for one deployed contract."""
+    """One deployed contract: a web3 contract object behind one-line errors.
+
+    ``call`` and ``transact`` take the function's name and its arguments in ABI order
+    (structs as tuples); ``call`` returns one output as is, several as a tuple.
+    """
 
     def __init__(self, chain: Chain, address: str, abi: Sequence[Mapping[str, Any]], name: str):
         self.chain = chain
-        self.address = str(to_checksum_address(address))
+        self.address = _checksum(address)
         self.name = name
-        self._functions: dict[str, list[Mapping[str, Any]]] = {}
-        self._events: dict[bytes, Mapping[str, Any]] = {}
-        for entry in abi:
-            if entry.get("type") == "function":
-                self._functions.setdefault(str(entry["name"]), []).append(entry)
-            elif entry.get("type") == "event" and not entry.get("anonymous"):
-                types = ",".join(abi_type(p) for p in entry.get("inputs", []))
-                self._events[keccak(text=f"{entry['name']}({types})")] = entry
+        self.abi = [dict(entry) for entry in abi]
+        self._event_names = [
+            str(e["name"]) for e in self.abi if e.get("type") == "event" and not e.get("anonymous")
+        ]
 
-    def _function(self, name: str, nargs: int) -> Mapping[str, Any]:
-        candidates = [f for f in self._functions.get(name, []) if len(f["inputs"]) == nargs]
-        if len(candidates) != 1:
-            raise ChainError(f"{self.name} has no function {name} with {nargs} arguments")
-        return candidates[0]
+    @cached_property
+    def web3(self) -> Any:
+        """The web3 contract object, made on first use (building one walks the whole ABI,
+        and a client holds contracts it may never call)."""
+        return self.chain.w3.eth.contract(address=self.address, abi=self.abi)  # type: ignore[call-overload]
+
+    def _function(self, name: str, args: Sequence[Any]) -> Any:
+        """web3's function object for ``name(args)``; wrong arguments: one line."""
+        entries = [e for e in self.abi if e.get("type") == "function" and e.get("name") == name]
+        if not entries:
+            raise ChainError(f"{self.name} has no function {name}")
+        try:
+            return self.web3.functions[name](*args)
+        except (MismatchedABI, Web3ValidationError, Web3TypeError, Web3ValueError):
+            expected = " or ".join(abi_to_signature(cast(Any, e)) for e in entries)
+            raise ChainError(f"{self.name}.{name}: the arguments do not match {expected}") from None
 
     def encode(self, name: str, *args: Any) -> bytes:
-        fn = self._function(name, len(args))
-        types = [abi_type(p) for p in fn["inputs"]]
-        selector = keccak(text=f"{name}({','.join(types)})")[:4]
-        try:
-            return selector + abi_encode(types, list(args))
-        except (EncodingError, TypeError, ValueError) as exc:
-            raise ChainError(f"{self.name}.{name}: cannot encode arguments ({exc})") from None
+        """Calldata for ``name(args)``."""
+        self._function(name, args)
+        return bytes(
+            HexBytes(
+                self.chain.guarded(
+                    f"{self.name}.{name}", lambda: self.web3.encode_abi(name, args=list(args))
+                )
+            )
+        )
 
     def call(self, name: str, *args: Any, sender: str | None = None) -> Any:
         """A view call; one output is returned as is, several as a tuple."""
-        fn = self._function(name, len(args))
-        raw = self.chain.call(
-            self.address, self.encode(name, *args), sender=sender, action=f"{self.name}.{name}"
+        fn = self._function(name, args)
+        tx: TxParams = {} if sender is None else {"from": _checksum(sender)}
+        result = self.chain.guarded(f"{self.name}.{name}", lambda: fn.call(tx))
+        return (
+            tuple(result) if isinstance(result, list) and _n_outputs(self.abi, name) > 1 else result
         )
-        types = [abi_type(p) for p in fn["outputs"]]
-        try:
-            values = abi_decode(types, raw)
-        except (DecodingError, ValueError):
-            raise ChainError(
-                f"{self.name}.{name} at {self.address}: unexpected return data "
-                "(wrong address or ABI?)"
-            ) from None
-        return values[0] if len(values) == 1 else tuple(values)
 
     def transact(
         self, signer: Signer, name: str, *args: Any, gas: int | None = None, min_gas: int = 0
     ) -> TxResult:
-        return self.chain.send(
+        fn = self._function(name, args)
+        return self.chain.transact(
             signer,
-            self.encode(name, *args),
-            to=self.address,
             action=f"{self.name}.{name}",
+            estimate=fn.estimate_gas,
+            build=fn.build_transaction,
             gas=gas,
             min_gas=min_gas,
         )
 
+    def _event(self, name: str) -> Any:
+        return self.chain.guarded(f"{self.name} events", lambda: self.web3.events[name]())
+
     def events(self, result: TxResult, name: str | None = None) -> list[Event]:
-        """Decode this contract's events in a transaction's logs."""
-        out = []
-        for log in result.logs:
-            if log.address != self.address or not log.topics:
-                continue
-            entry = self._events.get(log.topics[0])
-            if entry is None or (name is not None and entry["name"] != name):
-                continue
-            indexed = [p for p in entry["inputs"] if p.get("indexed")]
-            plain = [p for p in entry["inputs"] if not p.get("indexed")]
-            values: dict[str, Any] = {}
-            for param, topic in zip(indexed, log.topics[1:], strict=False):
-                (values[param["name"]],) = abi_decode([abi_type(param)], topic)
-            decoded = abi_decode([abi_type(p) for p in plain], log.data)
-            values.update({p["name"]: v for p, v in zip(plain, decoded, strict=True)})
-            out.append(Event(str(entry["name"]), values, log.address))
-        return out
+        """This contract's events in a transaction's logs, in log order."""
+        logs = [log for log in result.receipt.get("logs", []) if log["address"] == self.address]
+        if not logs:
+            return []
+        found: list[tuple[int, Event]] = []
+        for event_name in [name] if name is not None else self._event_names:
+            event = self._event(event_name)
+            for data in event.process_receipt({"logs": logs}, errors=DISCARD):
+                found.append(
+                    (
+                        int(data["logIndex"]),
+                        Event(str(data["event"]), dict(data["args"]), self.address),
+                    )
+                )
+        return [event for _, event in sorted(found, key=lambda item: item[0])]
 
 
-def deploy_data(abi: Sequence[Mapping[str, Any]], bytecode: bytes, *args: Any) -> bytes:
-    """Creation code: bytecode followed by the ABI-encoded constructor arguments."""
-    ctor = next((e for e in abi if e.get("type") == "constructor"), None)
-    types = [abi_type(p) for p in ctor["inputs"]] if ctor else []
-    if len(types) != len(args):
-        raise ChainError(f"constructor takes {len(types)} arguments, {len(args)} given")
-    return bytecode + (abi_encode(types, list(args)) if types else b"")
+def _n_outputs(abi: Sequence[Mapping[str, Any]], name: str) -> int:
+    return max(
+        (
+            len(e.get("outputs", []))
+            for e in abi
+            if e.get("type") == "function" and e["name"] == name
+        ),
+        default=0,
+    )
+
+
+def deploy_contract(
+    chain: Chain,
+    signer: Signer,
+    abi: Sequence[Mapping[str, Any]],
+    bytecode: bytes,
+    *args: Any,
+    name: str,
+) -> tuple[Contract, TxResult]:
+    """Deploy ``bytecode`` with constructor ``args`` (web3 encodes them); returns the contract."""
+    action = f"deploy {name}"
+    factory = chain.w3.eth.contract(abi=[dict(e) for e in abi], bytecode=HexBytes(bytecode))
+    ctor = chain.guarded(action, lambda: factory.constructor(*args))
+    result = chain.transact(
+        signer, action=action, estimate=ctor.estimate_gas, build=ctor.build_transaction
+    )
+    if result.contract_address is None:
+        raise ChainError(f"{action}: no contract address in the receipt")
+    return Contract(chain, result.contract_address, abi, name), result
+
+
+__all__ = [
+    "PROOF_MIN_GAS",
+    "Chain",
+    "Contract",
+    "Event",
+    "RpcError",
+    "TxResult",
+    "deploy_contract",
+]

@@ -10,7 +10,7 @@ never printed: :class:`Signer`'s ``repr`` shows the address and where the key ca
   not be readable by group or others (like ssh's keys).
 * Dev accounts (anvil only): the 10 accounts of anvil's default, public mnemonic
   ``test test … junk``. Index 0 deploys and administers; the demo's traders are 1 and 2
-  and its keeper is 3 (see ``prover/cli/demo.py``).
+  and its keeper is 3 (see ``cli/demo.py``).
 """
 
 from __future__ import annotations

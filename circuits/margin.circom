@@ -1,6 +1,6 @@
 pragma circom 2.1.9;
 
-// The margin statement of zkmargin (see DESIGN.md, "The margin statement").
+// The margin statement of zkmargin (see docs/protocol.md, "Statement: rate-based margin").
 //
 // Private: N position slots (market index, side, size, entry price) and a salt.
 // Public (all built by the engine from its own storage and the oracle):

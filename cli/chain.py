@@ -20,6 +20,8 @@ from chain.errors import ChainError
 from chain.rpc import Chain
 from chain.signers import dev_signers
 from cli.chainopts import deployment_option, local_rpc_url, rpc_option, span
+from cli.sections import WholeLinesGroup
+from cli.values import SignedArgsCommand
 
 # What the dev accounts are used for by `deploy` and `demo` (anvil's default mnemonic).
 DEV_ROLES = {
@@ -37,7 +39,7 @@ state_option = click.option(
 )
 
 
-@click.group()
+@click.group(cls=WholeLinesGroup)
 def chain() -> None:
     """A local anvil chain that outlives the command (development only)."""
 
@@ -58,7 +60,8 @@ def up(state_file: Path | None) -> None:
 
 @chain.command("down")
 @state_option
-def down(state_file: Path | None) -> None:
+@deployment_option
+def down(state_file: Path | None, deployment_file: Path | None) -> None:
     """Stop the anvil that `chain up` started (SIGTERM, then SIGKILL)."""
     path = state_file or default_state_file()
     state = stop_persistent(path)
@@ -66,14 +69,15 @@ def down(state_file: Path | None) -> None:
         click.echo("no chain recorded; nothing to stop")
         return
     click.echo(f"stopped anvil pid {state.pid} ({state.rpc_url})")
-    deployment = default_deployment_file()
+    deployment = deployment_file or default_deployment_file()
     if deployment.exists():
         click.echo(f"note: {deployment} describes contracts on that chain; deploy again after up")
 
 
 @chain.command("status")
 @state_option
-def status(state_file: Path | None) -> None:
+@deployment_option
+def status(state_file: Path | None, deployment_file: Path | None) -> None:
     """Is the recorded chain running and answering? What is deployed?"""
     path = state_file or default_state_file()
     state = read_state(path)
@@ -97,7 +101,7 @@ def status(state_file: Path | None) -> None:
         f"block {int(block['number'], 16)}, chain time "
         f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(int(block['timestamp'], 16)))}"
     )
-    deployment = default_deployment_file()
+    deployment = deployment_file or default_deployment_file()
     if deployment.exists():
         dep = Deployment.load(deployment)
         live = dep.rpc_url == state.rpc_url and bool(rpc.code(dep.engine))
@@ -112,12 +116,14 @@ def accounts() -> None:
         click.echo(f"{i}  {signer.address}  {role}")
 
 
-@click.group("time")
+@click.group("time", cls=WholeLinesGroup)
 def time_group() -> None:
     """Move a local chain's clock (anvil only)."""
 
 
-@time_group.command("advance")
+@time_group.command(
+    "advance", cls=SignedArgsCommand, number_arg="SECONDS", number_what="a time step"
+)
 @click.argument("seconds", type=click.IntRange(0, 10 * 365 * 86400))
 @rpc_option
 @deployment_option

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,3 +85,47 @@ mode_option = click.option(
     show_default=True,
     help="maintenance uses each market's MMR, initial its IMR.",
 )
+
+
+class TimedLog:
+    """A progress logger for long steps: each line on stderr with the seconds elapsed.
+
+    A cold ``zkmargin setup`` runs for a minute and a half, most of it in one step (the
+    phase-2 preparation of the Powers of Tau); a line per step with the running time
+    shows where the time goes, and while one step runs longer than ``every`` seconds a
+    "still …" line repeats, so a slow machine never looks hung. Use it as a context
+    manager so the reminder thread stops with the work.
+    """
+
+    def __init__(self, every: float = 30.0) -> None:
+        self.every = every
+        self.started = time.perf_counter()
+        self._step = ""
+        self._stop = threading.Event()
+        self._changed = threading.Event()
+        self._thread = threading.Thread(target=self._remind, daemon=True)
+
+    def __enter__(self) -> TimedLog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._changed.set()
+        self._thread.join()
+
+    def __call__(self, line: str) -> None:
+        self._step = line
+        self._changed.set()
+        self._echo(line)
+
+    def _echo(self, line: str) -> None:
+        click.echo(f"  [{time.perf_counter() - self.started:5.1f} s] {line}", err=True)
+
+    def _remind(self) -> None:
+        while not self._stop.is_set():
+            if self._changed.wait(self.every):
+                self._changed.clear()
+                continue
+            if self._step and not self._stop.is_set():
+                self._echo(f"still {self._step}")

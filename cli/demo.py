@@ -32,6 +32,7 @@ from chain.deploy import DEFAULT_SPEC, Deployment, deploy_system, parse_price
 from chain.errors import RevertError
 from chain.rpc import Chain
 from chain.signers import Signer, dev_signer
+from cli.deploy import build_contracts
 from prover.prove import Prover
 from prover.setup import run_setup
 from zkmargin.accounts import load_account, new_account, save_account
@@ -99,6 +100,7 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
     out.print(f"\n[bold]2. A local chain[/]: anvil at {local.rpc_url} (pid {local.pid})")
     chain = Chain(local.rpc_url, decoder=make_decoder())
     admin = dev_signer(0)
+    build_contracts()
     deployed = time.perf_counter()
     deployment, results = deploy_system(chain, admin, DEFAULT_SPEC)
     deployment.save(work / "deployment.json")
@@ -262,7 +264,7 @@ def _deployment_table(
 ) -> None:
     table = Table(title="Deployed contracts (gas from mined receipts)")
     table.add_column("contract")
-    table.add_column("address")
+    table.add_column("address", no_wrap=True, min_width=42)
     table.add_column("gas", justify="right")
     addresses = {
         **{f"MockAggregator {f.name}": f.address for f in deployment.feeds},
@@ -271,7 +273,7 @@ def _deployment_table(
     }
     for name, used in gas.items():
         address = addresses.get(name, "")
-        table.add_row(name, f"{address[:8]}…{address[-4:]}" if address else "", f"{used:,}")
+        table.add_row(name, address, f"{used:,}")
     table.add_row("[bold]all transactions", "incl. listings, pool, faucet", f"[bold]{total:,}")
     out.print(table)
 

@@ -8,18 +8,7 @@ from typing import Any
 
 import click
 
-from cli.account import account
-from cli.chain import chain, time_group
-from cli.commit import commit
-from cli.demo import demo
-from cli.deploy import deploy
-from cli.keeper import flag_shock, liquidate, status
-from cli.margin import margin
-from cli.oracle import oracle
-from cli.prove import prove
-from cli.setup import setup
-from cli.trader import close, deposit, faucet, open_account, submit, withdraw
-from cli.verify import verify
+from cli.sections import SectionedGroup
 from zkmargin.errors import InsufficientMargin, ZkMarginError
 
 EXIT_FAILED = 1  # the claim does not hold: insufficient margin, invalid proof
@@ -27,35 +16,45 @@ EXIT_ERROR = 2  # bad input or a tool failure (also click's usage errors)
 EXIT_INTERNAL = 70
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# name -> "module:object". Commands load when used, so `zkmargin prove` never imports
+# web3 or py_ecc; the order and headings of `zkmargin --help` come from cli.sections.
+COMMANDS: dict[str, str] = {
+    "account": "cli.account:account",
+    "setup": "cli.setup:setup",
+    "commit": "cli.commit:commit",
+    "margin": "cli.margin:margin",
+    "prove": "cli.prove:prove",
+    "prove-batch": "cli.batch:prove_batch",
+    "verify": "cli.verify:verify",
+    "serve": "cli.serve:serve",
+    "demo": "cli.demo:demo",
+    "chain": "cli.chain:chain",
+    "time": "cli.chain:time_group",
+    "deploy": "cli.deploy:deploy",
+    "oracle": "cli.oracle:oracle",
+    "faucet": "cli.trader:faucet",
+    "deposit": "cli.trader:deposit",
+    "open": "cli.trader:open_account",
+    "submit": "cli.trader:submit",
+    "withdraw": "cli.trader:withdraw",
+    "close": "cli.trader:close",
+    "status": "cli.keeper:status",
+    "flag-shock": "cli.keeper:flag_shock",
+    "liquidate": "cli.keeper:liquidate",
+}
+
+
+@click.group(
+    cls=SectionedGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="zkmargin")
 def cli() -> None:
     """zkmargin: prove, without revealing positions, that an account meets its margin.
 
     DEVELOPMENT SOFTWARE: not audited; `zkmargin setup` makes development-only keys.
     """
-
-
-for command in (account, setup, commit, margin, prove, verify, demo):
-    cli.add_command(command)
-
-# On-chain commands (chain): a local anvil, deployment, trader and keeper actions.
-for command in (
-    chain,
-    time_group,
-    deploy,
-    oracle,
-    faucet,
-    deposit,
-    open_account,
-    submit,
-    withdraw,
-    close,
-    status,
-    flag_shock,
-    liquidate,
-):
-    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> Any:

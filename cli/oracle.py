@@ -9,15 +9,17 @@ import click
 
 from chain.deploy import parse_price
 from cli.chainopts import connect, connection_options, from_option, price_text, signer_for
+from cli.sections import WholeLinesGroup
+from cli.values import SignedArgsCommand
 from zkmargin.amounts import format_fixed
 
 
-@click.group()
+@click.group(cls=WholeLinesGroup)
 def oracle() -> None:
     """Price feeds (the adapter's validated prices, 8 decimals)."""
 
 
-@oracle.command("set")
+@oracle.command("set", cls=SignedArgsCommand, number_arg="PRICE", number_what="a price")
 @click.argument("name", metavar="MARKET")
 @click.argument("price")
 @connection_options

@@ -1,7 +1,12 @@
-"""``zkmargin prove``: a Groth16 proof that an account meets its margin."""
+"""``zkmargin prove``: a Groth16 proof that an account meets its margin.
+
+When ``zkmargin serve`` runs for the same build (and backend), the proof is made by that
+warm process (see :mod:`cli.serve`); otherwise, or with ``--local``, in this one.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -12,14 +17,19 @@ from cli.common import (
     binding_options,
     circuit_choice,
     circuit_option,
-    load_inputs,
     make_binding,
     market_option,
     mode_option,
 )
+from cli.serve import served_proof
+from prover.backends import BACKENDS, ENV_VAR
 from prover.prove import Prover
-from zkmargin.errors import InputError
+from zkmargin.accounts import parse_account, parse_market_data
+from zkmargin.errors import InputError, InsufficientMargin, ZkMarginError
+from zkmargin.jsonio import read_json_file
 from zkmargin.model import Mode
+from zkmargin.paths import build_dir
+from zkmargin.proofs import ProofBundle
 
 
 @click.command()
@@ -39,6 +49,18 @@ from zkmargin.model import Mode
     is_flag=True,
     help="Opening proof: every position's entry price must equal the oracle price.",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default=None,
+    help=f"Proving backend (default: ${ENV_VAR}, else the fastest installed: "
+    "arkworks with zkmargin[fast], else snarkjs-worker).",
+)
+@click.option(
+    "--local",
+    is_flag=True,
+    help="Prove in this process even if `zkmargin serve` is running.",
+)
 @binding_options
 def prove(
     account_file: Path,
@@ -50,28 +72,60 @@ def prove(
     chain_id: int,
     engine: str,
     nonce: int,
+    backend: str | None,
+    local: bool,
 ) -> None:
     """Prove that ACCOUNT meets the margin requirement at the market file's prices.
 
     Writes nothing and exits 1 if the account does not meet it.
     """
     check_output_path(output, account_file, market_file)
-    account, data = load_inputs(account_file, market_file)
+    market_raw = read_json_file(market_file, "market file")
+    data = parse_market_data(market_raw, f"market file {market_file}")
+    account_raw = read_json_file(account_file, "account file")
+    account = parse_account(account_raw, data, f"account file {account_file}")
     binding = make_binding(chain_id, engine, nonce)
     started = time.perf_counter()
-    bundle = Prover().prove(
-        account,
-        data,
-        mode=Mode(mode),
-        binding=binding,
-        circuit=circuit_choice(circuit),
-        opening=opening,
-    )
+    reply = None
+    if not local:
+        request = {
+            "backend": backend or os.environ.get(ENV_VAR) or None,
+            "account": account_raw,
+            "market": market_raw,
+            "mode": mode,
+            "circuit": circuit_choice(circuit),
+            "opening": opening,
+            "binding": {"chain_id": chain_id, "engine": binding.engine, "nonce": nonce},
+        }
+        reply = served_proof(request, build_dir())
+    if reply is not None:
+        bundle = bundle_from_reply(reply)
+        how = f"by zkmargin serve, {reply.get('backend')}"
+    else:
+        prover = Prover(backend=backend) if backend else Prover()
+        bundle = prover.prove(
+            account,
+            data,
+            mode=Mode(mode),
+            binding=binding,
+            circuit=circuit_choice(circuit),
+            opening=opening,
+        )
+        how = "locally"
     bundle.save(output)
     click.echo(
-        f"wrote {output}: {bundle.circuit} {mode} proof, verified locally "
+        f"wrote {output}: {bundle.circuit} {mode} proof, verified {how} "
         f"({time.perf_counter() - started:.2f} s)"
     )
+
+
+def bundle_from_reply(reply: dict[str, object]) -> ProofBundle:
+    """The served proof, or the server's refusal as the error the local prover raises."""
+    if reply.get("ok") is True:
+        return ProofBundle.from_json(reply.get("bundle"), "proof from zkmargin serve")
+    if reply.get("kind") == "insufficient":
+        raise InsufficientMargin(str(reply.get("equity")), str(reply.get("requirement")))
+    raise ZkMarginError(str(reply.get("message", "zkmargin serve failed")))
 
 
 def check_output_path(output: Path, *inputs: Path) -> None:

@@ -9,11 +9,12 @@ inputs before anything is sent.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
-from chain.client import EngineClient, Kind, ProofTx
+from chain.client import EngineClient, Kind, OpenPlan, ProofTx
 from cli.chainopts import (
     connect,
     connection_options,
@@ -27,9 +28,13 @@ from cli.chainopts import (
     who,
 )
 from cli.common import account_argument
+from cli.values import SignedArgsCommand
 from prover.prove import Prover
-from zkmargin.accounts import save_account
+from zkmargin.accounts import format_address, save_account
 from zkmargin.amounts import format_fixed
+from zkmargin.encoding import Binding, encode
+from zkmargin.errors import InputError, InsufficientMargin
+from zkmargin.model import Mode, evaluate
 
 PNL_DECIMALS = 16  # AccountClosed.pnl is in 1e-16 quote (size 1e-8 * price 1e-8)
 
@@ -49,7 +54,7 @@ def _deadline(client: EngineClient, address: str) -> str:
     )
 
 
-@click.command()
+@click.command(cls=SignedArgsCommand, number_arg="AMOUNT", number_what="an amount")
 @click.argument("target", metavar="ACCOUNT")
 @click.argument("asset")
 @click.argument("amount")
@@ -67,6 +72,17 @@ def deposit(
     address = who(client, target)
     units = parse_amount(client, asset, amount)
     signer = signer_for(client, address, key_file)
+    have = client.wallet_balance(address, asset)
+    if have < units:
+        hint = (
+            f"; mint mock tokens with `zkmargin faucet {address} {asset} {amount}`"
+            if client.deployment.mock
+            else ""
+        )
+        raise InputError(
+            f"{address} holds {tokens(client, asset, have)} {asset} in its wallet, "
+            f"cannot deposit {amount} {asset}{hint}"
+        )
     approve, result = client.deposit(signer, asset, units)
     click.echo(
         f"deposited {amount} {asset} for {address}: engine balance "
@@ -99,27 +115,103 @@ def open_account(
     """Open ACCOUNT at the engine with an opening proof (initial margin).
 
     Every position's entry price becomes the current oracle price and the salt is drawn
-    afresh; ACCOUNT is rewritten (atomically, mode 0600) BEFORE anything is sent, since
-    only that file can open the commitment afterwards.
+    afresh. ACCOUNT itself changes only once the opening transaction is mined: until
+    then the new entries and salt wait in ACCOUNT.opening (mode 0600), which then
+    replaces ACCOUNT atomically; if opening fails, ACCOUNT is untouched.
     """
     client = connect(deployment_file, rpc_url)
     account = load_account_file(client, account_file)
-    address = f"0x{account.address:040x}"
+    address = format_address(account.address)
     signer = signer_for(client, address, key_file)
+    pending = pending_file(account_file)
+    if pending.exists():
+        raise InputError(
+            f"{pending} exists: an earlier `open` did not finish. If `zkmargin status "
+            f"{address}` shows an open account, that file holds its salt: move it over "
+            f"{account_file}; otherwise delete it"
+        )
+    balances = client.balances(address)
+    if not any(balances.values()):
+        first = client.deployment.assets[0].name
+        raise InputError(
+            f"{address} has no collateral at the engine; deposit first, e.g. "
+            f"`zkmargin deposit {account_file} {first} 2000`"
+        )
     chosen = None if kind == "auto" else Kind[kind.upper()]
     plan = client.plan_open(account, chosen, asset=asset)
-    save_account(account_file, plan.account, overwrite=True)
+    expected = _check_opening(client, plan, balances, account_file)
+    save_account(pending, plan.account, overwrite=True)
+    try:
+        tx = client.open(signer, plan, Prover())
+    except BaseException:
+        _settle_pending(client, address, expected, pending, account_file)
+        raise
+    os.replace(pending, account_file)
     entries = ", ".join(f"{p.market} {price_text(p.entry_price)}" for p in plan.account.positions)
-    click.echo(
-        f"updated {account_file}: entries at the oracle ({entries or 'no positions'}), fresh salt"
-    )
-    tx = client.open(signer, plan, Prover())
-    commitment = tx.bundle.public_signals[0]
     click.echo(_proof_line(client, tx, f"opened {plan.kind.name.lower()} account"))
     click.echo(
-        f"the engine stores commitment {commitment}; positions and salt stay in {account_file}"
+        f"updated {account_file}: entries at the oracle ({entries or 'no positions'}), "
+        "fresh salt (mode 0600)"
+    )
+    click.echo(
+        f"the engine stores commitment {expected}; positions and salt stay in {account_file}"
     )
     click.echo(_deadline(client, signer.address))
+
+
+def pending_file(account_file: Path) -> Path:
+    """Where ``open`` keeps the planned account until the opening transaction is mined."""
+    return account_file.with_name(account_file.name + ".opening")
+
+
+def _check_opening(
+    client: EngineClient, plan: OpenPlan, balances: dict[str, int], account_file: Path
+) -> int:
+    """The model's verdict at initial margin before any file is written; the commitment.
+
+    Without this a short deposit shows up only as the prover's refusal, after the plan
+    was saved; here it comes first, in one line that says what to do.
+    """
+    data = client.market_data(plan.kind, plan.market, plan.asset)
+    chain_account = client.chain_account(plan.account, data, balances)
+    report = evaluate(chain_account, data, Mode.INITIAL)
+    if not report.solvent:
+        short = InsufficientMargin(report.equity_display(), report.requirement_display())
+        short.args = (
+            f"{short} (initial margin, at the oracle prices): deposit more with "
+            f"`zkmargin deposit {account_file} ASSET AMOUNT` or open smaller positions",
+        )
+        raise short
+    enc = encode(
+        chain_account,
+        data,
+        circuit=plan.kind.circuit,
+        mode=Mode.INITIAL,
+        binding=Binding(),
+        opening=True,
+    )
+    return enc.statement.commitment
+
+
+def _settle_pending(
+    client: EngineClient, address: str, expected: int, pending: Path, account_file: Path
+) -> None:
+    """After a failed ``open``: keep the plan only if the engine holds its commitment.
+
+    A failure after the transaction was sent (a lost connection, say) may still have
+    opened the account; then the pending file is the only copy of the new salt and
+    replaces ACCOUNT. If the chain cannot be asked, the pending file stays for the user.
+    """
+    try:
+        state = client.account_state(address)
+    except Exception:  # the chain is unreachable: never delete what may be the only salt
+        click.echo(f"note: kept {pending}; check `zkmargin status {address}`", err=True)
+        return
+    if state.open and state.commitment == expected:
+        os.replace(pending, account_file)
+        click.echo(f"note: the account did open; {account_file} updated", err=True)
+    else:
+        pending.unlink(missing_ok=True)
 
 
 @click.command()
@@ -139,7 +231,7 @@ def submit(
     click.echo(_deadline(client, signer.address))
 
 
-@click.command()
+@click.command(cls=SignedArgsCommand, number_arg="AMOUNT", number_what="an amount")
 @account_argument
 @click.argument("asset")
 @click.argument("amount")
@@ -157,6 +249,12 @@ def withdraw(
     account = load_account_file(client, account_file)
     signer = signer_for(client, f"0x{account.address:040x}", key_file)
     units = parse_amount(client, asset, amount)
+    held = client.balance(signer.address, asset)
+    if held < units:
+        raise InputError(
+            f"the engine holds {tokens(client, asset, held)} {asset} for {signer.address}, "
+            f"cannot withdraw {amount} {asset}"
+        )
     result = client.withdraw(signer, account, asset, units, Prover())
     if isinstance(result, ProofTx):
         click.echo(_proof_line(client, result, f"withdrew {amount} {asset}"))
@@ -194,7 +292,7 @@ def close(
             click.echo(f"  returned {tokens(client, info.name, got)} {info.name}")
 
 
-@click.command()
+@click.command(cls=SignedArgsCommand, number_arg="AMOUNT", number_what="an amount")
 @click.argument("target", metavar="ACCOUNT")
 @click.argument("asset")
 @click.argument("amount")

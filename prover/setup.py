@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -57,6 +58,31 @@ class SetupReport:
     steps_run: list[str]
 
 
+_INCLUDE = re.compile(r'^\s*include\s+"([^"]+)"\s*;', re.MULTILINE)
+
+
+def circuit_sources(entry_file: Path) -> list[Path]:
+    """The entry file and every project file it includes, transitively (sorted).
+
+    Includes that resolve outside the project's circuits (circomlib through ``-l
+    node_modules``) are covered by the pinned package version instead. Only this closure
+    keys the build, so adding an unrelated circuit never invalidates a key.
+    """
+    root = project_root().resolve()
+    seen: set[Path] = set()
+    todo = [(root / entry_file).resolve()]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _INCLUDE.findall(path.read_text(encoding="utf-8")):
+            target = (path.parent / name).resolve()
+            if target.is_file() and target.is_relative_to(root / "circuits"):
+                todo.append(target)
+    return sorted(seen)
+
+
 def circuit_sources_hash(name: str, entry: dict[str, Any]) -> str:
     """Hash of everything the compiled circuit depends on."""
     root = project_root()
@@ -65,8 +91,8 @@ def circuit_sources_hash(name: str, entry: dict[str, Any]) -> str:
     for pkg in ("circom2", "circomlib"):
         meta = json.loads((node_modules() / pkg / "package.json").read_text())
         digest.update(f"{pkg}@{meta['version']}".encode())
-    for path in sorted((root / "circuits").rglob("*.circom")):
-        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for path in circuit_sources(Path(entry["file"])):
+        digest.update(str(path.relative_to(root.resolve())).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -217,6 +243,7 @@ def make_keys(
             error=SetupError,
         )
         (staging / "c0.zkey").unlink()
+        log(f"{name}: export verification key and Solidity verifier")
         run_tool(
             "snarkjs",
             [
@@ -274,7 +301,6 @@ def run_setup(
             steps.append(f"compile {name}")
         header = read_r1cs_header(out / "circuit.r1cs")
         compiled[name] = (out, header)
-        log(f"{name}: {header.n_constraints} constraints, {header.n_public} public inputs")
 
     power = max(required_power(h.n_constraints, h.n_public) for _, h in compiled.values())
     if ptau is None:

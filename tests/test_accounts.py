@@ -731,7 +731,7 @@ def test_float_amount_in_account_file_text() -> None:
 
 
 def test_parse_json_huge_int_literal_is_input_error() -> None:
-    """Bug (prover/accounts.py parse_json): a JSON integer with >4300 digits makes
+    """Bug (zkmargin/jsonio.py parse_json): a JSON integer with >4300 digits makes
     ``json.loads`` raise a plain ValueError (CPython's int-digit limit) that escapes
     parse_json; the CLI then reports an internal error (exit 70). Catch ValueError too
     (or pass ``parse_int`` that refuses more than, say, 80 digits)."""
@@ -741,7 +741,7 @@ def test_parse_json_huge_int_literal_is_input_error() -> None:
 
 
 def test_parse_json_deep_nesting_does_not_crash() -> None:
-    """Bug (prover/accounts.py parse_json): importing py_ecc raises the recursion limit to
+    """Bug (zkmargin/jsonio.py parse_json): importing py_ecc raises the recursion limit to
     100000, so json.loads of a 100 KB file of ``[[[[…`` overflows the C stack and the
     process dies with SIGSEGV (CLI exit 139). Run in a subprocess so pytest survives.
     Fix: refuse nesting deeper than e.g. 64 before json.loads (scan brackets outside
@@ -881,3 +881,20 @@ def test_new_account_has_fresh_salt_and_random_address() -> None:
     assert 0 <= a.address < 2**160
     # a new account's JSON parses back to itself
     assert parse_account(account_to_json(a), None) == a
+
+
+EIP55_VECTORS = [  # the examples of EIP-55 itself
+    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+    "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
+    "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
+    "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
+]
+
+
+@pytest.mark.parametrize("address", EIP55_VECTORS)
+def test_format_address_is_eip55(address: str) -> None:
+    assert format_address(int(address, 16)) == address
+    assert parse_address(address, "a") == int(address, 16)
+    last = max(i for i, c in enumerate(address) if c.isalpha() and i > 1)
+    flipped = address[:last] + address[last].swapcase() + address[last + 1 :]
+    assert "wrong EIP-55 checksum" in refusal(lambda: parse_address(flipped, "a"))

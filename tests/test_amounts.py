@@ -171,7 +171,7 @@ def test_parse_fixed_refuses_big_json_int() -> None:
 def test_parse_fixed_huge_strings_are_input_errors() -> None:
     """A 5000-digit amount must be an InputError, not CPython's int-digits ValueError.
 
-    Bug (prover/amounts.py parse_fixed): ``int(whole)`` raises a plain ValueError
+    Bug (zkmargin/amounts.py parse_fixed): ``int(whole)`` raises a plain ValueError
     ("Exceeds the limit (4300 digits) ...") that is not an InputError, so the CLI reports an
     internal error (exit 70) instead of one line naming the field.
     """
@@ -238,7 +238,7 @@ def test_field_sized_values_out_of_range(value: int) -> None:
 
 
 def test_parse_uint_huge_string_is_input_error() -> None:
-    """Bug (prover/amounts.py parse_uint): ``int(value)`` of >4300 digits raises ValueError."""
+    """Bug (zkmargin/amounts.py parse_uint): ``int(value)`` of >4300 digits raises ValueError."""
     uint_refused("7" * 5000, bits=254)
 
 

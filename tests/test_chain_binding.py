@@ -24,10 +24,10 @@ from chain.client import (
 )
 from chain.deploy import deploy_system
 from chain.errors import ChainError, PublicInputsMismatch, RevertError
-from chain.local import LocalSystem, local_system
+from chain.local import LocalSystem
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
-from verifier.groth16 import Proof, verify
+from verifier.groth16 import Proof, VerifyingKey, verify
 from zkmargin.encoding import Binding
 from zkmargin.model import Account, Mode, Position
 from zkmargin.proofs import ProofBundle
@@ -73,27 +73,27 @@ ETH_LONG = Position("ETH-USD", True, Size(10**8), Price(2000 * 10**8))
 
 
 @pytest.fixture(scope="module")
-def world(prover: Prover) -> Iterator[World]:
-    with local_system() as system:
-        second, _ = deploy_system(system.chain, dev_signer(0), build=False)
-        other = EngineClient(system.chain, second)
-        alice = Trader(dev_signer(1), _account(dev_signer(1), 111, ETH_LONG))
-        bob = Trader(dev_signer(2), _account(dev_signer(2), 222, ETH_LONG))
-        carol = Trader(
+def world(prover: Prover, chain_system: LocalSystem) -> Iterator[World]:
+    system = chain_system  # the session's chain, reverted after this module
+    second, _ = deploy_system(system.chain, dev_signer(0), build=False)
+    other = EngineClient(system.chain, second)
+    alice = Trader(dev_signer(1), _account(dev_signer(1), 111, ETH_LONG))
+    bob = Trader(dev_signer(2), _account(dev_signer(2), 222, ETH_LONG))
+    carol = Trader(
+        dev_signer(4),
+        _account(
             dev_signer(4),
-            _account(
-                dev_signer(4),
-                444,
-                ETH_LONG,
-                Position("BTC-USD", False, Size(10**7), Price(60000 * 10**8)),
-            ),
-        )
-        usdc = 2000 * 10**6
-        _open(system.client, prover, alice, Kind.ISOLATED, {"USDC": usdc})
-        _open(other, prover, alice, Kind.ISOLATED, {"USDC": usdc})
-        _open(system.client, prover, bob, Kind.ISOLATED, {"USDC": usdc})
-        _open(system.client, prover, carol, Kind.CROSS, {"USDC": usdc, "WETH": 10**18})
-        yield World(system, other, alice, bob, carol)
+            444,
+            ETH_LONG,
+            Position("BTC-USD", False, Size(10**7), Price(60000 * 10**8)),
+        ),
+    )
+    usdc = 2000 * 10**6
+    _open(system.client, prover, alice, Kind.ISOLATED, {"USDC": usdc})
+    _open(other, prover, alice, Kind.ISOLATED, {"USDC": usdc})
+    _open(system.client, prover, bob, Kind.ISOLATED, {"USDC": usdc})
+    _open(system.client, prover, carol, Kind.CROSS, {"USDC": usdc, "WETH": 10**18})
+    yield World(system, other, alice, bob, carol)
 
 
 def prove(client: EngineClient, prover: Prover, trader: Trader, **binding: int) -> ProofBundle:
@@ -105,7 +105,7 @@ def prove(client: EngineClient, prover: Prover, trader: Trader, **binding: int) 
     bundle = prover.prove(
         account, data, mode=Mode.MAINTENANCE, binding=bound, circuit=state.kind.circuit
     )
-    vk = prover.verifying_key(bundle.circuit)
+    vk = VerifyingKey.load(prover.manifest.circuit(bundle.circuit).vkey)
     assert verify(vk, Proof.from_json(bundle.proof), bundle.public_signals)
     return bundle
 
@@ -267,7 +267,9 @@ def test_open_refuses_when_the_price_moved_after_planning(world: World, prover: 
     assert plan.kind is Kind.ISOLATED and plan.account.positions[0].entry_price == 2000 * 10**8
     client.set_price(dev_signer(0), "ETH-USD", 2001 * 10**8)
     try:
-        with pytest.raises(ChainError, match="ETH-USD moved since the entries were set"):
+        with pytest.raises(
+            ChainError, match=r"ETH-USD moved since the entries were set \(2000 -> 2001\)"
+        ):
             client.open(dave, plan, prover)
     finally:
         client.set_price(dev_signer(0), "ETH-USD", 2000 * 10**8)

@@ -17,7 +17,7 @@ import pytest
 from chain.client import EngineClient
 from chain.deploy import parse_price
 from chain.errors import RevertError
-from chain.local import LocalSystem, local_system
+from chain.local import LocalSystem
 from chain.signers import dev_signer
 from prover.prove import Prover
 from zkmargin.model import Account, Position
@@ -34,23 +34,23 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(prover: Prover) -> Iterator[Setup]:
-    with local_system() as system:
-        client = system.client
-        client.deposit(TRADER, "USDC", 3_000 * 10**6)
-        client.deposit(TRADER, "WETH", 10**18)
-        account = Account(
-            address=int(TRADER.address, 16),
-            salt=424242,
-            collateral={},
-            positions=(
-                Position("ETH-USD", True, Size(2 * 10**8), Price(1)),
-                Position("BTC-USD", False, Size(5 * 10**6), Price(1)),
-            ),
-        )
-        plan = client.plan_open(account)
-        client.open(TRADER, plan, prover)
-        yield Setup(system, plan.account)
+def setup(prover: Prover, chain_system: LocalSystem) -> Iterator[Setup]:
+    system = chain_system  # the session's chain, reverted after this module
+    client = system.client
+    client.deposit(TRADER, "USDC", 3_000 * 10**6)
+    client.deposit(TRADER, "WETH", 10**18)
+    account = Account(
+        address=int(TRADER.address, 16),
+        salt=424242,
+        collateral={},
+        positions=(
+            Position("ETH-USD", True, Size(2 * 10**8), Price(1)),
+            Position("BTC-USD", False, Size(5 * 10**6), Price(1)),
+        ),
+    )
+    plan = client.plan_open(account)
+    client.open(TRADER, plan, prover)
+    yield Setup(system, plan.account)
 
 
 def refresh_oracles(client: EngineClient, eth: str = "2000") -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from chain.artifacts import load_abis, load_artifact
+from chain.calldata import flat_words
 from chain.client import check_public_inputs, make_decoder, proof_calldata
 from chain.deploy import DEFAULT_SPEC, Deployment, FeedInfo, feed_answer, parse_price
 from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder, RevertError
+from chain.rpc import Chain, Contract
 from chain.signers import (
     KEY_ENV,
     Signer,
@@ -24,6 +27,7 @@ from chain.signers import (
     resolve_signer,
     signer_from_keyfile,
 )
+from zkmargin.encoding import Statement
 from zkmargin.errors import InputError, ZkMarginError
 
 # anvil's dev account 5: a public, well-known key (never a real one).
@@ -268,3 +272,68 @@ def test_default_spec_is_consistent() -> None:
     assert all(a.feed in feeds for a in DEFAULT_SPEC.assets)
     assert len(DEFAULT_SPEC.markets) <= 4 and len(DEFAULT_SPEC.assets) <= 2
     assert {a.decimals for a in DEFAULT_SPEC.assets} == {6, 18}
+
+
+def test_a_mismatch_is_told_in_fields_not_packed_words() -> None:
+    """The packed words (account | nonce << 160, ...) are unpacked for the message."""
+    account, engine_addr = int(DEV5, 16), 0xA51C1FC2F0D1A1B8494ED1FE312D7C3A78ED91C0
+    statement = Statement(
+        circuit="isolated",
+        commitment=123,
+        prices=(2000 * 10**8, 10**8),
+        balances=(1000 * 10**18,),
+        rates=(500,),
+        haircuts=(0,),
+        opening=False,
+        account=account,
+        nonce=5,
+        engine=engine_addr,
+        chain_id=31337,
+    )
+    engine = statement.public_signals()
+
+    def message(**change: object) -> str:
+        ours = replace(statement, **change).public_signals()  # type: ignore[arg-type]
+        with pytest.raises(PublicInputsMismatch) as info:
+            check_public_inputs(ours, engine, "isolated", slot_names=("ETH-USD", "USDC"))
+        return str(info.value)
+
+    text = message(nonce=4)
+    assert text.startswith("refusing to send: public input 4, accountNonce (account, nonce), ")
+    assert "nonce 4 in the proof, 5 at the engine" in text and str(engine[4]) not in text
+    assert "ETH-USD price 2001 in the proof, 2000 at the engine" in message(
+        prices=(2001 * 10**8, 10**8)
+    )
+    assert "USDC balance 999.5 tokens in the proof, 1000 tokens at the engine" in message(
+        balances=(9995 * 10**17,)
+    )
+    assert "ETH-USD margin rate 1000 bps in the proof, 500 bps at the engine" in message(
+        rates=(1000,)
+    )
+    assert "chain id 1 in the proof, 31337 at the engine" in message(chain_id=1)
+    assert f"account 0x{'00' * 19}01 in the proof, {DEV5} at the engine" in message(account=1)
+
+
+# ---------------------------------------------------------------- web3 contract objects
+
+
+def test_contract_encodes_through_web3_and_refuses_bad_arguments_in_one_line() -> None:
+    """Encoding is web3's (offline: no node is contacted); a wrong call names the ABI."""
+    chain = Chain("http://127.0.0.1:9")  # nothing listens there
+    engine = Contract(chain, "0x" + "11" * 20, load_artifact("MarginEngine").abi, "MarginEngine")
+    data = engine.encode("deposit", 1, 5)
+    assert data == selector("deposit(uint8,uint256)") + abi_encode(["uint8", "uint256"], [1, 5])
+    with pytest.raises(ChainError) as info:
+        engine.encode("deposit", "USDC", 5)
+    assert str(info.value) == (
+        "MarginEngine.deposit: the arguments do not match deposit(uint8,uint256)"
+    )
+    with pytest.raises(ChainError, match="MarginEngine has no function depositAll"):
+        engine.encode("depositAll")
+    with pytest.raises(ChainError, match=r"cannot reach the RPC endpoint http://127\.0\.0\.1:9"):
+        engine.call("marketCount")
+
+
+def test_proof_calldata_flattens_in_the_verifiers_order() -> None:
+    calldata = ((1, 2), ((11, 10), (21, 20)), (3, 4))
+    assert flat_words(calldata) == [1, 2, 11, 10, 21, 20, 3, 4]

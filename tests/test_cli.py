@@ -91,7 +91,9 @@ class Run:
 def run_main(*args: object) -> Run:
     """The console entry point ``main()`` in-process, output captured by click's runner."""
     runner = CliRunner()
-    with runner.isolation(env={"ZKMARGIN_DEBUG": None}) as (out, err, _):
+    # no deployment file at hand: `account new` then checks names only against -m
+    no_deployment = {"ZKMARGIN_DEBUG": None, "ZKMARGIN_DEPLOYMENT": "/nonexistent/deployment.json"}
+    with runner.isolation(env=no_deployment) as (out, err, _):
         try:
             main([str(a) for a in args])
             code = 0
@@ -382,7 +384,7 @@ def test_account_new_bad_option_forms(tmp_path: Path, option: str, value: str) -
 
 
 def test_account_new_bad_option_form_is_one_line(tmp_path: Path) -> None:
-    """Bug (prover/cli/account.py _split/_position): a malformed --position/--collateral
+    """Bug (cli/account.py _split/_position): a malformed --position/--collateral
     raises click.BadParameter, which prints three lines of usage plus "Error: ..." (4
     lines, capitalised differently from every other error). The issue asks for one clear
     line naming the field. Fix: raise InputError(f"--position: expected
@@ -398,10 +400,10 @@ def test_account_new_bad_option_form_is_one_line(tmp_path: Path) -> None:
         (["--collateral", "USDC=-1"], "collateral.USDC"),
         (["--collateral", "USDC=1.5.1"], "collateral.USDC"),
         (["--collateral", "USDC=0.0000001", "-M"], "collateral.USDC: 0.0000001 has more than 6"),
-        (["--collateral", "DAI=1", "-M"], "collateral.DAI: unknown collateral asset 'DAI'"),
+        (["--collateral", "DAI=1", "-M"], "--collateral: unknown asset 'DAI'"),
         (["--collateral", "bad name=1"], "collateral.bad name"),
         (["--position", "ETH-USD:up:5@2000"], 'positions[0].side: expected "long" or "short"'),
-        (["--position", "XRP-USD:long:5@1", "-M"], "positions[0].market: unknown market"),
+        (["--position", "XRP-USD:long:5@1", "-M"], "--position: unknown market 'XRP-USD'"),
         (["--position", "ETH-USD:long:5.123456789@2000"], "positions[0].size"),
         (["--position", "ETH-USD:long:-5@2000"], "positions[0].size"),
         (["--position", "ETH-USD:long:5@0"], "positions[0].entry_price: must be greater"),
@@ -437,11 +439,11 @@ def test_account_new_bad_checksum_address(tmp_path: Path) -> None:
 def test_account_new_missing_directory(tmp_path: Path) -> None:
     path = tmp_path / "missing" / "acct.json"
     run = run_main("account", "new", path)
-    assert_one_error_line(run, 2, f"{path}: cannot create (No such file or directory)")
+    assert_one_error_line(run, 2, f"{path}: cannot write (No such file or directory)")
 
 
 def test_account_new_duplicate_collateral_refused(tmp_path: Path) -> None:
-    """Bug (prover/cli/account.py new): ``dict(_split(...) for item in collateral)`` keeps
+    """Bug (cli/account.py new): ``dict(_split(...) for item in collateral)`` keeps
     the last of ``--collateral USDC=1 --collateral USDC=2`` silently (the file says 2),
     while a duplicate key in an account file is refused. Fix: refuse a repeated asset
     ("--collateral: USDC given twice")."""
@@ -932,7 +934,7 @@ def test_prove_write_failure_leaves_nothing(
     def no_space(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("zkmargin.proofs.json.dump", no_space)
+    monkeypatch.setattr("zkmargin.jsonio.os.fsync", no_space)
     out = tmp_path / "proof.json"
     run = run_main("prove", solvent_file, "-m", market_file, "-o", out)
     assert run.code != 0
@@ -954,7 +956,7 @@ def test_prove_fake_writes_complete_file(
 
 @pytest.mark.usefixtures("fake_prover")
 def test_prove_refuses_to_overwrite_the_account_file(tmp_path: Path, market_file: Path) -> None:
-    """Bug (prover/cli/prove.py + prover/proofs.py write_json_atomic): ``-o`` naming the
+    """Bug (cli/prove.py + zkmargin/proofs.py write_json_atomic): ``-o`` naming the
     account file itself replaces the private account file (the only copy of the salt)
     with the proof, via os.replace. Fix: refuse when the output resolves to the account
     or market file (``os.path.samefile``); consider refusing any existing output without
@@ -1139,7 +1141,7 @@ def test_verify_directory(tmp_path: Path) -> None:
 def test_verify_non_ascii_digit_signal_is_invalid(
     tmp_path: Path, proof_json: dict[str, Any]
 ) -> None:
-    """Bug (prover/proofs.py ProofBundle.from_json): signals are checked with
+    """Bug (zkmargin/proofs.py ProofBundle.from_json): signals are checked with
     ``str.isdigit()``, which is True for "²"; ``int("²")`` then raises ValueError and the CLI
     reports "internal error" with exit 70 instead of "invalid:" with exit 1.
     Fix: check ``s.isascii() and s.isdigit()`` (or a ``[0-9]+`` fullmatch)."""
@@ -1152,7 +1154,7 @@ def test_verify_non_ascii_digit_signal_is_invalid(
 
 
 def test_verify_arabic_indic_digits_are_invalid(tmp_path: Path, proof_json: dict[str, Any]) -> None:
-    """Bug (prover/proofs.py ProofBundle.from_json): a signal written in Arabic-Indic
+    """Bug (zkmargin/proofs.py ProofBundle.from_json): a signal written in Arabic-Indic
     digits passes ``isdigit()`` and ``int()`` converts it, so a non-canonical proof file
     verifies as valid (the on-chain client and snarkjs would reject it). Same fix."""
     table = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -1168,7 +1170,7 @@ def test_verify_arabic_indic_digits_are_invalid(tmp_path: Path, proof_json: dict
 
 
 def test_verify_huge_signal_is_invalid(tmp_path: Path, proof_json: dict[str, Any]) -> None:
-    """Bug (prover/proofs.py ProofBundle.from_json): ``int(s)`` of a 5000-digit signal raises
+    """Bug (zkmargin/proofs.py ProofBundle.from_json): ``int(s)`` of a 5000-digit signal raises
     CPython's int-digit-limit ValueError: "internal error", exit 70, instead of invalid.
     Fix: refuse signals longer than 78 digits (r has 77) before int()."""
     data = _tampered(proof_json, lambda d: d["publicSignals"].__setitem__(1, "1" * 5000))
@@ -1179,7 +1181,7 @@ def test_verify_huge_signal_is_invalid(tmp_path: Path, proof_json: dict[str, Any
 
 
 def test_verify_does_not_trust_the_mode_label(tmp_path: Path, proof_json: dict[str, Any]) -> None:
-    """Bug (verifier/bundle.py verify_bundle + prover/proofs.py): the "mode" field is not
+    """Bug (verifier/bundle.py verify_bundle + zkmargin/proofs.py): the "mode" field is not
     bound to the proof, yet the verdict repeats it. Relabelling a maintenance (MMR) proof
     as "initial" prints "valid: isolated initial proof verifies", although the rates in
     the public signals are the MMR. Fix: do not print the unverified label (or print the
@@ -1192,7 +1194,7 @@ def test_verify_does_not_trust_the_mode_label(tmp_path: Path, proof_json: dict[s
 
 
 def test_deep_nesting_does_not_crash_the_cli(tmp_path: Path, market_file: Path) -> None:
-    """Bug (prover/accounts.py parse_json): py_ecc raises the recursion limit to 100000,
+    """Bug (zkmargin/jsonio.py parse_json): py_ecc raises the recursion limit to 100000,
     so a 100 KB file of ``[[[[…`` (well under MAX_FILE_BYTES) overflows the C stack in
     json.loads and the process dies with SIGSEGV (exit -11/139), for account, market and
     proof files alike. Fix: bound the nesting depth before json.loads."""
@@ -1207,7 +1209,7 @@ def test_deep_nesting_does_not_crash_the_cli(tmp_path: Path, market_file: Path) 
 
 
 def test_huge_json_int_is_a_clean_error(tmp_path: Path, market_file: Path) -> None:
-    """Bug (prover/accounts.py parse_json): a JSON integer of >4300 digits makes json.loads
+    """Bug (zkmargin/jsonio.py parse_json): a JSON integer of >4300 digits makes json.loads
     raise a plain ValueError; the CLI prints "internal error: ValueError: Exceeds the
     limit (4300 digits) ..." with exit 70 instead of one line naming the file, exit 2."""
     acct = tmp_path / "acct.json"

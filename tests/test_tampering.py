@@ -1,5 +1,5 @@
-"""Tampered and malleated proofs, off-chain and on the engine (issue 4 item 5, and the
-on-chain end of item 1): one place that says who refuses what, and by which check.
+"""Tampered and malleated proofs, off-chain and on the engine: one place that says who
+refuses what, and by which check.
 
 Three judges see every case: the Python verifier (``verifier.groth16``), snarkjs 0.7.6's
 ``groth16.verify`` (the function ``snarkjs groth16 verify`` calls; run in batches, and
@@ -24,11 +24,13 @@ Whatever the Solidity verifier refuses is then sent raw to ``MarginEngine.proveM
    off-twist / outside-G2 points, zero points (the precompile's point at infinity), swaps
    and partial negations; public signals +1 / +r / wrong count (Python and snarkjs, and
    the Solidity verifier for what a fixed-size ``uint[n]`` can express); and, since the
-   engine builds its inputs itself, valid proofs of a statement one public value away
-   from the engine's: commitment (salt), each price word, a balance, a rate, IMR for MMR,
-   a haircut, the opening flag, nonce + 1, chain id + 1 (the last two repeat
-   test_chain_binding's isolated cases so that every public word of both circuits is
-   covered here).
+   engine builds its inputs itself, statements one public value away from the engine's:
+   commitment (salt), each price word, a balance, a rate, IMR for MMR, a haircut, the
+   opening flag, nonce + 1, chain id + 1, so that every public word of both circuits is
+   covered. Each is checked at the encoding level (it differs from the engine's inputs in
+   exactly that word, and the client refuses it before proving); three per circuit
+   (commitment, balance word, params word) are also proved and sent to the engine, and
+   test_chain_binding does the same for the nonce, the engine and the chain id.
 3. A witness the circuit refuses, proved anyway with ``snarkjs groth16 prove`` (which
    does not check it): the honest witness of an account made insolvent by a real price
    crash on anvil (assertless build, tests/soundness.py), and a solvent account's witness
@@ -80,7 +82,7 @@ from tampering_cases import (
 )
 from tooling.wtns_files import read_sym
 
-from chain.artifacts import load_artifact
+from chain.artifacts import load_artifact, verifier_name
 from chain.client import (
     EngineClient,
     Kind,
@@ -89,12 +91,12 @@ from chain.client import (
     proof_calldata,
 )
 from chain.errors import PublicInputsMismatch, RevertError
-from chain.local import LocalSystem, local_system
+from chain.local import LocalSystem
 from chain.rpc import Contract
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
 from verifier.groth16 import VerifyingKey
-from zkmargin.encoding import Binding, circuit_shape
+from zkmargin.encoding import Binding, circuit_shape, encode
 from zkmargin.errors import InsufficientMargin
 from zkmargin.model import Account, CollateralParams, MarketData, MarketParams, Mode, Position
 from zkmargin.proofs import ProofBundle
@@ -148,37 +150,38 @@ ROLES: dict[str, tuple[int, tuple[Position, ...], dict[str, int]]] = {
 
 
 @pytest.fixture(scope="module")
-def world(prover: Prover) -> Iterator[World]:
-    with local_system() as system:
-        client = system.client
-        traders = {}
-        for role, (dev, positions, deposits) in ROLES.items():
-            signer = dev_signer(dev)
-            kind = Kind.ISOLATED if role.endswith("isolated") else Kind.CROSS
-            account = Account(
-                address=int(signer.address, 16),
-                salt=1000 + dev,
-                collateral={},
-                positions=positions,
-            )
-            for asset, units in deposits.items():
-                client.deposit(signer, asset, units)
-            market = client.deployment.market(positions[0].market).id
-            plan = OpenPlan(account, kind, market if kind is Kind.ISOLATED else 0, 0)
-            client.open(signer, plan, prover)
-            traders[role] = Trader(signer, account, kind)
-        verifiers = {
-            circuit: Contract(
-                system.chain,
-                system.deployment.contracts[name],
-                load_artifact(name).abi,
-                name,
-            )
-            for circuit, name in (("isolated", "IsolatedVerifier"), ("cross", "CrossVerifier"))
-        }
-        vks = {c: prover.verifying_key(c) for c in CIRCUITS}
-        vkey_paths = {c: prover.manifest.circuit(c).vkey for c in CIRCUITS}
-        yield World(system, traders, verifiers, vks, vkey_paths)
+def world(prover: Prover, chain_system: LocalSystem) -> World:
+    """The session's chain (reverted after this module) with six open accounts."""
+    system = chain_system
+    client = system.client
+    traders = {}
+    for role, (dev, positions, deposits) in ROLES.items():
+        signer = dev_signer(dev)
+        kind = Kind.ISOLATED if role.endswith("isolated") else Kind.CROSS
+        account = Account(
+            address=int(signer.address, 16),
+            salt=1000 + dev,
+            collateral={},
+            positions=positions,
+        )
+        for asset, units in deposits.items():
+            client.deposit(signer, asset, units)
+        market = client.deployment.market(positions[0].market).id
+        plan = OpenPlan(account, kind, market if kind is Kind.ISOLATED else 0, 0)
+        client.open(signer, plan, prover)
+        traders[role] = Trader(signer, account, kind)
+    verifiers = {
+        c: Contract(
+            system.chain,
+            system.deployment.verifier(c),
+            load_artifact(verifier_name(c)).abi,
+            verifier_name(c),
+        )
+        for c in CIRCUITS
+    }
+    vkey_paths = {c: prover.manifest.circuit(c).vkey for c in CIRCUITS}
+    vks = {c: VerifyingKey.load(vkey_paths[c]) for c in CIRCUITS}
+    return World(system, traders, verifiers, vks, vkey_paths)
 
 
 def engine_inputs(world: World, trader: Trader) -> list[int]:
@@ -745,6 +748,81 @@ RESTATEMENTS: list[tuple[str, Callable[[Claim], Claim], str, str]] = [
 ]
 
 
+# Proved and sent on-chain; every other restatement is checked at the encoding level:
+# the statement differs from the engine's in exactly the named word, so no proof of it
+# can pass for the engine's inputs (a Groth16 proof fixes all its public inputs; the
+# cases below show that with real proofs for the commitment, a balance word and the
+# params word, and test_chain_binding does for the nonce, engine and chain id).
+ON_CHAIN = ("salt+1 (commitment)", "last asset's balance +1e-18", "IMR instead of MMR")
+
+
+def restated_claim(
+    world: World, trader: Trader, change: Callable[[Claim], Claim]
+) -> tuple[Claim, list[int]]:
+    """The changed claim and the public signals it encodes to (nothing proved)."""
+    data, account, nonce = engine_view(world, trader)
+    claim = change(Claim(account, data, world.client.binding(nonce)))
+    return claim, claim_signals(world, trader, claim)
+
+
+def claim_signals(world: World, trader: Trader, claim: Claim) -> list[int]:
+    encoded = encode(
+        claim.account,
+        claim.data,
+        circuit=trader.kind.circuit,
+        mode=claim.mode,
+        binding=claim.binding,
+        opening=claim.opening,
+    )
+    return encoded.statement.public_signals()
+
+
+@pytest.mark.parametrize("circuit", CIRCUITS)
+@pytest.mark.parametrize(
+    ("rid", "field_isolated", "field_cross"),
+    [(r[0], r[2], r[3]) for r in RESTATEMENTS],
+    ids=[r[0] for r in RESTATEMENTS],
+)
+def test_a_statement_one_public_value_away_differs_in_that_word_only(
+    world: World,
+    baselines: dict[str, Baseline],
+    circuit: str,
+    rid: str,
+    field_isolated: str,
+    field_cross: str,
+) -> None:
+    """The engine builds every input itself, so the only way to "change a public input"
+    is to bring a proof of another statement; each restatement differs from the engine's
+    inputs in exactly the named word, and the client refuses it before proving."""
+    base = baselines[circuit]
+    change = next(r[1] for r in RESTATEMENTS if r[0] == rid)
+    _claim, own = restated_claim(world, base.trader, change)
+    engine = engine_inputs(world, base.trader)
+    assert engine == base.inputs
+    differing = [i for i, (a, b) in enumerate(zip(own, engine, strict=True)) if a != b]
+    assert len(differing) == 1, differing
+    field = field_isolated if circuit == "isolated" else field_cross
+    with pytest.raises(
+        PublicInputsMismatch, match=re.escape(f"public input {differing[0]}, {field}")
+    ):
+        check_public_inputs(own, engine, circuit)
+
+
+def test_a_nonce_race_reads_as_nonces(world: World, baselines: dict[str, Baseline]) -> None:
+    """A proof made for an old nonce names the nonces, not the packed field elements."""
+    base = baselines["isolated"]
+    nonce = world.client.account_state(base.trader.signer.address).nonce
+    _claim, own = restated_claim(
+        world,
+        base.trader,
+        lambda c: replace(c, binding=replace(c.binding, nonce=c.binding.nonce + 1)),
+    )
+    with pytest.raises(PublicInputsMismatch) as info:
+        check_public_inputs(own, base.inputs, "isolated")
+    assert f"nonce {nonce + 1} in the proof, {nonce} at the engine" in str(info.value)
+    assert str(own[-2]) not in str(info.value)  # no packed account|nonce word
+
+
 @dataclass(frozen=True)
 class Restated:
     bundle: ProofBundle
@@ -760,6 +838,7 @@ def restated(
         (c, rid): prove(world, prover, baselines[c].trader, change)
         for c in CIRCUITS
         for rid, change, *_ in RESTATEMENTS
+        if rid in ON_CHAIN
     }
     batch = SnarkjsBatch.for_keys(world.vkey_paths)
     index = {
@@ -774,34 +853,21 @@ def restated(
 
 
 @pytest.mark.parametrize("circuit", CIRCUITS)
-@pytest.mark.parametrize(
-    ("rid", "field_isolated", "field_cross"),
-    [(r[0], r[2], r[3]) for r in RESTATEMENTS],
-    ids=[r[0] for r in RESTATEMENTS],
-)
-def test_a_proof_one_public_value_away_is_refused(
+@pytest.mark.parametrize("rid", ON_CHAIN)
+def test_a_valid_proof_one_public_value_away_is_refused(
     world: World,
     baselines: dict[str, Baseline],
     restated: dict[tuple[str, str], Restated],
     circuit: str,
     rid: str,
-    field_isolated: str,
-    field_cross: str,
 ) -> None:
-    """The engine builds every input itself, so the only way to "change a public input"
-    is to bring a proof of another statement: each is valid for its own signals, refused
-    for the engine's (which differ in exactly the named word)."""
+    """Each is valid for its own signals and refused for the engine's, by every judge."""
     base = baselines[circuit]
     made = restated[(circuit, rid)]
     own, engine = made.bundle.public_signals, engine_inputs(world, base.trader)
     assert engine == base.inputs
-    differing = [i for i, (a, b) in enumerate(zip(own, engine, strict=True)) if a != b]
-    assert len(differing) == 1, differing
-    field = field_isolated if circuit == "isolated" else field_cross
-    with pytest.raises(
-        PublicInputsMismatch, match=re.escape(f"public input {differing[0]}, {field}")
-    ):
-        check_public_inputs(own, engine, circuit)
+    change = next(r[1] for r in RESTATEMENTS if r[0] == rid)
+    assert own == restated_claim(world, base.trader, change)[1]  # the encoding-level case
     words = words_of(proof_calldata(made.bundle.proof))
     # (valid for its own signals in Python too: Prover.prove checked it)
     assert python_verdict(world.vks[circuit], made.bundle.proof, engine) == PAIRING

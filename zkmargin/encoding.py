@@ -31,7 +31,7 @@ from functools import cache
 from typing import Any
 
 from zkmargin.errors import InputError
-from zkmargin.model import Account, MarketData, Mode
+from zkmargin.model import Account, MarketData, Mode, check_provable
 from zkmargin.paths import project_root
 from zkmargin.poseidon import poseidon
 from zkmargin.units import (
@@ -248,8 +248,16 @@ def encode(
     mode: Mode,
     binding: Binding,
     opening: bool = False,
+    precheck: bool = True,
 ) -> Encoded:
-    """Build the statement and the full circuit input for ``account`` at ``data``'s prices."""
+    """Build the statement and the full circuit input for ``account`` at ``data``'s prices.
+
+    ``precheck`` (the default) refuses, as a one-line :class:`InputError`, every value the
+    circuit would reject (:func:`zkmargin.model.check_provable`), so user input never
+    reaches a circuit assert. Only tests of the circuit's own checks turn it off.
+    """
+    if precheck:
+        check_provable(account, data, mode, opening=opening)
     shape = circuit_shape(circuit)
     if len(account.positions) > shape.positions:
         raise InputError(

@@ -19,12 +19,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zkmargin.amounts import format_fixed
+from zkmargin.errors import InputError
 from zkmargin.units import (
+    ADDRESS_BITS,
+    BALANCE_BITS,
     BPS_ONE,
     MARGIN_UNIT_DECIMALS,
     POSITION_SCALE,
+    PRICE_BITS,
     PRICE_DECIMALS,
     REQUIREMENT_SCALE,
+    SIZE_BITS,
+    SNARK_SCALAR_FIELD,
     Balance,
     Bps,
     Price,
@@ -114,8 +120,88 @@ def _floor_to_price_units(margin_units: int) -> int:
     return margin_units // int(10 ** (MARGIN_UNIT_DECIMALS - PRICE_DECIMALS))
 
 
+def _where(i: int, pos: Position) -> str:
+    return f"positions[{i}] ({pos.market})"
+
+
+def check_names(account: Account, data: MarketData) -> None:
+    """Every position's market and every collateral asset must be listed and priced.
+
+    Files loaded with their market data already passed this; an :class:`Account` built in
+    code may not have, and an unlisted market would otherwise surface as a ``KeyError``
+    here or as a position parked in a rate-0 slot, which the circuit refuses.
+    """
+    for i, pos in enumerate(account.positions):
+        if pos.market not in data.markets or pos.market not in data.prices:
+            listed = ", ".join(data.markets) or "none"
+            raise InputError(
+                f"{_where(i, pos)}: market is not listed in the market data (listed: {listed})"
+            )
+    for asset in account.collateral:
+        if asset not in data.collateral or asset not in data.prices:
+            listed = ", ".join(data.collateral) or "none"
+            raise InputError(
+                f"collateral.{asset}: asset is not listed in the market data (listed: {listed})"
+            )
+
+
+def _check_bits(field: str, value: int, bits: int, *, positive: bool = False) -> None:
+    low = 1 if positive else 0
+    if not low <= value < 2**bits:
+        raise InputError(f"{field}: {value} is out of range ({low} <= value < 2^{bits})")
+
+
+def check_provable(account: Account, data: MarketData, mode: Mode, *, opening: bool) -> None:
+    """Refuse, in one line naming the field, anything the circuit would reject on its own.
+
+    Mirrors every ``assert``/``===`` of ``circuits/margin.circom`` and ``circuits/lib`` that
+    a value from a user can reach, except the margin claim itself (:func:`evaluate`):
+    ranges of prices, sizes, entries, balances, rates, haircuts, address and salt; a
+    non-empty position only in a market with a non-zero rate (rate 0 marks an unused
+    slot); and, in an opening proof, every non-empty position's entry equal to the oracle
+    price. Without this, the witness calculator fails with ``Assert Failed`` and a line
+    number of the compiled template, which names neither the position nor the rule.
+    """
+    check_names(account, data)
+    _check_bits("account", account.address, ADDRESS_BITS)
+    if not 0 < account.salt < SNARK_SCALAR_FIELD:
+        raise InputError("salt: must satisfy 1 <= salt < r (the BN254 scalar field)")
+    for asset, balance in account.collateral.items():
+        _check_bits(f"collateral.{asset}", balance, BALANCE_BITS)
+    for name, params in data.markets.items():
+        for label, bps in (("mmr_bps", params.mmr_bps), ("imr_bps", params.imr_bps)):
+            if not 0 <= bps <= BPS_ONE:
+                raise InputError(f"markets.{name}.{label}: {bps} is outside 0..{BPS_ONE}")
+    for name, coll in data.collateral.items():
+        if not 0 <= coll.haircut_bps <= BPS_ONE:
+            raise InputError(
+                f"collateral.{name}.haircut_bps: {coll.haircut_bps} is outside 0..{BPS_ONE}"
+            )
+    for name, price in data.prices.items():
+        _check_bits(f"prices.{name}", price, PRICE_BITS, positive=True)
+    for i, pos in enumerate(account.positions):
+        where = _where(i, pos)
+        _check_bits(f"{where}.size", pos.size, SIZE_BITS)
+        _check_bits(f"{where}.entry_price", pos.entry_price, PRICE_BITS)
+        if pos.size == 0:
+            continue  # an empty slot: the circuit ignores its market, rate and entry
+        if data.markets[pos.market].rate(mode) == 0:
+            raise InputError(
+                f"{where}: the {mode.value} rate is 0 bps; a rate of 0 marks an unused "
+                "slot, so a position cannot sit there"
+            )
+        price = data.prices[pos.market]
+        if opening and pos.entry_price != price:
+            raise InputError(
+                f"{where}: an opening proof needs the entry price to equal the oracle "
+                f"price ({format_fixed(pos.entry_price, PRICE_DECIMALS)} != "
+                f"{format_fixed(price, PRICE_DECIMALS)})"
+            )
+
+
 def evaluate(account: Account, data: MarketData, mode: Mode) -> MarginReport:
-    """Compute the margin claim exactly. Names must already be validated."""
+    """Compute the margin claim exactly; unlisted names are an :class:`InputError`."""
+    check_names(account, data)
     collateral_value = sum(
         balance * data.prices[asset] * (BPS_ONE - data.collateral[asset].haircut_bps)
         for asset, balance in account.collateral.items()

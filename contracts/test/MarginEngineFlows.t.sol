@@ -210,6 +210,43 @@ contract MarginEngineFlowsTest is MarginEngineBase {
         assertEq(a.provenPriceWords[1], 1 | (USDC_PRICE << 64) | (WETH_PRICE << 128));
     }
 
+    /// @dev A feed shared by two slots (WETH collateral priced by the ETH/USD feed, as on
+    ///      the local chain) is read once: one getPrices call with the distinct feeds in slot
+    ///      order, and both slots get its price. Unlisted slots are not read (pad price).
+    function test_SharedFeedReadOnce() public {
+        MarginEngine e =
+            new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY);
+        vm.startPrank(owner);
+        e.listMarket(address(ethFeed), ETH_MMR, ETH_IMR);
+        e.listMarket(address(btcFeed), BTC_MMR, BTC_IMR);
+        e.listCollateral(address(usdc), address(usdcFeed), USDC_HAIRCUT);
+        e.listCollateral(address(weth), address(ethFeed), WETH_HAIRCUT);
+        vm.stopPrank();
+        address[] memory distinct = new address[](3);
+        (distinct[0], distinct[1], distinct[2]) = (address(ethFeed), address(btcFeed), address(usdcFeed));
+        vm.expectCall(address(oracle), abi.encodeCall(IOracleAdapter.getPrices, (distinct)));
+        uint256[] memory inputs = e.openingInputs(BOB, 1, IMarginEngine.Kind.Cross, 0, 0);
+        assertEq(inputs[1], ETH_PRICE | (BTC_PRICE << 64) | (uint256(1) << 128));
+        assertEq(inputs[2], 1 | (USDC_PRICE << 64) | (ETH_PRICE << 128));
+
+        // isolated on (ETH market, WETH): one feed for both slots
+        address[] memory one = new address[](1);
+        one[0] = address(ethFeed);
+        vm.expectCall(address(oracle), abi.encodeCall(IOracleAdapter.getPrices, (one)));
+        inputs = e.openingInputs(ALICE, 1, IMarginEngine.Kind.Isolated, ETH, WETH);
+        assertEq(inputs[1], ETH_PRICE | (ETH_PRICE << 64));
+    }
+
+    /// @dev With nothing listed every slot carries the pad price and the oracle is not called.
+    function test_NothingListedPadsWithoutOracleCall() public {
+        MarginEngine e =
+            new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY);
+        vm.etch(address(oracle), hex"fe"); // any call to the oracle would now fail
+        uint256[] memory inputs = e.openingInputs(BOB, 1, IMarginEngine.Kind.Cross, 0, 0);
+        assertEq(inputs[1], 1 | (uint256(1) << 64) | (uint256(1) << 128));
+        assertEq(inputs[2], 1 | (uint256(1) << 64) | (uint256(1) << 128));
+    }
+
     function test_RevertIf_OpenIsolatedUnknownMarket() public {
         vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__UnknownMarket.selector, 2));
         vm.prank(ALICE);

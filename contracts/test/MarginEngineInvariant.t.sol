@@ -103,7 +103,7 @@ contract MarginEngineHandler {
 
     // ------------------------------------------------------------------ the rule
 
-    /// @dev DESIGN.md's rule over the handler's own model (not the engine's storage).
+    /// @dev The liquidation rule of docs/protocol.md over the handler's own model (not the engine's storage).
     function ruleSays(address who) public view returns (bool) {
         Model memory m = model[who];
         if (!m.open) return false;

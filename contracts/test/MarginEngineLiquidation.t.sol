@@ -326,7 +326,7 @@ contract MarginEngineLiquidationFuzzTest is MarginEngineBase {
         _openBob();
     }
 
-    /// @dev The rule of DESIGN.md, written independently of the engine.
+    /// @dev The liquidation rule of docs/protocol.md, written independently of the engine.
     function _rule(uint256 provenAt, uint256 shockAt, uint256 t) internal pure returns (bool) {
         return t > provenAt + LIFETIME || (shockAt != 0 && t > shockAt + GRACE);
     }

@@ -362,6 +362,47 @@ contract OracleAdapterTest is Test {
         adapter.getPrice(address(feed));
     }
 
+    // ------------------------------------------------------------------ getPrices (batch)
+
+    function test_GetPrices_SameAsGetPriceInOrder() public {
+        MockAggregator btc = _registeredFeed(18, 60_000e18);
+        MockAggregator usdc = _registeredFeed(6, 999_900);
+        address[] memory feeds = new address[](3);
+        (feeds[0], feeds[1], feeds[2]) = (address(usdc), address(feed), address(btc));
+        uint64[] memory prices = adapter.getPrices(feeds);
+        assertEq(prices.length, 3);
+        assertEq(uint256(prices[0]), uint256(_priceOf(usdc)));
+        assertEq(uint256(prices[1]), ETH_USD_PRICE);
+        assertEq(uint256(prices[2]), 60_000e8);
+        assertEq(uint256(prices[0]), 0.9999e8);
+    }
+
+    function test_GetPrices_Empty() public view {
+        assertEq(adapter.getPrices(new address[](0)).length, 0);
+    }
+
+    /// @dev Every feed goes through every check: one stale feed among fresh ones fails the
+    ///      whole call with that feed's own error.
+    function test_RevertIf_GetPricesWithOneStaleFeed() public {
+        vm.warp(T0 + HEARTBEAT + 1);
+        MockAggregator fresh = _registeredFeed(8, 1e8); // written now: fresh
+        address[] memory feeds = new address[](2);
+        (feeds[0], feeds[1]) = (address(fresh), address(feed));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IOracleAdapter.OracleAdapter__StalePrice.selector, address(feed), T0, uint256(HEARTBEAT)
+            )
+        );
+        adapter.getPrices(feeds);
+    }
+
+    function test_RevertIf_GetPricesWithUnregisteredFeed() public {
+        address[] memory feeds = new address[](2);
+        (feeds[0], feeds[1]) = (address(feed), stranger);
+        vm.expectRevert(abi.encodeWithSelector(IOracleAdapter.OracleAdapter__FeedNotRegistered.selector, stranger));
+        adapter.getPrices(feeds);
+    }
+
     function test_RevertIf_AnsweredInEarlierRound() public {
         feed.setRoundData(9, ETH_USD_8, T0, T0, 8);
         vm.expectRevert(

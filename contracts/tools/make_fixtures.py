@@ -13,7 +13,9 @@ address, ``keccak256("zkmargin.test.engine")`` cut to 160 bits, and list the sam
 and collateral in the order of the scenario section below; they assert that the engine builds
 exactly the public inputs recorded here (``inputs``), so any drift between Python and
 Solidity fails loudly. Proofs are stored in the EVM's coordinate order (snarkjs ``pi_b``
-``[[x0, x1], [y0, y1]]`` becomes ``b = [x1, x0, y1, y0]``, flattened).
+``[[x0, x1], [y0, y1]]`` becomes ``b = [x1, x0, y1, y0]``, flattened), by the engine
+client's own conversion (``chain.calldata``); the scenario's MarketData comes from
+``chain.markets.build_market_data``, as the client's does from a live engine.
 
 The output is cached: it is regenerated only when the proving keys (the manifest's hashes)
 or this script changed since it was written, or when it is missing or unreadable;
@@ -36,19 +38,12 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
+from chain.calldata import flat_words, proof_calldata
+from chain.markets import AssetListing, MarketListing, build_market_data
 from prover import Prover
-from zkmargin import (
-    Account,
-    Binding,
-    CollateralParams,
-    MarketData,
-    MarketParams,
-    Mode,
-    Position,
-    load_manifest,
-)
+from zkmargin import Account, Binding, MarketData, Mode, Position, load_manifest
 from zkmargin.jsonio import write_json
-from zkmargin.units import Balance, Bps, Price, Size
+from zkmargin.units import Balance, Price, Size
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "contracts" / "test" / "fixtures" / "generated" / "engine.json"
@@ -91,21 +86,24 @@ def tokens(whole_e18: int) -> Balance:
     return Balance(whole_e18)
 
 
-MARKETS = {
-    "ETH-USD": MarketParams(Bps(500), Bps(1000)),
-    "BTC-USD": MarketParams(Bps(400), Bps(800)),
+# The same listings as MarginEngineBase.sol: four feeds (WETH has its own), markets then
+# collateral in id order. MarketData comes from chain.markets.build_market_data, the
+# builder the engine client uses for a live engine.
+MARKETS = (
+    MarketListing("ETH-USD", "ETH/USD", mmr_bps=500, imr_bps=1000),
+    MarketListing("BTC-USD", "BTC/USD", mmr_bps=400, imr_bps=800),
+)
+ASSETS = (
+    AssetListing("USDC", "USDC/USD", haircut_bps=100, decimals=6),
+    AssetListing("WETH", "WETH/USD", haircut_bps=1000, decimals=18),
+)
+PRICES: dict[str, Price] = {  # feed -> price
+    "ETH/USD": px(2_000),
+    "BTC/USD": px(60_000),
+    "USDC/USD": px(1),
+    "WETH/USD": px(2_000),
 }
-COLLATERAL = {
-    "USDC": CollateralParams(Bps(100), 6),
-    "WETH": CollateralParams(Bps(1000), 18),
-}
-PRICES: dict[str, Price] = {
-    "ETH-USD": px(2_000),
-    "BTC-USD": px(60_000),
-    "USDC": px(1),
-    "WETH": px(2_000),
-}
-SHOCK_PRICES = {**PRICES, "ETH-USD": px(1_800)}  # -10%: beyond the 5% shock threshold
+SHOCK_PRICES = {**PRICES, "ETH/USD": px(1_800)}  # -10%: beyond the 5% shock threshold
 
 ALICE_SALT = 0xA11CE_5A17
 BOB_SALT = 0xB0B_5A17
@@ -171,17 +169,14 @@ def jobs() -> list[Job]:
 
 
 def market_data(prices: dict[str, Price]) -> MarketData:
-    return MarketData(markets=MARKETS, collateral=COLLATERAL, prices=prices)
+    """The model's view of the forge tests' engine at ``prices`` (feed -> price)."""
+    return build_market_data(MARKETS, ASSETS, prices.__getitem__)
 
 
 def evm_proof(proof: dict[str, Any]) -> dict[str, list[str]]:
-    """snarkjs proof.json -> the verifier's calldata order (G2 coordinates swapped)."""
-    a, b, c = proof["pi_a"], proof["pi_b"], proof["pi_c"]
-    return {
-        "a": [str(a[0]), str(a[1])],
-        "b": [str(b[0][1]), str(b[0][0]), str(b[1][1]), str(b[1][0])],
-        "c": [str(c[0]), str(c[1])],
-    }
+    """snarkjs proof.json -> the verifier's calldata order, flattened for the JSON file."""
+    words = [str(w) for w in flat_words(proof_calldata(proof))]
+    return {"a": words[0:2], "b": words[2:6], "c": words[6:8]}
 
 
 _local = threading.local()

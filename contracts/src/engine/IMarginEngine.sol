@@ -60,7 +60,8 @@ interface IMarginEngine {
         uint8 decimals; // token decimals (<= 18)
     }
 
-    /// @notice An account as the engine stores it (positions stay private).
+    /// @notice An account as the engine keeps it (positions stay private). Stored packed
+    ///         (commitment; tag, nonce, times and prices 0-1; prices 2-5), returned unpacked.
     struct Account {
         uint256 commitment; // 0 when no account is open
         Kind kind;
@@ -129,7 +130,9 @@ interface IMarginEngine {
     error MarginEngine__WrongAsset(uint8 asset);
     /// @dev The commitment is 0 or not below the field modulus r.
     error MarginEngine__InvalidCommitment(uint256 commitment);
-    /// @dev A public input is not below r (never expected: the engine builds them).
+    /// @dev A public input is not below r. No longer raised: every input the engine builds
+    ///      is below r by construction, and the verifier checks each one again (answering
+    ///      false, so {MarginEngine__InvalidProof}). Kept so the ABI does not change.
     error MarginEngine__InputNotInField(uint256 index, uint256 value);
     /// @dev Too little gas left to give the verifier its full allowance (VERIFIER_GAS):
     ///      raise the transaction's gas limit. Without this check a valid proof starved of

@@ -6,7 +6,7 @@ import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IOracleAdapter} from "../oracle/IOracleAdapter.sol";
 import {IMarginEngine} from "./IMarginEngine.sol";
@@ -46,7 +46,31 @@ interface IPoseidon4 {
 ///      proof-only ones too: a listed token with a transfer hook could otherwise open an
 ///      account from inside `close` (between the payouts of asset 0 and asset 1) with a
 ///      proof over balances that are paid out right after (test/MarginEngineReentrancy.t.sol).
-contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
+///
+///      Gas (benchmarks/gas.py, from mined receipts): a proof costs the verifier (the
+///      Groth16 floor) plus what this contract adds, kept to what the statement needs
+///      (isolated proveMargin; cross in brackets):
+///      - oracle, ~20k per distinct feed (the adapter's config read, the feed's decimals()
+///        and latestRoundData(), every staleness check), 2 feeds [one per distinct feed of
+///        the listed slots]: the statement is about current prices, so they are read fresh,
+///        each distinct feed once (WETH collateral priced by the ETH/USD feed is one read),
+///        all in one call to the adapter ({IOracleAdapter-getPrices}); unlisted slots are
+///        not read;
+///      - cold reads (2,100 each): commitment, `meta`, balances, one config word per listing
+///        [and the listing counts]; one write of `meta` [and of `prices`];
+///      - the verifier's and the adapter's accounts, cold (2,600 each); the event.
+///      Layout:
+///      - An account is three slots: the commitment; `meta` (kind/market/asset tag, nonce,
+///        proof time, shock time and the first two proven prices); `prices` (the other
+///        four proven prices, cross accounts only).
+///      - Both balances of an address share one slot (128 bits each; a balance is below
+///        2^96 even normalised to 18 decimals, enforced on deposit).
+///      - A listing's oracle feed and risk parameters share one slot (one read per proof);
+///        the token address, needed only to move tokens, has its own.
+///      - The reentrancy guard is transient (EIP-1153): same protection, no storage write.
+///      - The verifier is called with hand-built calldata (selector, proof, inputs) and its
+///        revert data, if any, is bubbled up as a high-level call would.
+contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice BN254 scalar field modulus r: every public input must be below it.
@@ -83,6 +107,21 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     /// @dev PnL is computed in 1e-16 quote (size 1e-8 * price 1e-8).
     uint256 private constant PRICE_SCALE = 1e8;
 
+    /// @dev `Stored.meta`, from the low bits: tag (8: kind 2 | market 2 << 2 | asset 1 << 4),
+    ///      nonce (40), lastProofAt (40), shockAt (40), proven prices 0 and 1 (64 each).
+    ///      40-bit nonce: 10^12 proofs per account, unreachable; the increment is checked,
+    ///      so it could never wrap (it would revert). 40-bit times last until year 36812.
+    uint256 private constant NONCE_SHIFT = 8;
+    uint256 private constant PROVEN_AT_SHIFT = 48;
+    uint256 private constant SHOCK_SHIFT = 88;
+    uint256 private constant PRICES_SHIFT = 128;
+    uint256 private constant MASK40 = (1 << 40) - 1;
+    uint256 private constant MASK128 = type(uint128).max;
+    /// @dev Config word of a listing: feed | rate-or-haircut << 160 | imr-or-decimals << 176.
+    uint256 private constant CFG_LOW_SHIFT = 160; // market: mmrBps; asset: haircutBps
+    uint256 private constant CFG_HIGH_SHIFT = 176; // market: imrBps; asset: token decimals
+    uint256 private constant U16 = type(uint16).max;
+
     /// @dev What a statement is about: the inputs of {_inputs} that do not come from storage.
     struct Statement {
         address who;
@@ -93,6 +132,13 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         uint64 nonce;
         bool initial; // IMR (true) or MMR
         bool opening;
+    }
+
+    /// @dev An account in storage (the {IMarginEngine-Account} view unpacks it).
+    struct Stored {
+        uint256 commitment; // 0 when no account is open
+        uint256 meta; // see NONCE_SHIFT..PRICES_SHIFT
+        uint256 prices; // proven prices 2..5 (64 bits each); cross accounts only
     }
 
     IOracleAdapter public immutable oracle;
@@ -107,11 +153,17 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
 
     uint8 private _marketCount;
     uint8 private _collateralCount;
-    Market[4] private _markets;
-    Collateral[2] private _collaterals;
+    /// @dev market id -> feed | mmrBps << 160 | imrBps << 176 (0: unlisted)
+    uint256[4] private _marketCfg;
+    /// @dev asset id -> feed | haircutBps << 160 | decimals << 176 (0: unlisted)
+    uint256[2] private _assetCfg;
+    address[2] private _tokens;
     uint256[2] private _pool;
-    mapping(address who => Account state) private _accounts;
-    mapping(address who => uint256[2] amounts) private _balances;
+    mapping(address who => Stored state) private _accounts;
+    /// @dev who -> balance of asset 0 | balance of asset 1 << 128, in token units. Each is
+    ///      below 2^96 (deposit refuses a normalised balance >= 2^96 and a token amount is
+    ///      at most its normalised amount), so it fits its 128 bits.
+    mapping(address who => uint256 packed) private _balances;
 
     /// @param initialOwner Admin (two-step transferable).
     /// @param oracle_ Oracle adapter every feed must be registered in.
@@ -148,7 +200,10 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         if (!oracle.isRegistered(feed)) revert MarginEngine__FeedNotRegistered(feed);
         _checkRates(mmrBps, imrBps);
         id = _marketCount++;
-        _markets[id] = Market({feed: feed, mmrBps: mmrBps, imrBps: imrBps});
+        // a registered feed is never address(0) (the adapter refuses it), so a listed
+        // market's config word is never 0
+        _marketCfg[id] =
+            uint256(uint160(feed)) | (uint256(mmrBps) << CFG_LOW_SHIFT) | (uint256(imrBps) << CFG_HIGH_SHIFT);
         emit MarketListed(id, feed, mmrBps, imrBps);
     }
 
@@ -156,8 +211,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     function setMarketRisk(uint8 id, uint16 mmrBps, uint16 imrBps) external onlyOwner {
         _requireMarket(id);
         _checkRates(mmrBps, imrBps);
-        _markets[id].mmrBps = mmrBps;
-        _markets[id].imrBps = imrBps;
+        _marketCfg[id] = (_marketCfg[id] & type(uint160).max) | (uint256(mmrBps) << CFG_LOW_SHIFT)
+            | (uint256(imrBps) << CFG_HIGH_SHIFT);
         emit MarketRiskSet(id, mmrBps, imrBps);
     }
 
@@ -170,7 +225,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         uint8 decimals = IERC20Metadata(token).decimals();
         if (decimals > 18) revert MarginEngine__InvalidToken(token);
         id = _collateralCount++;
-        _collaterals[id] = Collateral({token: token, feed: feed, haircutBps: haircutBps, decimals: decimals});
+        _tokens[id] = token;
+        _assetCfg[id] =
+            uint256(uint160(feed)) | (uint256(haircutBps) << CFG_LOW_SHIFT) | (uint256(decimals) << CFG_HIGH_SHIFT);
         emit CollateralListed(id, token, feed, haircutBps, decimals);
     }
 
@@ -178,7 +235,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     function setHaircut(uint8 id, uint16 haircutBps) external onlyOwner {
         _requireAsset(id);
         if (haircutBps > BPS) revert MarginEngine__InvalidBps(haircutBps);
-        _collaterals[id].haircutBps = haircutBps;
+        uint256 cfg = _assetCfg[id];
+        _assetCfg[id] = (cfg & ~(U16 << CFG_LOW_SHIFT)) | (uint256(haircutBps) << CFG_LOW_SHIFT);
         emit HaircutSet(id, haircutBps);
     }
 
@@ -219,20 +277,25 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
 
     /// @inheritdoc IMarginEngine
     function flagShock(address who) external nonReentrant {
-        Account storage a = _openAccount(who);
-        if (a.shockAt != 0) revert MarginEngine__NoShock(who);
-        (uint256[] memory words, uint256 count) = _priceWords(a.kind, a.market, a.asset);
+        Stored storage s = _accounts[who];
+        uint256 meta = s.meta;
+        Kind kind = _openKind(who, meta);
+        if ((meta >> SHOCK_SHIFT) & MASK40 != 0) revert MarginEngine__NoShock(who);
+        (uint256[6] memory cfg, uint256 n,) = _slotConfig(kind, meta);
+        uint64[6] memory current = _pricesOf(cfg, n);
+        (uint256 w0, uint256 w1) = _provenWords(s, meta, kind);
+        uint256 threshold = shockThresholdBps;
         bool moved;
-        for (uint256 i = 0; i < count && !moved; ++i) {
-            uint256 proven = (a.provenPriceWords[i / 3] >> (PRICE_BITS * (i % 3))) & PRICE_MASK;
-            uint256 current = (words[i / 3] >> (PRICE_BITS * (i % 3))) & PRICE_MASK;
+        for (uint256 i = 0; i < n && !moved; ++i) {
+            uint256 proven = ((i < 3 ? w0 : w1) >> (PRICE_BITS * (i % 3))) & PRICE_MASK;
             // A slot proven at the pad price was unlisted then: listing it is no shock.
             if (proven == PAD_PRICE) continue;
-            uint256 delta = current > proven ? current - proven : proven - current;
-            moved = delta * BPS > uint256(shockThresholdBps) * proven;
+            uint256 price = current[i];
+            uint256 delta = price > proven ? price - proven : proven - price;
+            moved = delta * BPS > threshold * proven;
         }
         if (!moved) revert MarginEngine__NoShock(who);
-        a.shockAt = uint64(block.timestamp);
+        s.meta = meta | (_now() << SHOCK_SHIFT); // shockAt was 0 (checked above)
         emit ShockFlagged(who, msg.sender, uint64(block.timestamp));
     }
 
@@ -240,22 +303,28 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     /// @dev The reward is `balance * penalty / 10000` rounded down per asset; the pool gets
     ///      the rest, so no unit is lost or created.
     function liquidate(address who) external nonReentrant {
-        Account storage a = _openAccount(who);
-        (bool now_,) = _liquidatable(a);
+        Stored storage s = _accounts[who];
+        uint256 meta = s.meta;
+        Kind kind = _openKind(who, meta);
+        (bool now_,) = _liquidatable(meta);
         if (!now_) revert MarginEngine__NotLiquidatable(who);
         uint256[2] memory reward;
         uint256[2] memory toPool;
-        uint256[2] storage bal = _balances[who];
-        for (uint8 c = 0; c < _collateralCount; ++c) {
-            reward[c] = (bal[c] * liquidationPenaltyBps) / BPS;
-            toPool[c] = bal[c] - reward[c];
+        uint256 bal = _balances[who];
+        uint256 assets = _collateralCount;
+        uint256 penalty = liquidationPenaltyBps;
+        for (uint256 c = 0; c < assets; ++c) {
+            uint256 b = (bal >> (128 * c)) & MASK128;
+            if (b == 0) continue; // nothing to split (an isolated account's other asset)
+            reward[c] = (b * penalty) / BPS;
+            toPool[c] = b - reward[c];
             _pool[c] += toPool[c];
-            bal[c] = 0;
         }
-        _reset(a);
+        if (bal != 0) _balances[who] = 0;
+        _reset(s, meta, kind);
         emit Liquidated(who, msg.sender, reward, toPool);
-        for (uint8 c = 0; c < _collateralCount; ++c) {
-            if (reward[c] != 0) IERC20(_collaterals[c].token).safeTransfer(msg.sender, reward[c]);
+        for (uint256 c = 0; c < assets; ++c) {
+            if (reward[c] != 0) IERC20(_tokens[c]).safeTransfer(msg.sender, reward[c]);
         }
     }
 
@@ -264,13 +333,16 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     /// @inheritdoc IMarginEngine
     function deposit(uint8 asset, uint256 amount) external nonReentrant {
         _requireAsset(asset);
-        Account storage a = _accounts[msg.sender];
-        if (a.kind == Kind.Isolated && asset != a.asset) revert MarginEngine__WrongAsset(asset);
+        uint256 meta = _accounts[msg.sender].meta;
+        if (_kind(meta) == Kind.Isolated && asset != _assetOf(meta)) revert MarginEngine__WrongAsset(asset);
         uint256 received = _pull(asset, amount);
-        uint256 updated = _balances[msg.sender][asset] + received;
-        uint256 normalised = _normalise(asset, updated);
+        uint256 bal = _balances[msg.sender];
+        uint256 shift = 128 * uint256(asset);
+        uint256 updated = ((bal >> shift) & MASK128) + received;
+        uint256 normalised = _normalise(_assetCfg[asset], updated);
         if (normalised >= BALANCE_LIMIT) revert MarginEngine__BalanceTooLarge(normalised);
-        _balances[msg.sender][asset] = updated;
+        // updated <= normalised < 2^96: fits its 128 bits
+        _balances[msg.sender] = (bal & ~(MASK128 << shift)) | (updated << shift);
         emit Deposited(msg.sender, asset, received);
     }
 
@@ -279,7 +351,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         _requireMarket(mkt);
         _requireAsset(asset);
         uint8 other = asset == 0 ? 1 : 0;
-        if (_balances[msg.sender][other] != 0) revert MarginEngine__WrongAsset(other);
+        if ((_balances[msg.sender] >> (128 * uint256(other))) & MASK128 != 0) revert MarginEngine__WrongAsset(other);
         _open(commitment, Kind.Isolated, mkt, asset, proof);
     }
 
@@ -290,36 +362,41 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
 
     /// @inheritdoc IMarginEngine
     function proveMargin(Proof calldata proof) external nonReentrant {
-        Account storage a = _openAccount(msg.sender);
-        (uint256[] memory inputs, uint256[2] memory words) =
-            _inputs(_statement(msg.sender, a, false), _balances[msg.sender]);
-        _verify(a.kind, inputs, proof);
-        _accept(a, words);
-        emit MarginProven(msg.sender, a.nonce - 1, words[0]);
+        Stored storage s = _accounts[msg.sender];
+        uint256 meta = s.meta;
+        Kind kind = _openKind(msg.sender, meta);
+        uint64 nonce = _nonceOf(meta);
+        (uint256[] memory inputs, uint256 w0, uint256 w1) =
+            _inputs(_statement(msg.sender, s, meta, kind, false), _balances[msg.sender]);
+        _verify(kind, inputs, proof);
+        _accept(s, meta, kind, w0, w1);
+        emit MarginProven(msg.sender, nonce, w0);
     }
 
     /// @inheritdoc IMarginEngine
     function withdraw(uint8 asset, uint256 amount, Proof calldata proof) external nonReentrant {
-        Account storage a = _openAccount(msg.sender);
-        _requireAsset(asset);
-        if (a.kind == Kind.Isolated && asset != a.asset) revert MarginEngine__WrongAsset(asset);
-        uint256[2] memory remaining = _debited(msg.sender, asset, amount);
-        (uint256[] memory inputs, uint256[2] memory words) = _inputs(_statement(msg.sender, a, true), remaining);
-        _verify(a.kind, inputs, proof);
-        _accept(a, words);
-        _balances[msg.sender][asset] = remaining[asset];
-        emit Withdrawn(msg.sender, asset, amount, a.nonce - 1);
-        IERC20(_collaterals[asset].token).safeTransfer(msg.sender, amount);
+        Stored storage s = _accounts[msg.sender];
+        uint256 meta = s.meta;
+        Kind kind = _openKind(msg.sender, meta);
+        _requireOwnAsset(kind, meta, asset);
+        uint256 remaining = _debited(msg.sender, asset, amount);
+        (uint256[] memory inputs, uint256 w0, uint256 w1) =
+            _inputs(_statement(msg.sender, s, meta, kind, true), remaining);
+        _verify(kind, inputs, proof);
+        _accept(s, meta, kind, w0, w1);
+        _balances[msg.sender] = remaining;
+        emit Withdrawn(msg.sender, asset, amount, _nonceOf(meta));
+        IERC20(_tokens[asset]).safeTransfer(msg.sender, amount);
     }
 
     /// @inheritdoc IMarginEngine
     function withdrawIdle(uint8 asset, uint256 amount) external nonReentrant {
-        if (_accounts[msg.sender].kind != Kind.None) revert MarginEngine__AccountExists(msg.sender);
+        uint256 meta = _accounts[msg.sender].meta;
+        if (_kind(meta) != Kind.None) revert MarginEngine__AccountExists(msg.sender);
         _requireAsset(asset);
-        uint256[2] memory remaining = _debited(msg.sender, asset, amount);
-        _balances[msg.sender][asset] = remaining[asset];
-        emit Withdrawn(msg.sender, asset, amount, _accounts[msg.sender].nonce);
-        IERC20(_collaterals[asset].token).safeTransfer(msg.sender, amount);
+        _balances[msg.sender] = _debited(msg.sender, asset, amount);
+        emit Withdrawn(msg.sender, asset, amount, _nonceOf(meta));
+        IERC20(_tokens[asset]).safeTransfer(msg.sender, amount);
     }
 
     /// @inheritdoc IMarginEngine
@@ -328,47 +405,75 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     ///      taken from the balances in slot order, rounded up, and what they cannot cover is
     ///      reported as bad debt (borne by the pool). Haircuts do not apply at close.
     function close(Position[] calldata positions, uint256 salt) external nonReentrant {
-        Account storage a = _openAccount(msg.sender);
-        (bool lapsed,) = _liquidatable(a);
+        Stored storage s = _accounts[msg.sender];
+        uint256 meta = s.meta;
+        Kind kind = _openKind(msg.sender, meta);
+        (bool lapsed,) = _liquidatable(meta);
         if (lapsed) revert MarginEngine__Liquidatable(msg.sender);
-        uint256 slots = a.kind == Kind.Isolated ? 1 : CROSS_SLOTS;
+        bool isolated = kind == Kind.Isolated;
+        uint256 slots = isolated ? 1 : CROSS_SLOTS;
         if (positions.length != slots || salt >= SNARK_SCALAR_FIELD) revert MarginEngine__InvalidPosition(slots);
-        if (_commit(msg.sender, positions, salt) != a.commitment) revert MarginEngine__CommitmentMismatch();
+        if (_commit(msg.sender, positions, salt) != s.commitment) revert MarginEngine__CommitmentMismatch();
 
-        (uint64[] memory prices,) = _prices(a.kind, a.market, a.asset);
-        int256 pnl;
-        for (uint256 i = 0; i < slots; ++i) {
+        (int256 pnl, uint256 badDebt, uint256[2] memory amounts) = _closeOut(positions, meta, kind);
+        _reset(s, meta, kind);
+        emit AccountClosed(msg.sender, pnl, badDebt);
+        uint256 listed = _collateralCount;
+        for (uint256 c = 0; c < listed; ++c) {
+            if (amounts[c] != 0) IERC20(_tokens[c]).safeTransfer(msg.sender, amounts[c]);
+        }
+    }
+
+    /// @dev {close}'s settlement at the current prices: the PnL, the bad debt and the
+    ///      amounts to pay out; the caller's balances are cleared (paid out by {close}).
+    function _closeOut(Position[] calldata positions, uint256 meta, Kind kind)
+        private
+        returns (int256 pnl, uint256 badDebt, uint256[2] memory amounts)
+    {
+        (uint256[6] memory cfg, uint256 n, uint256 marketSlots) = _slotConfig(kind, meta);
+        uint64[6] memory prices = _pricesOf(cfg, n);
+        for (uint256 i = 0; i < positions.length; ++i) {
             Position calldata p = positions[i];
             if (p.size == 0) continue;
             int256 move = int256(uint256(prices[p.market])) - int256(uint256(p.entry));
             pnl += (p.long ? move : -move) * int256(uint256(p.size));
         }
-        uint8[2] memory order = a.kind == Kind.Isolated ? [a.asset, a.asset] : [0, 1];
-        uint256 assets = a.kind == Kind.Isolated ? 1 : _collateralCount;
-        uint256 marketSlots = a.kind == Kind.Isolated ? 1 : MAX_MARKETS;
-        uint256 badDebt = _settle(msg.sender, pnl, order, assets, prices, marketSlots);
-
-        _reset(a);
-        emit AccountClosed(msg.sender, pnl, badDebt);
-        uint256[2] storage bal = _balances[msg.sender];
-        for (uint8 c = 0; c < _collateralCount; ++c) {
-            uint256 amount = bal[c];
-            if (amount == 0) continue;
-            bal[c] = 0;
-            IERC20(_collaterals[c].token).safeTransfer(msg.sender, amount);
-        }
+        bool isolated = kind == Kind.Isolated;
+        uint8 own = _assetOf(meta);
+        uint8[2] memory order = isolated ? [own, own] : [0, 1];
+        uint256 assets = isolated ? 1 : _collateralCount;
+        uint256 bal = _balances[msg.sender];
+        amounts = [bal & MASK128, bal >> 128];
+        badDebt = _settle(pnl, order, assets, prices, marketSlots, amounts);
+        if (bal != 0) _balances[msg.sender] = 0;
     }
 
     // ================================================================== views
 
     /// @inheritdoc IMarginEngine
     function account(address who) external view returns (Account memory) {
-        return _accounts[who];
+        Account memory a;
+        Stored storage s = _accounts[who];
+        uint256 meta = s.meta;
+        a.commitment = s.commitment;
+        a.kind = _kind(meta);
+        a.market = _marketOf(meta);
+        a.asset = _assetOf(meta);
+        a.nonce = _nonceOf(meta);
+        // casting to 'uint64' is safe because the values are masked to 40 bits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        a.lastProofAt = uint64((meta >> PROVEN_AT_SHIFT) & MASK40);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        a.shockAt = uint64((meta >> SHOCK_SHIFT) & MASK40);
+        (a.provenPriceWords[0], a.provenPriceWords[1]) = _provenWords(s, meta, a.kind);
+        return a;
     }
 
     /// @inheritdoc IMarginEngine
     function balanceOf(address who, uint8 asset) external view returns (uint256) {
-        return _balances[who][asset];
+        // an id >= MAX_ASSETS panics (0x32) as the unpacked uint256[2] did
+        uint256[MAX_ASSETS] memory bal = [_balances[who] & MASK128, _balances[who] >> 128];
+        return bal[asset];
     }
 
     /// @inheritdoc IMarginEngine
@@ -379,13 +484,29 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
     /// @inheritdoc IMarginEngine
     function market(uint8 id) external view returns (Market memory) {
         _requireMarket(id);
-        return _markets[id];
+        uint256 cfg = _marketCfg[id];
+        // casting truncates on purpose: the config word's fields, low bits first
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint16 mmrBps = uint16(cfg >> CFG_LOW_SHIFT);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint16 imrBps = uint16(cfg >> CFG_HIGH_SHIFT);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        address feed = address(uint160(cfg));
+        return Market({feed: feed, mmrBps: mmrBps, imrBps: imrBps});
     }
 
     /// @inheritdoc IMarginEngine
     function collateral(uint8 id) external view returns (Collateral memory) {
         _requireAsset(id);
-        return _collaterals[id];
+        uint256 cfg = _assetCfg[id];
+        // casting truncates on purpose: the config word's fields, low bits first
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint16 haircutBps = uint16(cfg >> CFG_LOW_SHIFT);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint8 decimals = uint8(cfg >> CFG_HIGH_SHIFT);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        address feed = address(uint160(cfg));
+        return Collateral({token: _tokens[id], feed: feed, haircutBps: haircutBps, decimals: decimals});
     }
 
     /// @inheritdoc IMarginEngine
@@ -400,9 +521,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
 
     /// @inheritdoc IMarginEngine
     function liquidatable(address who) external view returns (bool now_, uint64 at) {
-        Account storage a = _accounts[who];
-        if (a.kind == Kind.None) return (false, type(uint64).max);
-        return _liquidatable(a);
+        uint256 meta = _accounts[who].meta;
+        if (_kind(meta) == Kind.None) return (false, type(uint64).max);
+        return _liquidatable(meta);
     }
 
     /// @inheritdoc IMarginEngine
@@ -411,15 +532,16 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         view
         returns (uint256[] memory inputs)
     {
-        Account storage a = _openAccount(who);
-        uint256[2] memory bal = _balances[who];
+        Stored storage s = _accounts[who];
+        uint256 meta = s.meta;
+        Kind kind = _openKind(who, meta);
+        uint256 bal = _balances[who];
         if (withdrawAmount != 0) {
             // the same checks as {withdraw}, so a preview never panics or shows a refused withdrawal
-            _requireAsset(withdrawAsset);
-            if (a.kind == Kind.Isolated && withdrawAsset != a.asset) revert MarginEngine__WrongAsset(withdrawAsset);
+            _requireOwnAsset(kind, meta, withdrawAsset);
             bal = _debited(who, withdrawAsset, withdrawAmount);
         }
-        (inputs,) = _inputs(_statement(who, a, initial), bal);
+        (inputs,,) = _inputs(_statement(who, s, meta, kind, initial), bal);
     }
 
     /// @inheritdoc IMarginEngine
@@ -434,119 +556,162 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         } else {
             (mkt, asset) = (0, 0);
         }
-        Statement memory st = Statement(who, commitment, kind, mkt, asset, _accounts[who].nonce, true, true);
-        (inputs,) = _inputs(st, _balances[who]);
+        uint64 nonce = _nonceOf(_accounts[who].meta);
+        Statement memory st = Statement(who, commitment, kind, mkt, asset, nonce, true, true);
+        (inputs,,) = _inputs(st, _balances[who]);
     }
 
     // ================================================================== internal: proofs
 
     function _open(uint256 commitment, Kind kind, uint8 mkt, uint8 asset, Proof calldata proof) private {
-        Account storage a = _accounts[msg.sender];
-        if (a.kind != Kind.None) revert MarginEngine__AccountExists(msg.sender);
+        Stored storage s = _accounts[msg.sender];
+        uint256 meta = s.meta;
+        if (_kind(meta) != Kind.None) revert MarginEngine__AccountExists(msg.sender);
         if (commitment == 0 || commitment >= SNARK_SCALAR_FIELD) revert MarginEngine__InvalidCommitment(commitment);
-        (uint256[] memory inputs, uint256[2] memory words) =
-            _inputs(Statement(msg.sender, commitment, kind, mkt, asset, a.nonce, true, true), _balances[msg.sender]);
+        uint64 nonce = _nonceOf(meta);
+        (uint256[] memory inputs, uint256 w0, uint256 w1) =
+            _inputs(Statement(msg.sender, commitment, kind, mkt, asset, nonce, true, true), _balances[msg.sender]);
         _verify(kind, inputs, proof);
-        a.commitment = commitment;
-        a.kind = kind;
-        a.market = mkt;
-        a.asset = asset;
-        _accept(a, words);
-        emit AccountOpened(msg.sender, kind, commitment, mkt, asset, a.nonce - 1);
+        s.commitment = commitment;
+        // a closed account keeps only its nonce in `meta`: set the new tag on it
+        uint256 tag = uint256(kind) | (uint256(mkt) << 2) | (uint256(asset) << 4);
+        _accept(s, meta | tag, kind, w0, w1);
+        emit AccountOpened(msg.sender, kind, commitment, mkt, asset, nonce);
     }
 
-    /// @dev Builds the public inputs of the statement's circuit (layout in {IMarginEngine}).
-    function _inputs(Statement memory st, uint256[2] memory balances)
+    /// @dev Builds the public inputs of the statement's circuit (layout in {IMarginEngine})
+    ///      and returns the price words too (stored as the proven prices).
+    function _inputs(Statement memory st, uint256 bal)
         private
         view
-        returns (uint256[] memory inputs, uint256[2] memory priceWords)
+        returns (uint256[] memory inputs, uint256 w0, uint256 w1)
     {
         bool isolated = st.kind == Kind.Isolated;
-        uint256 k = isolated ? 1 : MAX_MARKETS;
-        uint256 m = isolated ? 1 : MAX_ASSETS;
-        (uint256[] memory words,) = _priceWords(st.kind, st.market, st.asset);
-        inputs = new uint256[](isolated ? 6 : 7);
-        inputs[0] = st.commitment;
-        uint256 at = 1;
-        for (uint256 w = 0; w < words.length; ++w) {
-            inputs[at++] = words[w];
-            priceWords[w] = words[w];
-        }
-        uint256 params;
-        for (uint256 s = 0; s < k; ++s) {
-            uint256 id = isolated ? st.market : s;
-            if (id < _marketCount) {
-                Market storage mk = _markets[id];
-                params |= uint256(st.initial ? mk.imrBps : mk.mmrBps) << (BPS_BITS * s);
-            }
-        }
-        uint256 balanceWord;
-        for (uint256 s = 0; s < m; ++s) {
-            // casting to 'uint8' is safe because s < m <= MAX_ASSETS
-            // forge-lint: disable-next-line(unsafe-typecast)
-            uint8 id = isolated ? st.asset : uint8(s);
-            if (id < _collateralCount) {
-                uint256 normalised = _normalise(id, balances[id]);
-                if (normalised >= BALANCE_LIMIT) revert MarginEngine__BalanceTooLarge(normalised);
-                balanceWord |= normalised << (BALANCE_BITS * s);
-                params |= uint256(_collaterals[id].haircutBps) << (BPS_BITS * (k + s));
-            }
-        }
-        if (st.opening) params |= uint256(1) << (BPS_BITS * (k + m));
+        (uint256[6] memory cfg, uint256 n, uint256 k) = _slotConfigOf(isolated, st.market, st.asset);
+        (w0, w1) = _priceWords(cfg, n);
+        (uint256 balanceWord, uint256 params) = _risk(cfg, n, k, isolated ? st.asset : 0, st.initial, bal);
+        if (st.opening) params |= uint256(1) << (BPS_BITS * n);
         // checked again here, not only at deployment: a chain id changed by a fork and
         // >= 2^96 would be truncated by the shift below (a replay across chains)
         if (block.chainid >= 1 << 64) revert MarginEngine__ChainIdTooLarge(block.chainid);
+        inputs = new uint256[](isolated ? 6 : 7);
+        inputs[0] = st.commitment;
+        inputs[1] = w0;
+        uint256 at = 2;
+        if (!isolated) inputs[at++] = w1;
         inputs[at++] = balanceWord;
         inputs[at++] = params;
         inputs[at++] = uint256(uint160(st.who)) | (uint256(st.nonce) << ADDRESS_BITS);
         inputs[at] = uint256(uint160(address(this))) | (block.chainid << ADDRESS_BITS);
     }
 
+    /// @dev The price words of slots `cfg[0..n)`: 3 prices of 64 bits per word, first slot
+    ///      in the low bits (an isolated account's words are p0 | p1 << 64 and 0).
+    function _priceWords(uint256[6] memory cfg, uint256 n) private view returns (uint256 w0, uint256 w1) {
+        uint64[6] memory p = _pricesOf(cfg, n); // entries from n on are 0
+        // p[i] occupies word i of the array (a uint64 in memory: upper bits clean)
+        assembly ("memory-safe") {
+            w0 := or(mload(p), or(shl(64, mload(add(p, 0x20))), shl(128, mload(add(p, 0x40)))))
+            w1 := or(mload(add(p, 0x60)), or(shl(64, mload(add(p, 0x80))), shl(128, mload(add(p, 0xa0)))))
+        }
+    }
+
+    /// @dev The balance word and the params word (rates and haircuts; no opening flag) of
+    ///      slots `cfg[0..n)`, K = `k` of them markets; `asset0` is the asset id of the first
+    ///      collateral slot (the account's asset if isolated, else 0: slot s is asset s).
+    function _risk(uint256[6] memory cfg, uint256 n, uint256 k, uint256 asset0, bool initial, uint256 bal)
+        private
+        pure
+        returns (uint256 balanceWord, uint256 params)
+    {
+        uint256 rateShift = initial ? CFG_HIGH_SHIFT : CFG_LOW_SHIFT;
+        for (uint256 s = 0; s < k; ++s) {
+            uint256 c = cfg[s];
+            if (c != 0) params |= ((c >> rateShift) & U16) << (BPS_BITS * s);
+        }
+        for (uint256 s = 0; s < n - k; ++s) {
+            uint256 c = cfg[k + s];
+            if (c == 0) continue; // unlisted: balance 0, haircut 0
+            uint256 normalised = _normalise(c, (bal >> (128 * (asset0 + s))) & MASK128);
+            if (normalised >= BALANCE_LIMIT) revert MarginEngine__BalanceTooLarge(normalised);
+            balanceWord |= normalised << (BALANCE_BITS * s);
+            params |= ((c >> CFG_LOW_SHIFT) & U16) << (BPS_BITS * (k + s));
+        }
+    }
+
     /// @dev Reverts unless the verifier of `kind` accepts `proof` for `inputs`. The snarkjs
     ///      verifier returns false (it does not revert) on a bad proof, including when it
     ///      runs out of gas in the pairing precompile; this turns both into a revert.
+    ///      No field check here: every input is below r by construction (the commitment is
+    ///      checked at open, the other words are below 2^224), and the verifier checks each
+    ///      input < r again and answers false otherwise (so a corrupted input still fails,
+    ///      with {MarginEngine__InvalidProof}).
     function _verify(Kind kind, uint256[] memory inputs, Proof calldata proof) private view {
-        for (uint256 i = 0; i < inputs.length; ++i) {
-            if (inputs[i] >= SNARK_SCALAR_FIELD) revert MarginEngine__InputNotInField(i, inputs[i]);
-        }
         // The snarkjs verifier answers false (instead of reverting) when the pairing
         // precompile runs out of gas, which would report a valid proof starved of gas as
         // invalid: refuse to start unless the verifier can get its whole allowance
         // (63/64 of what is left is forwarded to a call).
         uint256 needed = (VERIFIER_GAS * 64) / 63 + 5_000;
         if (gasleft() < needed) revert MarginEngine__InsufficientGas(gasleft(), needed);
+        (address verifier, bytes4 selector) = kind == Kind.Isolated
+            ? (isolatedVerifier, IIsolatedVerifier.verifyProof.selector)
+            : (crossVerifier, ICrossVerifier.verifyProof.selector);
         bool ok;
-        if (kind == Kind.Isolated) {
-            uint256[6] memory pub;
-            for (uint256 i = 0; i < 6; ++i) {
-                pub[i] = inputs[i];
+        // verifyProof(uint256[2], uint256[2][2], uint256[2], uint256[k]): all static, so the
+        // calldata is the selector, the proof's 8 words as they came in, then the k inputs.
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            let size := shl(5, mload(inputs))
+            mstore(ptr, selector)
+            calldatacopy(add(ptr, 4), proof, 256)
+            mcopy(add(ptr, 260), add(inputs, 32), size)
+            if iszero(staticcall(VERIFIER_GAS, verifier, ptr, add(260, size), 0, 32)) {
+                // what a high-level call does: bubble the verifier's revert data up
+                returndatacopy(ptr, 0, returndatasize())
+                revert(ptr, returndatasize())
             }
-            ok = IIsolatedVerifier(isolatedVerifier).verifyProof{gas: VERIFIER_GAS}(proof.a, proof.b, proof.c, pub);
-        } else {
-            uint256[7] memory pub;
-            for (uint256 i = 0; i < 7; ++i) {
-                pub[i] = inputs[i];
-            }
-            ok = ICrossVerifier(crossVerifier).verifyProof{gas: VERIFIER_GAS}(proof.a, proof.b, proof.c, pub);
+            ok := and(eq(returndatasize(), 32), eq(mload(0), 1))
         }
         if (!ok) revert MarginEngine__InvalidProof();
     }
 
     /// @dev The statement an open account proves: MMR (or IMR), no opening flag.
-    function _statement(address who, Account storage a, bool initial) private view returns (Statement memory) {
-        return Statement(who, a.commitment, a.kind, a.market, a.asset, a.nonce, initial, false);
+    function _statement(address who, Stored storage s, uint256 meta, Kind kind, bool initial)
+        private
+        view
+        returns (Statement memory)
+    {
+        return Statement(who, s.commitment, kind, _marketOf(meta), _assetOf(meta), _nonceOf(meta), initial, false);
     }
 
-    function _accept(Account storage a, uint256[2] memory words) private {
-        a.nonce += 1;
-        a.lastProofAt = uint64(block.timestamp);
-        a.shockAt = 0;
-        a.provenPriceWords = words;
+    /// @dev Records an accepted proof: nonce + 1, proof time now, no shock, proven prices.
+    ///      One SSTORE of `meta` (plus one of `prices` for cross accounts).
+    function _accept(Stored storage s, uint256 meta, Kind kind, uint256 w0, uint256 w1) private {
+        // checked uint40 arithmetic: at 2^40 - 1 this reverts instead of wrapping (replay)
+        uint40 next = uint40(_nonceOf(meta)) + 1;
+        s.meta = (meta & 0xff) | (uint256(next) << NONCE_SHIFT) | (_now() << PROVEN_AT_SHIFT)
+            | ((w0 & MASK128) << PRICES_SHIFT);
+        // w0 < 2^192 and w1 < 2^192: prices 2..5 are w0's top 64 bits then all of w1
+        if (kind != Kind.Isolated) s.prices = (w0 >> (2 * PRICE_BITS)) | (w1 << PRICE_BITS);
     }
 
-    function _liquidatable(Account storage a) private view returns (bool now_, uint64 at) {
-        at = a.lastProofAt + proofLifetime + 1;
-        if (a.shockAt != 0 && a.shockAt + gracePeriod + 1 < at) at = a.shockAt + gracePeriod + 1;
+    /// @dev The proven price words, as {IMarginEngine-Account} reports them.
+    function _provenWords(Stored storage s, uint256 meta, Kind kind) private view returns (uint256 w0, uint256 w1) {
+        w0 = meta >> PRICES_SHIFT;
+        if (kind == Kind.Cross) {
+            uint256 rest = s.prices;
+            w0 |= (rest & PRICE_MASK) << (2 * PRICE_BITS);
+            w1 = rest >> PRICE_BITS;
+        }
+    }
+
+    function _liquidatable(uint256 meta) private view returns (bool now_, uint64 at) {
+        // casting to 'uint64' is safe because the values are masked to 40 bits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint64 shockAt = uint64((meta >> SHOCK_SHIFT) & MASK40);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        at = uint64((meta >> PROVEN_AT_SHIFT) & MASK40) + proofLifetime + 1;
+        if (shockAt != 0 && shockAt + gracePeriod + 1 < at) at = shockAt + gracePeriod + 1;
         // proof lifetimes and grace periods are hours to days; validator skew is seconds
         // forge-lint: disable-next-line(block-timestamp)
         now_ = block.timestamp >= at;
@@ -554,81 +719,144 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
 
     // ================================================================== internal: prices
 
-    /// @dev Current prices of `kind`'s slots: K markets then M assets; pad price if unlisted.
-    function _prices(Kind kind, uint8 mkt, uint8 asset) private view returns (uint64[] memory prices, uint256 k) {
-        bool isolated = kind == Kind.Isolated;
-        k = isolated ? 1 : MAX_MARKETS;
-        uint256 m = isolated ? 1 : MAX_ASSETS;
-        prices = new uint64[](k + m);
-        for (uint256 s = 0; s < k; ++s) {
-            uint256 id = isolated ? mkt : s;
-            prices[s] = id < _marketCount ? _price(_markets[id].feed) : PAD_PRICE;
-        }
-        for (uint256 s = 0; s < m; ++s) {
-            uint256 id = isolated ? asset : s;
-            prices[k + s] = id < _collateralCount ? _price(_collaterals[id].feed) : PAD_PRICE;
-        }
+    /// @dev Config words of an account's slots (K markets then M assets, 0 if unlisted),
+    ///      the slot count n = K + M and K.
+    function _slotConfig(Kind kind, uint256 meta) private view returns (uint256[6] memory, uint256, uint256) {
+        return _slotConfigOf(kind == Kind.Isolated, _marketOf(meta), _assetOf(meta));
     }
 
-    function _priceWords(Kind kind, uint8 mkt, uint8 asset)
+    function _slotConfigOf(bool isolated, uint8 mkt, uint8 asset)
         private
         view
-        returns (uint256[] memory words, uint256 count)
+        returns (uint256[6] memory cfg, uint256 n, uint256 k)
     {
-        (uint64[] memory prices,) = _prices(kind, mkt, asset);
-        count = prices.length;
-        words = new uint256[]((count + 2) / 3);
-        for (uint256 i = 0; i < count; ++i) {
-            words[i / 3] |= uint256(prices[i]) << (PRICE_BITS * (i % 3));
+        if (isolated) {
+            // the ids were checked against the counts when the account opened (or by the
+            // caller, for a new one) and listings are never removed: no count to read
+            cfg[0] = _marketCfg[mkt];
+            cfg[1] = _assetCfg[asset];
+            return (cfg, 2, 1);
         }
+        uint256 markets = _marketCount;
+        uint256 assets = _collateralCount;
+        for (uint256 s = 0; s < markets; ++s) {
+            cfg[s] = _marketCfg[s];
+        }
+        for (uint256 s = 0; s < assets; ++s) {
+            cfg[MAX_MARKETS + s] = _assetCfg[s];
+        }
+        return (cfg, MAX_MARKETS + MAX_ASSETS, MAX_MARKETS);
     }
 
-    function _price(address feed) private view returns (uint64 price) {
-        (price,,) = oracle.getPrice(feed);
+    /// @dev Current prices of the first `n` slots of `cfg`; the pad price for an unlisted
+    ///      slot. Each distinct feed is read once (WETH collateral and the ETH market share
+    ///      one), all in a single call to the adapter, which runs every check of
+    ///      {IOracleAdapter-getPrice} on each.
+    function _pricesOf(uint256[6] memory cfg, uint256 n) private view returns (uint64[6] memory prices) {
+        address adapter = address(oracle);
+        bytes4 selector = IOracleAdapter.getPrices.selector;
+        // Hand-built call of getPrices(address[]) (the ABI coder's loops cost more than
+        // the call itself). Scratch memory past the free pointer, never allocated:
+        //   buf:            selector | 0x20 | count | feed 0 .. feed count-1  (the calldata)
+        //   buf + 0x104:    which[s] for s < 6: 1 + index of slot s's feed, 0 if unlisted
+        //   buf + 0x1c4:    the return data: 0x20 | count | price 0 .. price count-1
+        assembly ("memory-safe") {
+            let buf := mload(0x40)
+            mstore(buf, selector)
+            mstore(add(buf, 0x04), 0x20)
+            let feeds := add(buf, 0x44)
+            let which := add(buf, 0x104)
+            let out := add(buf, 0x1c4)
+            let count := 0
+            for { let s := 0 } lt(s, n) { s := add(s, 1) } {
+                let feed := and(mload(add(cfg, shl(5, s))), 0xffffffffffffffffffffffffffffffffffffffff)
+                let w := 0
+                if feed {
+                    let j := 0
+                    for {} and(lt(j, count), iszero(eq(mload(add(feeds, shl(5, j))), feed))) { j := add(j, 1) } {}
+                    if eq(j, count) {
+                        mstore(add(feeds, shl(5, j)), feed)
+                        count := add(count, 1)
+                    }
+                    w := add(j, 1)
+                }
+                mstore(add(which, shl(5, s)), w)
+            }
+            mstore(add(buf, 0x24), count)
+            if count {
+                let outSize := add(0x40, shl(5, count))
+                if iszero(staticcall(gas(), adapter, buf, add(0x44, shl(5, count)), out, outSize)) {
+                    // the adapter's own error (stale price, unregistered feed, ...), as a
+                    // high-level call would bubble it
+                    returndatacopy(buf, 0, returndatasize())
+                    revert(buf, returndatasize())
+                }
+                // what the ABI decoder would refuse: another shape, or a value >= 2^64
+                if iszero(
+                    and(eq(returndatasize(), outSize), and(eq(mload(out), 0x20), eq(mload(add(out, 0x20)), count)))
+                ) {
+                    revert(0, 0)
+                }
+            }
+            for { let s := 0 } lt(s, n) { s := add(s, 1) } {
+                let w := mload(add(which, shl(5, s)))
+                let price := 1 // PAD_PRICE
+                if w {
+                    price := mload(add(out, shl(5, add(w, 1))))
+                    if shr(64, price) { revert(0, 0) }
+                }
+                mstore(add(prices, shl(5, s)), price)
+            }
+        }
     }
 
     // ================================================================== internal: money
 
     function _pull(uint8 asset, uint256 amount) private returns (uint256 received) {
         if (amount == 0) revert MarginEngine__ZeroAmount();
-        IERC20 token = IERC20(_collaterals[asset].token);
+        IERC20 token = IERC20(_tokens[asset]);
         uint256 before = token.balanceOf(address(this));
         token.safeTransferFrom(msg.sender, address(this), amount);
         received = token.balanceOf(address(this)) - before;
         if (received == 0) revert MarginEngine__ZeroAmount();
     }
 
-    function _debited(address who, uint8 asset, uint256 amount) private view returns (uint256[2] memory bal) {
+    /// @dev `who`'s packed balances after taking `amount` of `asset`.
+    function _debited(address who, uint8 asset, uint256 amount) private view returns (uint256) {
         if (amount == 0) revert MarginEngine__ZeroAmount();
-        bal = _balances[who];
-        if (bal[asset] < amount) revert MarginEngine__InsufficientBalance(asset, bal[asset], amount);
-        bal[asset] -= amount;
+        uint256 bal = _balances[who];
+        uint256 shift = 128 * uint256(asset);
+        uint256 current = (bal >> shift) & MASK128;
+        if (current < amount) revert MarginEngine__InsufficientBalance(asset, current, amount);
+        return bal - (amount << shift); // amount <= current: no borrow from the other field
     }
 
-    /// @dev Balance in token units -> 18-decimal units (exact: decimals <= 18).
-    function _normalise(uint256 asset, uint256 amount) private view returns (uint256) {
-        return amount * 10 ** (18 - _collaterals[asset].decimals);
+    /// @dev Balance in token units -> 18-decimal units (exact: decimals <= 18), given the
+    ///      asset's config word.
+    function _normalise(uint256 cfg, uint256 amount) private pure returns (uint256) {
+        return amount * 10 ** (18 - ((cfg >> CFG_HIGH_SHIFT) & 0xff));
     }
 
-    /// @dev Settles `pnl` (1e-16 quote) against the pool; returns the uncovered loss.
+    /// @dev Settles `pnl` (1e-16 quote) between `bal` (in memory) and the pool; returns the
+    ///      uncovered loss.
     function _settle(
-        address who,
         int256 pnl,
         uint8[2] memory order,
         uint256 assets,
-        uint64[] memory prices,
-        uint256 marketSlots
+        uint64[6] memory prices,
+        uint256 marketSlots,
+        uint256[2] memory bal
     ) private returns (uint256 badDebt) {
-        uint256[2] storage bal = _balances[who];
         if (pnl > 0) {
             uint8 c = order[0];
             // casting to 'uint256' is safe because pnl > 0
             // forge-lint: disable-next-line(unsafe-typecast)
             uint256 profit = uint256(pnl);
             // profit in tokens, rounded down: pnl / (price * 1e8) * 10^decimals
-            uint256 amount = (profit * 10 ** _collaterals[c].decimals) / (uint256(prices[marketSlots]) * PRICE_SCALE);
-            if (_pool[c] < amount) revert MarginEngine__PoolInsufficient(c, _pool[c], amount);
-            _pool[c] -= amount;
+            uint256 amount = (profit * 10 ** _decimalsOf(c)) / (uint256(prices[marketSlots]) * PRICE_SCALE);
+            uint256 inPool = _pool[c];
+            if (inPool < amount) revert MarginEngine__PoolInsufficient(c, inPool, amount);
+            _pool[c] = inPool - amount;
             bal[c] += amount;
             return 0;
         }
@@ -638,7 +866,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         for (uint256 i = 0; i < assets && loss != 0; ++i) {
             uint8 c = order[i];
             uint256 unit = uint256(prices[marketSlots + i]) * PRICE_SCALE; // 1e-16 quote per token
-            uint256 scale = 10 ** _collaterals[c].decimals;
+            uint256 scale = 10 ** _decimalsOf(c);
             // tokens needed, rounded up
             uint256 take = (loss * scale + unit - 1) / unit;
             if (take <= bal[c]) {
@@ -651,6 +879,10 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
             _pool[c] += take;
         }
         return loss;
+    }
+
+    function _decimalsOf(uint8 asset) private view returns (uint256) {
+        return (_assetCfg[asset] >> CFG_HIGH_SHIFT) & 0xff;
     }
 
     // ================================================================== internal: commitments
@@ -668,29 +900,67 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuard {
         return IPoseidon4(poseidon4).poseidon([COMMITMENT_DOMAIN_TAG, uint256(uint160(who)), digest, salt]);
     }
 
+    // ================================================================== internal: account fields
+
+    function _kind(uint256 meta) private pure returns (Kind) {
+        return Kind(meta & 3);
+    }
+
+    function _marketOf(uint256 meta) private pure returns (uint8) {
+        return uint8((meta >> 2) & 3);
+    }
+
+    function _assetOf(uint256 meta) private pure returns (uint8) {
+        return uint8((meta >> 4) & 1);
+    }
+
+    function _nonceOf(uint256 meta) private pure returns (uint64) {
+        // casting to 'uint64' is safe because the value is masked to 40 bits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint64((meta >> NONCE_SHIFT) & MASK40);
+    }
+
+    function _now() private view returns (uint256) {
+        return block.timestamp & MASK40;
+    }
+
     // ================================================================== internal: checks
 
-    function _openAccount(address who) private view returns (Account storage a) {
-        a = _accounts[who];
-        if (a.kind == Kind.None) revert MarginEngine__NoAccount(who);
+    /// @dev The kind of `who`'s open account; reverts if none is open.
+    function _openKind(address who, uint256 meta) private pure returns (Kind kind) {
+        kind = _kind(meta);
+        if (kind == Kind.None) revert MarginEngine__NoAccount(who);
     }
 
-    function _reset(Account storage a) private {
-        a.commitment = 0;
-        a.kind = Kind.None;
-        a.market = 0;
-        a.asset = 0;
-        a.lastProofAt = 0;
-        a.shockAt = 0;
-        delete a.provenPriceWords;
+    /// @dev {withdraw}'s asset checks, with the errors of: listed asset, then (isolated)
+    ///      the account's own asset. The own asset of an isolated account is listed.
+    function _requireOwnAsset(Kind kind, uint256 meta, uint8 asset) private view {
+        if (kind == Kind.Isolated) {
+            if (asset == _assetOf(meta)) return;
+            _requireAsset(asset);
+            revert MarginEngine__WrongAsset(asset);
+        }
+        _requireAsset(asset);
     }
 
+    /// @dev Closes the account: everything but the nonce (which never resets) is cleared.
+    function _reset(Stored storage s, uint256 meta, Kind kind) private {
+        s.commitment = 0;
+        s.meta = meta & (MASK40 << NONCE_SHIFT);
+        if (kind == Kind.Cross) s.prices = 0;
+    }
+
+    /// @dev Listed iff its config word is non-zero (a listed feed is never address(0): the
+    ///      adapter refuses to register it, and listings are never removed), which is
+    ///      id < marketCount. Reading the word instead of the count: the callers that go on
+    ///      to use the listing read that word anyway (warm), and the count's slot stays cold.
     function _requireMarket(uint8 id) private view {
-        if (id >= _marketCount) revert MarginEngine__UnknownMarket(id);
+        if (id >= MAX_MARKETS || _marketCfg[id] == 0) revert MarginEngine__UnknownMarket(id);
     }
 
+    /// @dev As {_requireMarket}: listed iff the config word is non-zero (id < collateralCount).
     function _requireAsset(uint8 id) private view {
-        if (id >= _collateralCount) revert MarginEngine__UnknownAsset(id);
+        if (id >= MAX_ASSETS || _assetCfg[id] == 0) revert MarginEngine__UnknownAsset(id);
     }
 
     function _checkRates(uint16 mmrBps, uint16 imrBps) private pure {

@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 /// @title IOracleAdapter
 /// @notice Reads registered Chainlink-style price feeds and returns validated prices on the
-///         zkmargin price scale: 8 decimals, 0 < price < 2^64 (DESIGN.md, "Quantities").
+///         zkmargin price scale: 8 decimals, 0 < price < 2^64 (docs/protocol.md, "Quantities and units").
 /// @dev Feeds are keyed by their address (an `AggregatorV3Interface`, normally a Chainlink
 ///      proxy). Only the owner registers or removes feeds; ownership is two-step.
 interface IOracleAdapter {
@@ -103,6 +103,14 @@ interface IOracleAdapter {
     /// @return roundId The feed's round id of that answer.
     /// @return updatedAt The feed's timestamp of that answer.
     function getPrice(address feed) external view returns (uint64 price, uint80 roundId, uint256 updatedAt);
+
+    /// @notice The latest validated prices of several feeds, in the order given: the same
+    ///         checks as {getPrice}, feed by feed (the first failing feed reverts the call
+    ///         with its own error). One call for all the feeds a margin proof needs instead
+    ///         of one call per feed; pass each feed once (nothing is deduplicated here).
+    /// @param feeds Registered feeds.
+    /// @return prices Prices with 8 decimals, 0 < price < 2^64, `prices[i]` for `feeds[i]`.
+    function getPrices(address[] calldata feeds) external view returns (uint64[] memory prices);
 
     /// @notice Registration of `feed`.
     /// @return heartbeat Maximum accepted age in seconds; 0 if `feed` is not registered.

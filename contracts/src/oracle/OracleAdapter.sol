@@ -36,7 +36,7 @@ contract OracleAdapter is IOracleAdapter, Ownable2Step {
     ///      and refuses feeds whose `decimals()` is garbage.
     uint8 public constant MAX_FEED_DECIMALS = 36;
 
-    /// @dev Largest accepted normalised price: 2^64 - 1 (DESIGN.md: 0 < price < 2^64).
+    /// @dev Largest accepted normalised price: 2^64 - 1 (docs/protocol.md: 0 < price < 2^64).
     uint256 private constant MAX_PRICE = type(uint64).max;
 
     mapping(address feed => FeedConfig config) private _feeds;
@@ -73,6 +73,32 @@ contract OracleAdapter is IOracleAdapter, Ownable2Step {
 
     /// @inheritdoc IOracleAdapter
     function getPrice(address feed) external view returns (uint64 price, uint80 roundId, uint256 updatedAt) {
+        return _getPrice(feed);
+    }
+
+    /// @inheritdoc IOracleAdapter
+    function getPrices(address[] calldata feeds) external view returns (uint64[] memory prices) {
+        prices = new uint64[](feeds.length);
+        for (uint256 i = 0; i < feeds.length; ++i) {
+            (prices[i],,) = _getPrice(feeds[i]);
+        }
+    }
+
+    /// @inheritdoc IOracleAdapter
+    function feedConfig(address feed) external view returns (uint32 heartbeat, uint8 decimals) {
+        FeedConfig memory config = _feeds[feed];
+        return (config.heartbeat, config.decimals);
+    }
+
+    /// @inheritdoc IOracleAdapter
+    function isRegistered(address feed) external view returns (bool) {
+        return _feeds[feed].heartbeat != 0;
+    }
+
+    // ------------------------------------------------------------------ internal
+
+    /// @dev {getPrice}: every check of {IOracleAdapter-getPrice}, in its order.
+    function _getPrice(address feed) private view returns (uint64 price, uint80 roundId, uint256 updatedAt) {
         FeedConfig memory config = _feeds[feed];
         if (config.heartbeat == 0) revert OracleAdapter__FeedNotRegistered(feed);
 
@@ -97,19 +123,6 @@ contract OracleAdapter is IOracleAdapter, Ownable2Step {
 
         price = _normalise(feed, answer, decimals);
     }
-
-    /// @inheritdoc IOracleAdapter
-    function feedConfig(address feed) external view returns (uint32 heartbeat, uint8 decimals) {
-        FeedConfig memory config = _feeds[feed];
-        return (config.heartbeat, config.decimals);
-    }
-
-    /// @inheritdoc IOracleAdapter
-    function isRegistered(address feed) external view returns (bool) {
-        return _feeds[feed].heartbeat != 0;
-    }
-
-    // ------------------------------------------------------------------ internal
 
     /// @dev Converts a positive `answer` with `decimals` decimals to 8 decimals.
     ///      decimals < 8: answer * 10^(8 - decimals), exact.

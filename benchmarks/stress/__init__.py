@@ -1,0 +1,48 @@
+"""Stress simulation of the margin engine: `make stress` / `make audit` (not `make test`).
+
+    python -m benchmarks.stress [--accounts 50] [--seed 7] [--scenarios a,b] [--no-confirm]
+
+Starts a private anvil, deploys the default system (ETH-USD MMR 5% / IMR 10%, BTC-USD
+4% / 8%, USDC and WETH collateral with a 10% WETH haircut; proof lifetime 3,600 s, grace
+600 s, shock threshold 10%, penalty 5%), opens ``--accounts`` random cross-margin
+accounts (seeded: the same seed gives the same portfolios, agents and transactions), takes
+an anvil snapshot, and runs every scenario from that snapshot with real proofs:
+
+* the oracle follows a scripted path (one-block crashes, a slow bleed, an oscillation,
+  feeds that go stale during a crash); feeds are refreshed every 30 min of chain time
+  unless the scenario freezes them;
+* keepers (one bot) liquidate every account the engine calls ``liquidatable()`` and flag
+  every account whose proven prices moved more than the threshold (they read the proven
+  price words from storage: public);
+* traders re-prove when a shock is flagged on them (after their reaction time) and
+  before their proof expires (at age lifetime - 600 s); when the prover refuses
+  (insufficient margin) a *defender* tops up USDC and proves, a *closer* closes the
+  account if the engine still lets it, a *passive* trader waits.
+
+Then it bisects, on the exact integer model, the one-block crash size at which bad debt
+first appears for the same portfolios (and for the same portfolios scaled down to exactly
+MMR, the weakest state a proving account can be in), and confirms the bracket on-chain.
+The report (definitions included) goes to ``<build>/audit/stress-report.{md,json}``.
+
+Modules, one idea each: ``money`` (integer units and their text), ``timing``,
+``valuation`` (the model at feed prices), ``population``, ``scenarios`` (price paths),
+``thresholds`` (bisection), ``context``/``driver``/``keeper``/``traders``/``identities``
+(the chain side), ``results``, and the pure report side: ``summary``, ``definitions``,
+``findings``, ``report``; ``run`` ties them together.
+"""
+
+from __future__ import annotations
+
+from benchmarks.stress.population import Portfolio, Style, make_portfolios
+from benchmarks.stress.run import simulate
+from benchmarks.stress.scenarios import Scenario, crash_scenario, default_scenarios
+
+__all__ = [
+    "Portfolio",
+    "Scenario",
+    "Style",
+    "crash_scenario",
+    "default_scenarios",
+    "make_portfolios",
+    "simulate",
+]

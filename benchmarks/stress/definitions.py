@@ -1,0 +1,70 @@
+"""The report's definitions: what each counted quantity means, stated once."""
+
+from __future__ import annotations
+
+from benchmarks.stress.money import bps_percent
+from benchmarks.stress.timing import REFRESH_MARGIN, RETRY, STEP
+from chain.deploy import SystemSpec
+
+CLASS_TEXT = {
+    "insolvent": "below MMR at the true price (rightful)",
+    "solvent_slow": "solvent, but the trader reacts slower than the grace period "
+    "and had not proved",
+    "solvent_recovered": "solvent again, but was below MMR when its proof was due (prover refused)",
+    "solvent_oracle_stale": "solvent and diligent, but its proofs were refused: "
+    "the oracle was stale",
+    "solvent_late": "solvent and diligent, but its proof came too late (simulation timing)",
+    "wrongful": "solvent AND within the rules (unexpired proof, no unanswered shock past grace)",
+}
+
+
+def definitions(spec: SystemSpec) -> list[str]:
+    g, life = spec.grace_period, spec.proof_lifetime
+    pen = bps_percent(spec.liquidation_penalty_bps)
+    return [
+        "- **Solvent** (model): the account meets maintenance margin (MMR, haircuts applied) "
+        "at the *true* prices of the scenario path at that moment, with the balances the "
+        "engine holds, computed exactly by `zkmargin.model.evaluate`. The true price equals the "
+        "oracle's answer except while a feed is frozen (stale scenarios); the JSON records "
+        "solvency at the oracle's last answer too.",
+        "- **Proof accepted / refused**: an accepted `proveMargin` transaction; a refusal is a "
+        "proof attempt that did not produce one: `insufficient margin` (the prover refuses: "
+        "no proof exists), or the decoded revert of the engine or oracle "
+        "(`OracleAdapter__StalePrice`: the engine cannot build public inputs). Traders "
+        f"attempt when a shock is flagged on them (after their reaction time) and when their "
+        f"proof is {REFRESH_MARGIN} s from expiring, at most once per {RETRY} s.",
+        "- **Liquidation classes** (each liquidation gets exactly one):",
+        *(f"  - `{k}`: {v}" for k, v in CLASS_TEXT.items()),
+        f"- **Wrongful liquidation**: `Liquidated` for an account that at that block is "
+        f"solvent by the model AND had kept proving within the rules: its last accepted proof "
+        f"is at most {life} s old and every flagged shock since then is at most {g} s old "
+        "(checked from the account state read before the liquidation, independently of "
+        "`liquidatable()`). Must be 0. Solvent accounts liquidated for other reasons are "
+        "counted in the other `solvent_*` classes, never hidden.",
+        "- **Bad debt** of a liquidated account: the negative part of its raw equity at the "
+        "true prices of the liquidation block, i.e. max(0, losses - collateral value), with "
+        "collateral valued without haircut (as `close` values it); plus every "
+        "`AccountClosed.badDebt` (uncovered loss at close, from the event).",
+        f"- **Pool shortfall**: the pool is the counterparty of every position; at a "
+        f"liquidation it receives the balances minus the {pen}% keeper penalty. Shortfall = "
+        "max(0, losses - value of what the pool received), at the same prices (from the "
+        "`Liquidated` event amounts); plus `AccountClosed.badDebt`. It is >= bad debt.",
+        "- **Equity seized above losses**: for liquidated accounts with positive raw equity, "
+        "what the trader lost beyond its losses (liquidation seizes every balance).",
+        "- **Below MMR, not liquidatable**: time an open account spent below MMR (model, true "
+        f"prices) while `liquidatable()` was false, sampled at every {STEP} s step; "
+        "**underwater**: raw equity < 0.",
+        "- **Money**: every amount is summed exactly in integer margin units (1e-30 USD) and "
+        "shown rounded to the cent; moves are integer millionths.",
+        "- **Largest move absorbed**: for a fixed set of portfolios that have just proved at "
+        "the base prices (entries = base prices, balances as deposited), a one-block move of "
+        "x on ETH and BTC together (USDC fixed); every account below MMR after the move is "
+        "liquidated at the moved price (the price stays there: a flag + grace or a lapse later). "
+        "bad_debt(x) and shortfall(x) are sums of per-account terms that are linear in x "
+        "past the account's own threshold, so 'some bad debt' is monotone in x; the smallest "
+        "such x is found by bisection on the exact integer model to 1e-6 (0.0001%). The "
+        "'scaled to exactly MMR' set shrinks every account's collateral (same mix) until "
+        "equity = MMR requirement: the weakest state in which a maintenance proof exists, "
+        "so its threshold is what the parameters guarantee per proving window. The random "
+        "set's bracket is then replayed on-chain with real proofs.",
+    ]

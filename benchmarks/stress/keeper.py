@@ -1,0 +1,139 @@
+"""The keeper bot: liquidates whatever the engine calls liquidatable, flags every account
+whose proven prices moved past the shock threshold, and classifies each liquidation.
+
+It reads the proven price words from the account's storage (public), as any keeper can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from benchmarks.stress.context import Context, Trader
+from benchmarks.stress.results import Liquidation, ScenarioResult
+from benchmarks.stress.valuation import asset_value, valuation
+from chain.client import AccountState
+from chain.errors import RevertError
+from zkmargin.units import BPS_ONE
+
+PAD_PRICE = 1  # an unused slot's proven price
+# Cross circuit slots: 4 market slots then 2 collateral slots (IMarginEngine.sol).
+SLOT_FEEDS: tuple[str | None, ...] = ("ETH/USD", "BTC/USD", None, None, "USDC/USD", "ETH/USD")
+SLOT_EXPOSURE: tuple[str | None, ...] = ("ETH-USD", "BTC-USD", None, None, "USDC", "WETH")
+SPLIT_IDENTITY = "liquidation split = balance, reward = floor(balance * penalty)"
+
+
+def moved_slots(state: AccountState, oracle: Mapping[str, int], threshold_bps: int) -> list[int]:
+    """Slots whose price moved strictly more than the threshold since the last proof."""
+    out = []
+    for slot, feed in enumerate(SLOT_FEEDS):
+        word = state.proven_price_words[slot // 3]
+        proven = (word >> (64 * (slot % 3))) & (2**64 - 1)
+        current = PAD_PRICE if feed is None else oracle[feed]
+        if proven == PAD_PRICE:
+            continue
+        if abs(current - proven) * BPS_ONE > threshold_bps * proven:
+            out.append(slot)
+    return out
+
+
+def classify(*, solvent: bool, within_rules: bool, refusals: Sequence[str], diligent: bool) -> str:
+    """Why an account was liquidated (exactly one class; see the report's definitions)."""
+    if not solvent:
+        return "insolvent"
+    if within_rules:
+        return "wrongful"  # the engine's own promise broken
+    if any(r.startswith("OracleAdapter") for r in refusals):
+        return "solvent_oracle_stale"
+    if "insufficient margin" in refusals:
+        return "solvent_recovered"
+    if not diligent:
+        return "solvent_slow"
+    return "solvent_late"
+
+
+def keeper_step(
+    ctx: Context, opened: Sequence[Trader], true: Mapping[str, int], t0: int, res: ScenarioResult
+) -> None:
+    oracle = ctx.oracle_prices()
+    for t in opened:
+        assert t.state is not None
+        if t.liquidatable:
+            liquidate(ctx, t, true, oracle, t0, res)
+            continue
+        if t.state.shock_at:
+            continue
+        moved = moved_slots(t.state, oracle, ctx.spec.shock_threshold_bps)
+        if not moved:
+            continue
+        try:
+            ctx.client.flag_shock(ctx.keeper, t.signer.address)
+        except RevertError as exc:
+            res.flags_refused[exc.name or "unknown revert"] += 1
+            continue
+        res.flags += 1
+        exposure = {p.market for p in t.account.positions} | {a for a, v in t.balances.items() if v}
+        if not any(SLOT_EXPOSURE[s] in exposure for s in moved):
+            res.flags_unrelated += 1
+        t.state = ctx.client.account_state(t.signer.address)
+
+
+def liquidate(
+    ctx: Context,
+    t: Trader,
+    true: Mapping[str, int],
+    oracle: Mapping[str, int],
+    t0: int,
+    res: ScenarioResult,
+) -> None:
+    """Liquidate, check the engine's split against the balances, value it at the true
+    prices and record it; the account's balances all leave it."""
+    assert t.state is not None
+    state, spec = t.state, ctx.spec
+    now = ctx.chain.timestamp()
+    before = dict(t.balances)
+    result = ctx.client.liquidate(ctx.keeper, t.signer.address)
+    at = ctx.block_time(result)
+    args = ctx.event_args(result, "Liquidated")
+    reward, to_pool = ctx.per_asset(args["reward"]), ctx.per_asset(args["toPool"])
+    penalty = spec.liquidation_penalty_bps
+    res.check(
+        SPLIT_IDENTITY,
+        all(
+            reward[a] + to_pool[a] == before.get(a, 0)
+            and reward[a] == before.get(a, 0) * penalty // BPS_ONE
+            for a in reward
+        ),
+    )
+    res.rewards.update(reward)
+    res.to_pool.update(to_pool)
+    val = valuation(t.account.positions, before, true, spec)
+    at_oracle = valuation(t.account.positions, before, oracle, spec)
+    loss = -val.raw.pnl
+    within_rules = at <= state.last_proof_at + spec.proof_lifetime and (
+        state.shock_at == 0 or at <= state.shock_at + spec.grace_period
+    )
+    res.liquidations.append(
+        Liquidation(
+            trader=t.portfolio.index,
+            at=at - t0,
+            cls=classify(
+                solvent=val.solvent,
+                within_rules=within_rules,
+                refusals=t.refusals,
+                diligent=t.portfolio.diligent,
+            ),
+            solvent_true=val.solvent,
+            solvent_oracle=at_oracle.solvent,
+            raw_equity=val.raw_equity,
+            bad_debt=max(0, -val.raw_equity),
+            pool_shortfall=max(0, loss - asset_value(to_pool, true, spec)),
+            seized_excess=max(0, val.raw_equity),
+            reward=asset_value(reward, true, spec),
+            insolvent_for=None if t.insolvent_since is None else now - t.insolvent_since,
+            proof_age=at - state.last_proof_at,
+            shock_age=None if not state.shock_at else at - state.shock_at,
+            refusals=sorted(set(t.refusals)),
+        )
+    )
+    t.open = False
+    t.balances = dict.fromkeys(t.balances, 0)

@@ -1,0 +1,149 @@
+"""The traders: re-prove when due, and when the prover refuses, top up, close or wait.
+
+A trader is due when a shock is flagged on it (after its reaction time) or when its proof
+is ``REFRESH_MARGIN`` seconds from expiring; it attempts at most once per ``RETRY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from benchmarks.stress.context import Context, Trader
+from benchmarks.stress.money import CLOSE_SCALE
+from benchmarks.stress.population import Style
+from benchmarks.stress.results import ScenarioResult
+from benchmarks.stress.scenarios import Scenario
+from benchmarks.stress.timing import REFRESH_MARGIN, RETRY
+from benchmarks.stress.valuation import asset_value, valuation
+from chain.client import Kind
+from chain.errors import RevertError
+from zkmargin.errors import InsufficientMargin, ZkMarginError
+from zkmargin.model import MarketData, Mode
+from zkmargin.units import BALANCE_DECIMALS, BPS_ONE
+
+TOPUP_TARGET = (3, 2)  # defenders top up to 1.5x the maintenance requirement
+
+
+def traders_step(
+    ctx: Context, order: Sequence[Trader], scenario: Scenario, res: ScenarioResult
+) -> None:
+    data: MarketData | None = None
+    stale: str | None = None
+    for t in order:
+        if not t.open or t.state is None:
+            continue
+        now = ctx.chain.timestamp()
+        due = t.state.last_proof_at + ctx.spec.proof_lifetime - REFRESH_MARGIN
+        if t.state.shock_at:
+            due = min(due, t.state.shock_at + t.portfolio.reaction)
+        if now < due or now - t.last_attempt < RETRY:
+            continue
+        t.last_attempt = now
+        res.proof_attempts += 1
+        if data is None and stale is None:
+            try:
+                data = ctx.client.market_data(Kind.CROSS)
+            except RevertError as exc:
+                stale = exc.name or "unknown revert"
+        if data is None:
+            # The engine cannot read a price: no proof, no flag, no close. Depositing
+            # works but cannot stop a lapse. A trader that would act tries to close
+            # (its only way out); a passive one waits for the feed.
+            refused(t, stale or "oracle", res)
+            if not scenario.passive and t.portfolio.style is not Style.PASSIVE:
+                close(ctx, t, res)
+            continue
+        attempt(ctx, t, data, scenario, res)
+
+
+def refused(t: Trader, reason: str, res: ScenarioResult) -> None:
+    res.proofs_refused[reason] += 1
+    res.accounts_refused.add(t.portfolio.index)
+    t.refusals.append(reason)
+
+
+def attempt(
+    ctx: Context, t: Trader, data: MarketData, scenario: Scenario, res: ScenarioResult
+) -> None:
+    try:
+        ctx.prover.check(ctx.chain_account(t), data, Mode.MAINTENANCE)
+    except InsufficientMargin:
+        refused(t, "insufficient margin", res)
+        if scenario.passive or t.portfolio.style is Style.PASSIVE:
+            return
+        if t.portfolio.style is Style.DEFENDER and top_up(ctx, t, data, res):
+            res.proof_attempts += 1
+            prove(ctx, t, res)
+            return
+        close(ctx, t, res)
+        return
+    prove(ctx, t, res)
+
+
+def prove(ctx: Context, t: Trader, res: ScenarioResult) -> None:
+    try:
+        tx = ctx.client.prove_margin(t.signer, t.account, ctx.prover)
+    except RevertError as exc:
+        refused(t, exc.name or "unknown revert", res)
+        return
+    except InsufficientMargin:
+        refused(t, "insufficient margin", res)
+        return
+    except ZkMarginError as exc:
+        refused(t, type(exc).__name__, res)
+        return
+    res.proofs_accepted += 1
+    res.prove_seconds += tx.prove_seconds
+    t.refusals = []
+    t.state = ctx.client.account_state(t.signer.address)
+
+
+def topup_amount(deficit: int, usdc_price: int) -> int:
+    """USDC base units (1e-6) whose value covers ``deficit`` margin units, rounded up."""
+    unit: int = 10 ** (BALANCE_DECIMALS - 6) * usdc_price * BPS_ONE  # margin units / 1e-6 USDC
+    return -(-deficit // unit)
+
+
+def top_up(ctx: Context, t: Trader, data: MarketData, res: ScenarioResult) -> bool:
+    """Deposit USDC so that equity reaches 1.5x MMR, if the account is worth saving
+    (raw equity > 0) and the wallet reserve covers it."""
+    oracle = ctx.oracle_prices()
+    val = valuation(t.account.positions, t.balances, oracle, ctx.spec)
+    if val.raw_equity <= 0:
+        return False
+    num, den = TOPUP_TARGET
+    deficit = val.maintenance.requirement * num // den - val.maintenance.equity
+    amount = topup_amount(deficit, data.prices["USDC"])
+    if amount <= 0 or amount > t.reserve:
+        return False
+    ctx.client.deposit(t.signer, "USDC", amount)
+    t.reserve -= amount
+    t.balances["USDC"] = t.balances.get("USDC", 0) + amount
+    res.topup_tokens["USDC"] += amount
+    res.topups += 1
+    res.topup_value += asset_value({"USDC": amount}, oracle, ctx.spec)
+    return True
+
+
+def close(ctx: Context, t: Trader, res: ScenarioResult) -> None:
+    """Close the account if the engine lets it; record what went back and to the pool."""
+    if t.liquidatable:
+        res.closes_refused["liquidatable"] += 1
+        return
+    assets = ctx.assets
+    wallet = {a: ctx.client.wallet_balance(t.signer.address, a) for a in assets}
+    try:
+        result = ctx.client.close(t.signer, t.account)
+    except RevertError as exc:
+        res.closes_refused[exc.name or "unknown revert"] += 1
+        return
+    for a in assets:
+        returned = ctx.client.wallet_balance(t.signer.address, a) - wallet[a]
+        res.close_returned[a] += returned
+        res.close_to_pool[a] += t.balances.get(a, 0) - returned
+    args = ctx.event_args(result, "AccountClosed")
+    res.closes += 1
+    res.closed_pnl += int(args["pnl"]) * CLOSE_SCALE
+    res.closed_bad_debt += int(args["badDebt"]) * CLOSE_SCALE
+    t.open = False
+    t.balances = dict.fromkeys(t.balances, 0)
