@@ -33,7 +33,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from chain.artifacts import load_artifact, verifier_name
+from chain.artifacts import load_artifact
 from chain.calldata import proof_calldata
 from chain.client import Kind, ProofTx
 from chain.deploy import parse_price
@@ -42,6 +42,7 @@ from chain.rpc import Contract, TxResult
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
 from prover.setup import run_setup
+from prover.solidity import verifier_name
 from zkmargin.jsonio import write_json
 from zkmargin.model import Account, Position
 from zkmargin.paths import build_dir

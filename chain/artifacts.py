@@ -22,7 +22,7 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from prover.solidity import verifier_contract_name
+from prover.solidity import verifier_contract_name, verifier_name
 from zkmargin.errors import ArtifactError, ToolError
 from zkmargin.paths import project_root
 from zkmargin.toolrun import run_tool
@@ -32,15 +32,6 @@ FORGE_TIMEOUT = 900.0
 # The circuits that have an on-chain verifier, in the order the engine's constructor
 # takes them.
 VERIFIED_CIRCUITS = ("isolated", "cross")
-
-
-def verifier_name(circuit: str) -> str:
-    """``IsolatedVerifier``: the verifier's artifact name, deployment-file key and .sol stem.
-
-    The Solidity contract inside is :func:`prover.solidity.verifier_contract_name`
-    (``IsolatedGroth16Verifier``), the name ``zkmargin setup`` gives it.
-    """
-    return f"{circuit.capitalize()}Verifier"
 
 
 # name used in code -> (source file under contracts/src, contract name)

@@ -636,7 +636,7 @@ class EngineClient:
             statement.public_signals(), engine_inputs(commitment), claim.circuit, slot_names=names
         )
         started = time.perf_counter()
-        bundle = prover.prove(claim.account, claim.data, **kwargs)
+        bundle = prover.prove(claim.account, claim.data, **kwargs, encoded=encoded)
         seconds = time.perf_counter() - started
         check_public_inputs(
             bundle.public_signals, engine_inputs(commitment), claim.circuit, slot_names=names

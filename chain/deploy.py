@@ -38,12 +38,12 @@ from chain.artifacts import (
     ContractArtifact,
     ensure_built,
     load_artifact,
-    verifier_name,
 )
 from chain.errors import ChainError
 from chain.markets import AssetListing, MarketListing, build_market_data
 from chain.rpc import Chain, Contract, TxResult, deploy_contract
 from chain.signers import Signer, dev_signers
+from prover.solidity import verifier_name
 from zkmargin.amounts import parse_fixed
 from zkmargin.errors import InputError
 from zkmargin.jsonio import read_json_file, write_json

@@ -10,11 +10,13 @@ dev account whose address the account file holds (keepers and admins: ``--from``
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -75,8 +77,48 @@ def from_option(default: int) -> Callable[[F], F]:
     return wrap
 
 
+@dataclass
+class Connection:
+    """Where the chain is and who signs, from ``--deployment``, ``--rpc-url`` and
+    ``--key-file``; the client connects on first use."""
+
+    deployment_file: Path | None
+    rpc_url: str | None
+    key_file: Path | None = None
+    _client: EngineClient | None = None
+
+    @property
+    def client(self) -> EngineClient:
+        if self._client is None:
+            self._client = connect(self.deployment_file, self.rpc_url)
+        return self._client
+
+    def signer(self, address: str | None, sender: str = "0") -> Signer:
+        """``--key-file``, else (on anvil) the dev account of ``address`` or ``--from``."""
+        return signer_for(self.client, address, self.key_file, sender)
+
+
+def _as_connection(func: F, *, with_key: bool) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        conn = Connection(
+            kwargs.pop("deployment_file"),
+            kwargs.pop("rpc_url"),
+            kwargs.pop("key_file") if with_key else None,
+        )
+        return func(*args, conn=conn, **kwargs)
+
+    return cast(F, wrapper)
+
+
 def connection_options(func: F) -> F:
-    return deployment_option(rpc_option(key_option(func)))
+    """``--deployment``, ``--rpc-url``, ``--key-file``, passed on as one ``conn``."""
+    return deployment_option(rpc_option(key_option(_as_connection(func, with_key=True))))
+
+
+def read_options(func: F) -> F:
+    """``--deployment`` and ``--rpc-url`` for commands that only read the chain."""
+    return deployment_option(rpc_option(_as_connection(func, with_key=False)))
 
 
 def connect(deployment_file: Path | None, rpc_url: str | None) -> EngineClient:

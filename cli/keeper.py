@@ -8,11 +8,11 @@ import click
 
 from chain.client import Kind
 from cli.chainopts import (
-    connect,
+    Connection,
     connection_options,
     from_option,
     load_account_file,
-    signer_for,
+    read_options,
     span,
     tokens,
     when,
@@ -24,17 +24,10 @@ from zkmargin.model import Mode, evaluate
 
 @click.command()
 @click.argument("target", metavar="ACCOUNT-or-ADDRESS")
-@click.option(
-    "--deployment",
-    "deployment_file",
-    envvar="ZKMARGIN_DEPLOYMENT",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-)
-@click.option("--rpc-url", envvar="ZKMARGIN_RPC_URL", default=None)
-def status(target: str, deployment_file: Path | None, rpc_url: str | None) -> None:
+@read_options
+def status(target: str, conn: Connection) -> None:
     """What the engine knows of an account; with an account file, also its margin now."""
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     address = who(client, target)
     st = client.status(address)
     state = st.state
@@ -85,15 +78,13 @@ def status(target: str, deployment_file: Path | None, rpc_url: str | None) -> No
 @from_option(0)
 def liquidate(
     target: str,
-    deployment_file: Path | None,
-    rpc_url: str | None,
-    key_file: Path | None,
+    conn: Connection,
     sender: str,
 ) -> None:
     """Liquidate ADDRESS (its proof lapsed, or a flagged shock outlived the grace period)."""
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     address = who(client, target)
-    keeper = signer_for(client, None, key_file, sender)
+    keeper = conn.signer(None, sender)
     result = client.liquidate(keeper, address)
     event = client.engine.events(result, "Liquidated")[0]
     click.echo(f"liquidated {address} by {keeper.address}, {result.gas_used:,} gas")
@@ -112,15 +103,13 @@ def liquidate(
 @from_option(0)
 def flag_shock(
     target: str,
-    deployment_file: Path | None,
-    rpc_url: str | None,
-    key_file: Path | None,
+    conn: Connection,
     sender: str,
 ) -> None:
     """Flag a price shock on ADDRESS: it must prove again within the grace period."""
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     address = who(client, target)
-    result = client.flag_shock(signer_for(client, None, key_file, sender), address)
+    result = client.flag_shock(conn.signer(None, sender), address)
     st = client.status(address)
     click.echo(
         f"shock flagged on {address}, {result.gas_used:,} gas; liquidatable "

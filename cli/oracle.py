@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
 from chain.deploy import parse_price
-from cli.chainopts import connect, connection_options, from_option, price_text, signer_for
+from cli.chainopts import Connection, connection_options, from_option, price_text, read_options
 from cli.sections import WholeLinesGroup
 from cli.values import SignedArgsCommand
 from zkmargin.amounts import format_fixed
@@ -27,9 +26,7 @@ def oracle() -> None:
 def set_price(
     name: str,
     price: str,
-    deployment_file: Path | None,
-    rpc_url: str | None,
-    key_file: Path | None,
+    conn: Connection,
     sender: str,
 ) -> None:
     """Write PRICE (quote units, e.g. 1600.5) as a new round of MARKET's mock feed.
@@ -37,10 +34,10 @@ def set_price(
     MARKET is a market (ETH-USD), a collateral asset (WETH) or a feed (ETH/USD); every
     market and asset priced by that feed moves.
     """
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     units = parse_price(price, "PRICE")
     feed = client.deployment.feed(name)
-    result = client.set_price(signer_for(client, None, key_file, sender), feed.name, units)
+    result = client.set_price(conn.signer(None, sender), feed.name, units)
     moved = ", ".join(client.deployment.priced_by(feed.name))
     click.echo(
         f"{feed.name} = {price_text(client.price(feed.name))} ({moved}); {result.gas_used:,} gas"
@@ -48,17 +45,10 @@ def set_price(
 
 
 @oracle.command("show")
-@click.option(
-    "--deployment",
-    "deployment_file",
-    envvar="ZKMARGIN_DEPLOYMENT",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-)
-@click.option("--rpc-url", envvar="ZKMARGIN_RPC_URL", default=None)
-def show(deployment_file: Path | None, rpc_url: str | None) -> None:
+@read_options
+def show(conn: Connection) -> None:
     """Each feed's latest answer, its age and heartbeat."""
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     now = client.chain.timestamp()
     for feed in client.deployment.feeds:
         _round, answer, _started, updated, _in_round = client.feeds[feed.name].call(

@@ -16,13 +16,12 @@ import click
 
 from chain.client import EngineClient, Kind, OpenPlan, ProofTx
 from cli.chainopts import (
-    connect,
+    Connection,
     connection_options,
     from_option,
     load_account_file,
     parse_amount,
     price_text,
-    signer_for,
     tokens,
     when,
     who,
@@ -63,15 +62,13 @@ def deposit(
     target: str,
     asset: str,
     amount: str,
-    deployment_file: Path | None,
-    rpc_url: str | None,
-    key_file: Path | None,
+    conn: Connection,
 ) -> None:
     """Deposit AMOUNT of ASSET (in tokens, like 2000.5) for ACCOUNT (file or address)."""
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     address = who(client, target)
     units = parse_amount(client, asset, amount)
-    signer = signer_for(client, address, key_file)
+    signer = conn.signer(address)
     have = client.wallet_balance(address, asset)
     if have < units:
         hint = (
@@ -106,9 +103,7 @@ def deposit(
 )
 def open_account(
     account_file: Path,
-    deployment_file: Path | None,
-    rpc_url: str | None,
-    key_file: Path | None,
+    conn: Connection,
     kind: str,
     asset: str | None,
 ) -> None:
@@ -119,10 +114,10 @@ def open_account(
     then the new entries and salt wait in ACCOUNT.opening (mode 0600), which then
     replaces ACCOUNT atomically; if opening fails, ACCOUNT is untouched.
     """
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     account = load_account_file(client, account_file)
     address = format_address(account.address)
-    signer = signer_for(client, address, key_file)
+    signer = conn.signer(address)
     pending = pending_file(account_file)
     if pending.exists():
         raise InputError(
@@ -217,13 +212,11 @@ def _settle_pending(
 @click.command()
 @account_argument
 @connection_options
-def submit(
-    account_file: Path, deployment_file: Path | None, rpc_url: str | None, key_file: Path | None
-) -> None:
+def submit(account_file: Path, conn: Connection) -> None:
     """Prove ACCOUNT's maintenance margin at the current prices, on-chain."""
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     account = load_account_file(client, account_file)
-    signer = signer_for(client, f"0x{account.address:040x}", key_file)
+    signer = conn.signer(f"0x{account.address:040x}")
     tx = client.prove_margin(signer, account, Prover())
     click.echo(
         _proof_line(client, tx, f"maintenance margin proven (nonce {tx.bundle.statement.nonce})")
@@ -240,14 +233,12 @@ def withdraw(
     account_file: Path,
     asset: str,
     amount: str,
-    deployment_file: Path | None,
-    rpc_url: str | None,
-    key_file: Path | None,
+    conn: Connection,
 ) -> None:
     """Withdraw AMOUNT of ASSET, proving the rest still meets initial margin."""
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     account = load_account_file(client, account_file)
-    signer = signer_for(client, f"0x{account.address:040x}", key_file)
+    signer = conn.signer(f"0x{account.address:040x}")
     units = parse_amount(client, asset, amount)
     held = client.balance(signer.address, asset)
     if held < units:
@@ -269,13 +260,11 @@ def withdraw(
 @click.command()
 @account_argument
 @connection_options
-def close(
-    account_file: Path, deployment_file: Path | None, rpc_url: str | None, key_file: Path | None
-) -> None:
+def close(account_file: Path, conn: Connection) -> None:
     """Close ACCOUNT: reveal its positions and salt; PnL settles against the pool."""
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     account = load_account_file(client, account_file)
-    signer = signer_for(client, f"0x{account.address:040x}", key_file)
+    signer = conn.signer(f"0x{account.address:040x}")
     before = {
         a.name: client.wallet_balance(signer.address, a.name) for a in client.deployment.assets
     }
@@ -302,16 +291,14 @@ def faucet(
     target: str,
     asset: str,
     amount: str,
-    deployment_file: Path | None,
-    rpc_url: str | None,
-    key_file: Path | None,
+    conn: Connection,
     sender: str,
 ) -> None:
     """Mint AMOUNT of a mock ASSET token to ACCOUNT's wallet (local deployments)."""
-    client = connect(deployment_file, rpc_url)
+    client = conn.client
     address = who(client, target)
     units = parse_amount(client, asset, amount)
-    client.mint(signer_for(client, None, key_file, sender), address, asset, units)
+    client.mint(conn.signer(None, sender), address, asset, units)
     click.echo(
         f"minted {amount} {asset} to {address}: wallet "
         f"{tokens(client, asset, client.wallet_balance(address, asset))} {asset}"

@@ -25,7 +25,13 @@ _CONTRACT = re.compile(r"^contract Groth16Verifier \{", re.MULTILINE)
 
 
 def verifier_contract_name(circuit: str) -> str:
+    """The Solidity contract inside the exported verifier (``IsolatedGroth16Verifier``)."""
     return f"{circuit.capitalize()}Groth16Verifier"
+
+
+def verifier_name(circuit: str) -> str:
+    """The exported verifier's file stem and artifact name (``IsolatedVerifier``)."""
+    return f"{circuit.capitalize()}Verifier"
 
 
 def export_contracts(manifest: Manifest) -> Path:
@@ -45,7 +51,7 @@ def export_contracts(manifest: Manifest) -> Path:
                 else ""
             )
         )
-        _write_if_changed(out / f"{name.capitalize()}Verifier.sol", header + renamed)
+        _write_if_changed(out / f"{verifier_name(name)}.sol", header + renamed)
     target = out / "Poseidon4.json"
     if not target.exists():
         _write_if_changed(target, json.dumps(poseidon_contract(POSEIDON_INPUTS), indent=1) + "\n")

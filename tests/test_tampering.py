@@ -82,7 +82,7 @@ from tampering_cases import (
 )
 from tooling.wtns_files import read_sym
 
-from chain.artifacts import load_artifact, verifier_name
+from chain.artifacts import load_artifact
 from chain.client import (
     EngineClient,
     Kind,
@@ -95,6 +95,7 @@ from chain.local import LocalSystem
 from chain.rpc import Contract
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
+from prover.solidity import verifier_name
 from verifier.groth16 import VerifyingKey
 from zkmargin.encoding import Binding, circuit_shape, encode
 from zkmargin.errors import InsufficientMargin

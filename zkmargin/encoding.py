@@ -297,11 +297,13 @@ def encode(
     )
     index = {name: k for k, name in enumerate(market_slots) if name is not None}
     pad = shape.positions - len(account.positions)
+    signals = statement.public_signals()
+    assert all(0 <= v < SNARK_SCALAR_FIELD for v in signals)
     inputs: dict[str, Any] = {
         "commitment": statement.commitment,
         "priceWords": _pack(statement.prices, PRICE_BITS, PRICES_PER_WORD),
         "balanceWords": _pack(statement.balances, BALANCE_BITS, BALANCES_PER_WORD),
-        "paramsWord": statement.public_signals()[1 + shape.price_words + shape.balance_words],
+        "paramsWord": signals[1 + shape.price_words + shape.balance_words],
         "accountNonce": account.address | binding.nonce << ADDRESS_BITS,
         "engineChain": binding.engine | binding.chain_id << ADDRESS_BITS,
         "market": [index[p.market] for p in account.positions] + [0] * pad,
@@ -310,5 +312,4 @@ def encode(
         "entry": [p.entry_price for p in account.positions] + [0] * pad,
         "salt": account.salt,
     }
-    assert all(0 <= v < SNARK_SCALAR_FIELD for v in statement.public_signals())
     return Encoded(statement=statement, inputs=inputs)
