@@ -1,0 +1,207 @@
+"""Encoding for ``PortfolioMargin(N, K, M, J)``: account + risk file -> circuit inputs.
+
+Public signals, in order (all < r):
+
+=====  ==============  ===========================================================
+index  name            content
+=====  ==============  ===========================================================
+0      commitment      Poseidon(PORTFOLIO_TAG, account, digest, salt); digest is
+                       Poseidon(chunk_0, ...), chunk_c = Poseidon(slot_4c..slot_4c+3)
+1..    priceWords      K market prices, then M collateral prices; 64 bits each,
+                       3 per word, first price in the low bits
+..     balanceWords    M balances (1e-18 token), 96 bits each, 2 per word
+..     riskCommitment  :func:`zkmargin.riskfile.risk_commitment`
+..     modeWord        initial | withdrawal << 1
+..     accountNonce    account | nonce << 160
+last   engineChain     engine address | chain id << 160
+=====  ==============  ===========================================================
+
+A slot packs ``instrument | side << 8 | size << 9 | entry << 73``; instrument k < K is the
+perpetual on the k-th market of the risk file, K + j the j-th option series. Market,
+collateral and option slots hold the risk file's entries in file order; unused market
+and collateral slots get price 1 (prices must be non-zero) and balance 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from zkmargin.encoding import Binding
+from zkmargin.errors import InputError
+from zkmargin.portfolio import (
+    PortfolioAccount,
+    PortfolioMode,
+    check_names,
+    check_ranges,
+)
+from zkmargin.poseidon import poseidon
+from zkmargin.riskfile import DEFAULT_SHAPE, RiskFile, RiskShape, check_fits, risk_words
+from zkmargin.units import (
+    ADDRESS_BITS,
+    BALANCE_BITS,
+    PRICE_BITS,
+    SIZE_BITS,
+    SNARK_SCALAR_FIELD,
+)
+
+PORTFOLIO_DOMAIN_TAG: Final = int.from_bytes(b"zkmargin/portfolio/v1", "big")
+INSTRUMENT_BITS: Final = 8
+SIDE_SHIFT: Final = INSTRUMENT_BITS
+SIZE_SHIFT: Final = SIDE_SHIFT + 1
+ENTRY_SHIFT: Final = SIZE_SHIFT + SIZE_BITS
+PRICES_PER_WORD: Final = 3
+BALANCES_PER_WORD: Final = 2
+SLOTS_PER_CHUNK: Final = 4
+PAD_PRICE: Final = 1
+
+
+def _pack(values: list[int], width: int, per_word: int) -> list[int]:
+    words = []
+    for start in range(0, len(values), per_word):
+        word = 0
+        for j, value in enumerate(values[start : start + per_word]):
+            assert 0 <= value < 2**width, (value, width)
+            word |= value << (j * width)
+        words.append(word)
+    return words
+
+
+def mode_word(mode: PortfolioMode) -> int:
+    return int(mode.initial) | int(mode.withdrawal) << 1
+
+
+def instrument_index(risk: RiskFile, shape: RiskShape, option: bool, name: str) -> int:
+    if option:
+        return shape.markets + list(risk.options).index(name)
+    return risk.market_index(name)
+
+
+def slots(account: PortfolioAccount, risk: RiskFile, shape: RiskShape) -> list[int]:
+    out = [
+        instrument_index(risk, shape, p.option, p.instrument)
+        | int(p.long) << SIDE_SHIFT
+        | p.size << SIZE_SHIFT
+        | p.entry << ENTRY_SHIFT
+        for p in account.positions
+    ]
+    return out + [0] * (shape.positions - len(out))
+
+
+def chunked_hash(leaves: list[int]) -> int:
+    """Poseidon(Poseidon(leaves[0:4]), Poseidon(leaves[4:8]), ...), as ``ChunkedHash``."""
+    assert len(leaves) % SLOTS_PER_CHUNK == 0
+    return poseidon(
+        [
+            poseidon(leaves[start : start + SLOTS_PER_CHUNK])
+            for start in range(0, len(leaves), SLOTS_PER_CHUNK)
+        ]
+    )
+
+
+def portfolio_commitment(
+    account: PortfolioAccount, risk: RiskFile, shape: RiskShape = DEFAULT_SHAPE
+) -> int:
+    digest = chunked_hash(slots(account, risk, shape))
+    return poseidon([PORTFOLIO_DOMAIN_TAG, account.address, digest, account.salt])
+
+
+def check_provable(account: PortfolioAccount, risk: RiskFile, shape: RiskShape) -> None:
+    """Refuse, one line naming the field, what the circuit would reject besides the claim:
+    unlisted names, out-of-range values, more positions or listings than slots."""
+    check_names(account, risk)
+    check_ranges(account)
+    check_fits(risk, shape)
+    if len(account.positions) > shape.positions:
+        raise InputError(
+            f"positions: the account has {len(account.positions)}; "
+            f"the portfolio circuit holds at most {shape.positions}"
+        )
+
+
+@dataclass(frozen=True)
+class PortfolioStatement:
+    commitment: int
+    prices: tuple[int, ...]  # K market prices then M collateral prices
+    balances: tuple[int, ...]  # M
+    risk_commitment: int
+    mode: PortfolioMode
+    account: int
+    nonce: int
+    engine: int
+    chain_id: int
+
+    def public_signals(self) -> list[int]:
+        signals = [self.commitment]
+        signals += _pack(list(self.prices), PRICE_BITS, PRICES_PER_WORD)
+        signals += _pack(list(self.balances), BALANCE_BITS, BALANCES_PER_WORD)
+        signals += [
+            self.risk_commitment,
+            mode_word(self.mode),
+            self.account | self.nonce << ADDRESS_BITS,
+            self.engine | self.chain_id << ADDRESS_BITS,
+        ]
+        return signals
+
+
+@dataclass(frozen=True)
+class PortfolioEncoded:
+    statement: PortfolioStatement
+    inputs: dict[str, Any]
+
+
+def encode_portfolio(
+    account: PortfolioAccount,
+    risk: RiskFile,
+    *,
+    mode: PortfolioMode,
+    binding: Binding,
+    shape: RiskShape = DEFAULT_SHAPE,
+    precheck: bool = True,
+) -> PortfolioEncoded:
+    """The statement and the full circuit input of ``account`` at the risk file's prices."""
+    if precheck:
+        check_provable(account, risk, shape)
+    markets = list(risk.markets)
+    assets = list(risk.collateral)
+    prices = [risk.prices[n] for n in markets] + [PAD_PRICE] * (shape.markets - len(markets))
+    prices += [risk.prices[n] for n in assets] + [PAD_PRICE] * (shape.collateral - len(assets))
+    balances = [account.collateral.get(n, 0) for n in assets]
+    balances += [0] * (shape.collateral - len(assets))
+    words = risk_words(risk, shape)
+    statement = PortfolioStatement(
+        commitment=portfolio_commitment(account, risk, shape),
+        prices=tuple(prices),
+        balances=tuple(balances),
+        risk_commitment=words.commitment(shape),
+        mode=mode,
+        account=account.address,
+        nonce=binding.nonce,
+        engine=binding.engine,
+        chain_id=binding.chain_id,
+    )
+    pad = shape.positions - len(account.positions)
+    inputs: dict[str, Any] = {
+        "commitment": statement.commitment,
+        "priceWords": _pack(prices, PRICE_BITS, PRICES_PER_WORD),
+        "balanceWords": _pack(balances, BALANCE_BITS, BALANCES_PER_WORD),
+        "riskCommitment": statement.risk_commitment,
+        "modeWord": mode_word(mode),
+        "accountNonce": account.address | binding.nonce << ADDRESS_BITS,
+        "engineChain": binding.engine | binding.chain_id << ADDRESS_BITS,
+        "instrument": [
+            instrument_index(risk, shape, p.option, p.instrument) for p in account.positions
+        ]
+        + [0] * pad,
+        "side": [int(p.long) for p in account.positions] + [0] * pad,
+        "size": [p.size for p in account.positions] + [0] * pad,
+        "entry": [p.entry for p in account.positions] + [0] * pad,
+        "salt": account.salt,
+        "riskParams": words.params,
+        "riskCholesky": words.cholesky,
+        "optionValues": list(words.option_values),
+        "optionParams": list(words.option_params),
+        "optionKeys": list(words.option_keys),
+    }
+    assert all(0 <= v < SNARK_SCALAR_FIELD for v in statement.public_signals())
+    return PortfolioEncoded(statement=statement, inputs=inputs)
