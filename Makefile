@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ZK := $(VENV)/bin/zkmargin
 
-.PHONY: install setup demo test test-fast lint typecheck pytest forge-test audit stress bench bench-gas clean distclean
+.PHONY: install setup demo test test-fast lint typecheck pytest forge-test audit stress bench bench-gas backtest clean distclean
 
 install: node_modules/.installed $(VENV)/.installed
 
@@ -67,6 +67,11 @@ bench: setup
 
 bench-gas: setup
 	$(PY) benchmarks/gas.py
+
+# calibration of the liquidation forecast over the shipped daily history (docs/forecast.md):
+# predicted vs realized breach frequency, build/bench/backtest.json (~2-3 min on 2 cores)
+backtest: install
+	$(PY) benchmarks/backtest.py
 
 clean:
 	-test -x $(ZK) && $(ZK) chain down

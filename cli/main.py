@@ -41,6 +41,8 @@ COMMANDS: dict[str, str] = {
     "status": "cli.keeper:status",
     "flag-shock": "cli.keeper:flag_shock",
     "liquidate": "cli.keeper:liquidate",
+    "forecast": "cli.forecast:forecast",
+    "plot": "cli.plot:plot",
 }
 
 

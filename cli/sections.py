@@ -28,6 +28,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("Keeper (on-chain)", ("flag-shock", "liquidate")),
     ("Admin and local chain", ("chain", "deploy", "oracle", "time", "demo")),
+    ("Risk (off-chain)", ("forecast", "plot")),
 )
 OTHER = "Other"
 
