@@ -10,7 +10,8 @@ pragma circom 2.1.9;
 //                 Poseidon contracts stop at 5 inputs) when a trader closes the account
 //   priceWords    K market prices then M collateral prices, 64 bits each, 3 per word
 //   balanceWords  M collateral balances (1e-18 token units), 96 bits each, 2 per word
-//   paramsWord    K rates then M haircuts (bps, 14 bits each), then the opening flag
+//   paramsWord    K rates then M haircuts (bps, 14 bits each), then the opening flag,
+//                 then the withdrawal flag (14 bits each, each constrained to 0 or 1)
 //   accountNonce  account (160 bits) | nonce << 160 (64 bits)
 //   engineChain   engine address (160 bits) | chain id << 160 (64 bits)
 //
@@ -19,6 +20,12 @@ pragma circom 2.1.9;
 //     >= 1e14 * sum_i loss_i + 1e10 * sum_i size_i * P_{m_i} * rate_{m_i}
 // where a long (side = 1) has gain = size * P, loss = size * entry and a short (side = 0)
 // the reverse: PnL is split by side, so no negative number ever enters the field.
+//
+// A withdrawal proof (withdrawal flag 1) counts no unrealized profit: from each
+// position's gain it subtracts profit_i = max(0, gain_i - loss_i), so position i
+// contributes min(gain_i, loss_i) - loss_i = -max(0, loss_i - gain_i): its loss in full,
+// its profit not at all (per position: one position's profit offsets no other's loss).
+// The left side stays >= 0 (min(gain_i, loss_i) >= 0) and below the same bound.
 
 include "circomlib/circuits/comparators.circom";
 include "circomlib/circuits/poseidon.circom";
@@ -66,7 +73,7 @@ function wordsFor(count, perWord) {
  */
 template MarginProof(N, K, M) {
     assert(N >= 1 && N <= 5 && K >= 1 && K <= 256 && M >= 1);
-    assert((K + M + 1) * 14 <= 253);
+    assert((K + M + 2) * 14 <= 253);
 
     // --- bit budgets (prover/units.py states the same numbers) ---
     var PRICE_BITS = 64;
@@ -100,6 +107,7 @@ template MarginProof(N, K, M) {
     var PW = wordsFor(NP, PRICES_PER_WORD);
     var BW = wordsFor(M, BALANCES_PER_WORD);
     var OPENING = K + M;  // index of the opening flag in paramsWord
+    var WITHDRAWAL = K + M + 1;  // index of the withdrawal flag in paramsWord
 
     // ---------------- public inputs ----------------
     // account commitment stored by the engine
@@ -108,7 +116,8 @@ template MarginProof(N, K, M) {
     signal input priceWords[PW];
     // engine-held collateral balances (1e-18 token), packed 2 per word
     signal input balanceWords[BW];
-    // rates (bps, MMR or IMR as the engine chose), haircuts (bps), opening flag
+    // rates (bps, MMR or IMR as the engine chose), haircuts (bps), opening flag,
+    // withdrawal flag
     signal input paramsWord;
     // account address | nonce << 160
     signal input accountNonce;
@@ -158,7 +167,7 @@ template MarginProof(N, K, M) {
         }
     }
 
-    component params = UnpackWord(K + M + 1, BPS_BITS);
+    component params = UnpackWord(K + M + 2, BPS_BITS);
     params.word <== paramsWord;
     // rates and haircuts are basis points: at most 10000
     component bpsBound[K + M];
@@ -170,6 +179,12 @@ template MarginProof(N, K, M) {
     opening <== params.out[OPENING];
     component openingIsBit = AssertBool();
     openingIsBit.in <== opening;
+    signal withdrawal;
+    withdrawal <== params.out[WITHDRAWAL];
+    component withdrawalIsBit = AssertBool();
+    withdrawalIsBit.in <== withdrawal;
+    // a proof opens an account or withdraws from it, never both
+    opening * withdrawal === 0;
 
     component accountWord = UnpackPair(ADDRESS_BITS, NONCE_BITS);
     accountWord.word <== accountNonce;
@@ -184,16 +199,20 @@ template MarginProof(N, K, M) {
     component sizeBits[N];
     component rateIsZero[N];
     component entryBits[N];
+    component priceUp[N];
     signal notional[N];      // size * P_m            (1e-16 quote)
     signal cost[N];          // size * entry          (1e-16 quote)
     signal gain[N];          // long: notional, short: cost
     signal loss[N];          // long: cost, short: notional
     signal requirement[N];   // notional * rate       (1e-20 quote)
     signal openingGap[N];    // opening * (entry - P_m)
+    signal sideUp[N];        // side * (entry < P_m)
+    signal profit[N];        // max(0, gain - loss)   (1e-16 quote)
     signal slot[N];          // packed slot for the commitment
 
     var gainSum = 0;
     var lossSum = 0;
+    var profitSum = 0;
     var reqSum = 0;
     for (var i = 0; i < N; i++) {
         marketSel[i] = OneHot(K);
@@ -228,6 +247,17 @@ template MarginProof(N, K, M) {
         loss[i] <== notional[i] + cost[i] - gain[i];
         requirement[i] <== notional[i] * rateSel[i].out;
 
+        // profit = max(0, gain - loss) = winning * (gain - loss), where the position is
+        // winning iff the price moved its way: a long when entry < P, a short when
+        // P <= entry (at P = entry, gain - loss = 0 either way). Both prices are < 2^64
+        // (entry by entryBits, P by its word's decomposition), as LessThan(64) needs.
+        priceUp[i] = LessThan(PRICE_BITS);
+        priceUp[i].in[0] <== entry[i];
+        priceUp[i].in[1] <== priceSel[i].out;
+        sideUp[i] <== side[i] * priceUp[i].out;
+        // winning = side ? up : 1 - up
+        profit[i] <== (1 - priceUp[i].out - side[i] + 2 * sideUp[i]) * (gain[i] - loss[i]);
+
         // an opening proof fixes every non-empty slot's entry at the oracle price
         openingGap[i] <== opening * (entry[i] - priceSel[i].out);
         openingGap[i] * size[i] === 0;
@@ -237,6 +267,7 @@ template MarginProof(N, K, M) {
 
         gainSum += gain[i];
         lossSum += loss[i];
+        profitSum += profit[i];
         reqSum += requirement[i];
     }
 
@@ -251,8 +282,12 @@ template MarginProof(N, K, M) {
     }
 
     // ---------------- the claim ----------------
+    // a withdrawal proof withholds every position's profit: gainSum - withheld =
+    // sum_i min(gain_i, loss_i) >= 0, so lhs keeps its bound (< 2^CLAIM_BITS)
+    signal withheld;
+    withheld <== withdrawal * profitSum;
     component claim = AssertGreaterEq(CLAIM_BITS);
-    claim.lhs <== collateralSum + POSITION_SCALE * gainSum;
+    claim.lhs <== collateralSum + POSITION_SCALE * (gainSum - withheld);
     claim.rhs <== POSITION_SCALE * lossSum + REQUIREMENT_SCALE * reqSum;
 
     // ---------------- the commitment ----------------

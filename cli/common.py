@@ -83,7 +83,8 @@ mode_option = click.option(
     type=click.Choice([m.value for m in Mode]),
     default=Mode.MAINTENANCE.value,
     show_default=True,
-    help="maintenance uses each market's MMR, initial its IMR.",
+    help="maintenance uses each market's MMR, initial its IMR, withdrawal its IMR counting "
+    "no unrealized gain.",
 )
 
 

@@ -136,7 +136,56 @@ def test_circuit_agrees_with_model(prover: Prover, circuit: str, data: st.DataOb
     report = evaluate(funded, mdata, mode)
     assert report.excess == slack
     enc = encode(funded, mdata, circuit=circuit, mode=mode, binding=Binding())
+    assert enc.statement.withdrawal is (mode is Mode.WITHDRAWAL)
     event("solvent" if report.solvent else "insolvent")
+    event(f"{mode.value}, gain withheld" if report.withheld_gain else mode.value)
+    assert accepts(prover, circuit, enc.inputs) == report.solvent
+
+
+@pytest.mark.parametrize("circuit", ["isolated", "cross"])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_withdrawal_with_gains_agrees_with_model(
+    prover: Prover, circuit: str, data: st.DataObject
+) -> None:
+    """The withdrawal rule where it differs from the initial one: at least one position
+    in profit, funded to the withdrawal rule's slack (so solvent when the gain counts,
+    whatever the slack's sign once it exceeds the gain)."""
+    account, mdata, _, slack = data.draw(cases(circuit))
+    mode = Mode.WITHDRAWAL
+    # a first position in profit (the others keep their drawn sides)
+    bits = 58 if circuit == "cross" else 20
+    lead = data.draw(
+        st.builds(
+            Position,
+            market=st.sampled_from(sorted(mdata.markets)),
+            long=st.just(True),
+            size=st.integers(1, 2**bits - 1).map(Size),
+            entry_price=st.integers(1, 2**bits - 1).map(Price),
+        )
+    )
+    lead = replace(lead, long=mdata.prices[lead.market] > lead.entry_price)
+    account = replace(account, positions=(lead, *account.positions[1:]))
+    assume(evaluate(account, mdata, mode).withheld_gain > 0)  # not entry == price
+    funded = fund_to_slack(account, mdata, mode, slack, fine_only=circuit == "isolated")
+    assume(funded is not None)
+    assert funded is not None
+    if circuit == "isolated":
+        mdata = replace(
+            mdata,
+            collateral={FINE: mdata.collateral[FINE]},
+            prices={k: v for k, v in mdata.prices.items() if k != BULK},
+        )
+    report = evaluate(funded, mdata, mode)
+    assert report.excess == slack
+    initial = evaluate(funded, mdata, Mode.INITIAL)
+    assert initial.excess == slack + report.withheld_gain
+    enc = encode(funded, mdata, circuit=circuit, mode=mode, binding=Binding())
+    event("solvent" if report.solvent else "insolvent")
+    if initial.solvent and not report.solvent:
+        event("insolvent only without the gain")
     assert accepts(prover, circuit, enc.inputs) == report.solvent
 
 
@@ -217,6 +266,7 @@ def test_tampered_private_inputs_rejected(prover: Prover, field: str, value: Any
         (3, 10001),  # rate above 10000 bps
         (3, 10001 << (14 * 4)),  # haircut above 10000 bps
         (3, 2 << (14 * 6)),  # opening flag not a bit
+        (3, 2 << (14 * 7)),  # withdrawal flag not a bit
         (4, 2**224),  # account | nonce wider than 224 bits
         (5, 2**224),  # engine | chain id wider than 224 bits
     ],

@@ -978,7 +978,10 @@ def _tampered(proof: dict[str, Any], edit: Any) -> dict[str, Any]:
 
 
 def _bump(data: dict[str, Any], i: int, delta: int = 1) -> None:
+    """Change one signal and the readable statement with it, so only the pairing check
+    can tell (an edit that leaves the statement behind is refused earlier, by name)."""
     data["publicSignals"][i] = str(int(data["publicSignals"][i]) + delta)
+    data.pop("statement", None)
 
 
 def _set(path: Sequence[Any], value: Any) -> Any:

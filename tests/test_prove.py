@@ -110,6 +110,7 @@ def test_statement_binds_everything(prover: Prover, data) -> None:  # type: igno
         Statement(**{**st.__dict__, "balances": (st.balances[0] + 1, *st.balances[1:])}),
         Statement(**{**st.__dict__, "rates": (st.rates[0] - 1, *st.rates[1:])}),
         Statement(**{**st.__dict__, "opening": True}),
+        Statement(**{**st.__dict__, "withdrawal": True}),
     ]
     for other in variants:
         forged = ProofBundle(bundle.circuit, bundle.mode, bundle.proof, other.public_signals())

@@ -6,6 +6,10 @@ The honest witness of an insolvent account comes from an "assertless" build (eve
 tampered to try to make it pass; every attempt must break a constraint, and the test
 names which. Mutants of every ``<--`` hint must leave the R1CS unchanged and still
 produce no accepted witness. The cross-circuit mutant sweep is in `make audit`.
+
+The same is done for a withdrawal (withdrawal flag set): an account solvent only on its
+unrealized gain has no accepted witness, however the new signals (the price comparison,
+each position's profit, the withheld sum, the flag's bit) are tampered.
 """
 
 from __future__ import annotations
@@ -52,6 +56,23 @@ def account_inputs(circuit: str, usdc: int) -> tuple[dict[str, Any], bool]:
     return enc.inputs, evaluate(account, data, Mode.MAINTENANCE).solvent
 
 
+def withdrawal_inputs(circuit: str, usdc: int) -> tuple[dict[str, Any], bool, bool]:
+    """Circuit inputs of a withdrawal leaving `usdc` of collateral, from an account whose
+    positions are all in profit; the model's verdict with and without the gain."""
+    data = load_market_data(EXAMPLES / "markets.json")  # ETH 1,900, BTC 60,000
+    legs = [Position("ETH-USD", True, Size(5 * 10**8), Price(1500 * 10**8))]  # +2,000
+    if circuit == "cross":
+        legs.append(Position("BTC-USD", False, Size(10**7), Price(61000 * 10**8)))  # +100
+    account = new_account(0x5EED, {"USDC": Balance(usdc * 10**18)}, tuple(legs))
+    enc = encode(account, data, circuit=circuit, mode=Mode.WITHDRAWAL, binding=Binding())
+    assert enc.statement.withdrawal
+    return (
+        enc.inputs,
+        evaluate(account, data, Mode.WITHDRAWAL).solvent,
+        evaluate(account, data, Mode.INITIAL).solvent,
+    )
+
+
 @pytest.fixture(scope="module", params=["isolated", "cross"])
 def setting(request: pytest.FixtureRequest, manifest: Any) -> dict[str, Any]:
     circuit = request.param
@@ -68,6 +89,29 @@ def setting(request: pytest.FixtureRequest, manifest: Any) -> dict[str, Any]:
         "sym": sym,
         "names": read_sym(sym),
         "values": values,  # every signal of the honest insolvent witness, by name
+        "insolvent": on_wires(values, sym, r1cs),
+        "solvent": on_wires(honest.witness_by_name(solvent_inputs), sym, r1cs),
+    }
+
+
+@pytest.fixture(scope="module", params=["isolated", "cross"])
+def withdrawal_setting(request: pytest.FixtureRequest, manifest: Any) -> dict[str, Any]:
+    """A withdrawal of an account solvent only if its unrealized gain counted."""
+    circuit = request.param
+    r1cs, sym = real_circuit(circuit)
+    honest = build_variant(circuit, assertless=True, flags=("--O0",), outputs=("--wasm",))
+    insolvent_inputs, solvent, with_gain = withdrawal_inputs(circuit, usdc=100)
+    assert not solvent and with_gain
+    solvent_inputs, solvent, _ = withdrawal_inputs(circuit, usdc=5000)
+    assert solvent
+    values = honest.witness_by_name(insolvent_inputs)
+    assert values["main.withdrawal"] == 1 and values["main.withheld"] > 0
+    return {
+        "circuit": circuit,
+        "r1cs": r1cs,
+        "sym": sym,
+        "names": read_sym(sym),
+        "values": values,
         "insolvent": on_wires(values, sym, r1cs),
         "solvent": on_wires(honest.witness_by_name(solvent_inputs), sym, r1cs),
     }
@@ -211,6 +255,119 @@ TAMPERS: dict[str, TamperFn] = {
 NOT_IN = {"OneHot hint moved": {"isolated"}}
 
 
+def _withhold_nothing(
+    witness: list[int], names: dict[str, int], values: dict[str, int], *, profits: bool
+) -> list[int]:
+    """Set `withheld` (and with `profits` every profit[i]) to 0 and write the slack bits
+    of the claim the gain then satisfies, so that only the definitions can object."""
+    out = list(witness)
+    out[names["main.withheld"]] = 0
+    if profits:
+        for wire in wires_named(names, r"^main\.profit\[\d+\]$"):
+            out[wire] = 0
+    withheld = values["main.withheld"]
+    _write_slack(
+        out, names, values["main.claim.lhs"] - values["main.claim.rhs"] + 10**14 * withheld
+    )
+    return out
+
+
+def _prices_moved_against(
+    witness: list[int], names: dict[str, int], values: dict[str, int]
+) -> list[int]:
+    """Flip every position's price comparison (entry < P) so that no position looks in
+    profit: the comparison's output, the side product, the profits and the withheld sum
+    all follow, and the claim's bits are rewritten; only the comparison's own bit
+    decomposition (entry + 2^64 - P) can object."""
+    out = _withhold_nothing(witness, names, values, profits=True)
+    i = 0
+    while f"main.side[{i}]" in values:
+        up = 1 - values[f"main.priceUp[{i}].out"]
+        for name, value in (
+            (f"main.priceUp[{i}].n2b.out[64]", 1 - up),
+            (f"main.priceUp[{i}].out", up),
+            (f"main.sideUp[{i}]", values[f"main.side[{i}]"] * up),
+        ):
+            if name in names:
+                out[names[name]] = value
+        i += 1
+    return out
+
+
+def _flag_bit_cleared(
+    witness: list[int], names: dict[str, int], values: dict[str, int]
+) -> list[int]:
+    """Clear the withdrawal flag's bit inside the circuit while the public params word
+    keeps it: withheld follows (0) and the claim's bits are rewritten."""
+    out = _withhold_nothing(witness, names, values, profits=False)
+    width = 1 + max(
+        int(m[1])
+        for name in values
+        if (m := re.fullmatch(r"main\.params\.bits\.out\[(\d+)\]", name))
+    )
+    flag = f"main.params.bits.out[{width - 14}]"  # the last 14-bit field's low bit
+    assert values[flag] == 1 and values["main.withdrawal"] == 1
+    out[names[flag]] = 0
+    if "main.withdrawal" in names:
+        out[names["main.withdrawal"]] = 0
+    return out
+
+
+# label -> (tamper, a signal of the definition that must object). --O2 substitutes the
+# params word's linear unpacking into the rate/haircut bounds, so the flag's bit is
+# caught by a constraint that names those.
+WITHDRAWAL_TAMPERS: dict[str, tuple[TamperFn, str]] = {
+    "withheld zeroed": (
+        lambda w, n, v: _withhold_nothing(w, n, v, profits=False),
+        r"^main\.withheld$",
+    ),
+    "profits and withheld zeroed": (
+        lambda w, n, v: _withhold_nothing(w, n, v, profits=True),
+        r"^main\.profit\[",
+    ),
+    "price comparisons flipped": (_prices_moved_against, r"^main\.priceUp\[\d+\]\.n2b\."),
+    "withdrawal flag bit cleared under the public word": (
+        _flag_bit_cleared,
+        r"^main\.(params|bpsBound\[\d+\])\.",
+    ),
+}
+
+
+def test_withdrawal_assertless_build_reproduces_honest_witnesses(
+    withdrawal_setting: dict[str, Any],
+) -> None:
+    assert withdrawal_setting["r1cs"].violated(withdrawal_setting["solvent"]) == []
+
+
+def test_withdrawal_honest_insolvent_witness_breaks_only_the_claim(
+    withdrawal_setting: dict[str, Any],
+) -> None:
+    """Solvent if the gain counted, not under the withdrawal rule: the honest witness
+    breaks the claim and nothing else."""
+    r1cs, names = withdrawal_setting["r1cs"], withdrawal_setting["names"]
+    broken = r1cs.violated(withdrawal_setting["insolvent"])
+    assert broken
+    for index in broken:
+        assert any(".claim." in name for name in constraint_signals(r1cs, names, index)), index
+
+
+@pytest.mark.parametrize("label", sorted(WITHDRAWAL_TAMPERS))
+def test_tampered_withdrawal_witness_is_rejected(
+    withdrawal_setting: dict[str, Any], label: str
+) -> None:
+    """Each attempt to count the gain anyway satisfies the claim's own range check (its
+    bits are rewritten) and breaks a definition of the new signals instead."""
+    r1cs, names = withdrawal_setting["r1cs"], withdrawal_setting["names"]
+    tamper, objector = WITHDRAWAL_TAMPERS[label]
+    tampered = tamper(withdrawal_setting["insolvent"], names, withdrawal_setting["values"])
+    assert tampered != withdrawal_setting["insolvent"], "the tamper changed nothing"
+    broken = r1cs.violated(tampered)
+    assert broken, f"{label}: the constraints accept a withdrawal against the gain"
+    touched = set().union(*(constraint_signals(r1cs, names, i) for i in broken))
+    assert not any(".claim.slack" in name for name in touched), touched
+    assert any(re.search(objector, name) for name in touched), sorted(touched)
+
+
 @pytest.mark.parametrize("label", sorted(TAMPERS))
 def test_tampered_insolvent_witness_is_rejected(setting: dict[str, Any], label: str) -> None:
     r1cs, names = setting["r1cs"], setting["names"]
@@ -281,11 +438,15 @@ def check_mutant(circuit: str, hint: Hint, replacement: str) -> None:
     )
     inputs, solvent = account_inputs(circuit, usdc=100)
     assert not solvent
-    try:
-        values = witness_build.witness_by_name(inputs)
-    except Exception:  # the mutant cannot even compute a witness (e.g. 1/0): killed
-        return
-    assert r1cs.violated(on_wires(values, sym, r1cs)), "mutant survived"
+    # and a withdrawal that only the (uncounted) gain would cover
+    withdrawal, solvent, with_gain = withdrawal_inputs(circuit, usdc=100)
+    assert not solvent and with_gain
+    for case in (inputs, withdrawal):
+        try:
+            values = witness_build.witness_by_name(case)
+        except Exception:  # the mutant cannot even compute a witness (e.g. 1/0): killed
+            continue
+        assert r1cs.violated(on_wires(values, sym, r1cs)), "mutant survived"
 
 
 @pytest.mark.parametrize("case", MUTANTS, ids=_mutant_id)

@@ -38,9 +38,11 @@ def verify_bundle(bundle: ProofBundle, manifest: Manifest | None = None) -> Verd
         return Verdict(False, "pairing check failed: the proof does not match its public signals")
     # Only what the proof binds is repeated: the file's "mode" label is not bound (the
     # rates in the public signals are), so it is not part of the verdict.
-    opening = "opening, " if statement.opening else ""
+    flags = ("opening, " if statement.opening else "") + (
+        "withdrawal, " if statement.withdrawal else ""
+    )
     return Verdict(
         True,
-        f"{bundle.circuit} proof verifies ({opening}rates {list(statement.rates)} bps, "
+        f"{bundle.circuit} proof verifies ({flags}rates {list(statement.rates)} bps, "
         f"nonce {statement.nonce}, chain {statement.chain_id})",
     )

@@ -10,7 +10,9 @@ index  name            content
 1..    priceWords      K market prices, then M collateral prices; 64 bits each,
                        3 per word, first price in the low bits
 ..     balanceWords    M balances (1e-18 token), 96 bits each, 2 per word
-..     paramsWord      K rates, M haircuts (bps, 14 bits each), opening flag
+..     paramsWord      K rates, M haircuts (bps), opening flag, withdrawal
+                       flag: K + M + 2 fields of 14 bits, first rate in the low
+                       bits; each flag 0 or 1, never both 1
 ..     accountNonce    account | nonce << 160
 last   engineChain     engine address | chain id << 160
 =====  ==============  ===========================================================
@@ -127,6 +129,8 @@ class Statement:
     nonce: int
     engine: int
     chain_id: int
+    # a withdrawal statement: IMR rates, no unrealized profit counted
+    withdrawal: bool = False
     market_names: tuple[str | None, ...] = field(default=(), compare=False)
     collateral_names: tuple[str | None, ...] = field(default=(), compare=False)
 
@@ -135,7 +139,8 @@ class Statement:
         signals = [self.commitment]
         signals += _pack(self.prices, PRICE_BITS, PRICES_PER_WORD)
         signals += _pack(self.balances, BALANCE_BITS, BALANCES_PER_WORD)
-        signals += _pack([*self.rates, *self.haircuts, int(self.opening)], BPS_BITS, 64)
+        flags = [int(self.opening), int(self.withdrawal)]
+        signals += _pack([*self.rates, *self.haircuts, *flags], BPS_BITS, 64)
         signals.append(self.account | self.nonce << ADDRESS_BITS)
         signals.append(self.engine | self.chain_id << ADDRESS_BITS)
         assert len(signals) == shape.n_public
@@ -154,7 +159,13 @@ class Statement:
         pos += shape.price_words
         balances = _unpack(signals[pos : pos + shape.balance_words], m, BALANCE_BITS, 2)
         pos += shape.balance_words
-        params = _unpack([signals[pos]], k + m + 1, BPS_BITS, k + m + 1)
+        params = _unpack([signals[pos]], k + m + 2, BPS_BITS, k + m + 2)
+        opening, withdrawal = params[k + m], params[k + m + 1]
+        if opening not in (0, 1) or withdrawal not in (0, 1) or opening + withdrawal > 1:
+            raise InputError(
+                f"params word: opening flag {opening} and withdrawal flag {withdrawal} "
+                "must each be 0 or 1, and not both 1"
+            )
         account_word, engine_word = signals[pos + 1], signals[pos + 2]
         return cls(
             circuit=circuit,
@@ -163,7 +174,8 @@ class Statement:
             balances=tuple(balances),
             rates=tuple(params[:k]),
             haircuts=tuple(params[k : k + m]),
-            opening=bool(params[k + m]),
+            opening=bool(opening),
+            withdrawal=bool(withdrawal),
             account=account_word & (2**ADDRESS_BITS - 1),
             nonce=account_word >> ADDRESS_BITS,
             engine=engine_word & (2**ADDRESS_BITS - 1),
@@ -252,6 +264,10 @@ def encode(
 ) -> Encoded:
     """Build the statement and the full circuit input for ``account`` at ``data``'s prices.
 
+    ``mode`` picks the rates (IMR for :attr:`Mode.INITIAL` and :attr:`Mode.WITHDRAWAL`)
+    and, for a withdrawal, sets the statement's withdrawal flag (no unrealized profit
+    counts); ``opening`` sets the opening flag (entries at the oracle price).
+
     ``precheck`` (the default) refuses, as a one-line :class:`InputError`, every value the
     circuit would reject (:func:`zkmargin.model.check_provable`), so user input never
     reaches a circuit assert. Only tests of the circuit's own checks turn it off.
@@ -288,6 +304,7 @@ def encode(
         rates=tuple(data.markets[n].rate(mode) if n else 0 for n in market_slots),
         haircuts=tuple(data.collateral[n].haircut_bps if n else 0 for n in coll_slots),
         opening=opening,
+        withdrawal=mode is Mode.WITHDRAWAL,
         account=account.address,
         nonce=binding.nonce,
         engine=binding.engine,

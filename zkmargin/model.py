@@ -4,9 +4,14 @@ This module is the specification the circuit is tested against (property tests c
 the circuit's accept/reject with :func:`evaluate`). It never touches the field: PnL may be
 negative here, and the comparison is exact, in margin units of 1e-30 quote::
 
-    equity      = sum_c bal_c * P_c * (10000 - haircut_c)  +  1e14 * sum_i ±size_i * (P_i - entry_i)
-    requirement = 1e10 * sum_i size_i * P_i * rate_i          (rate = MMR, or IMR when opening)
+    equity      = sum_c bal_c * P_c * (10000 - haircut_c)  +  1e14 * sum_i pnl_i
+    pnl_i       = ±size_i * (P_i - entry_i)        (withdrawal: min(0, ±size_i * (P_i - entry_i)))
+    requirement = 1e10 * sum_i size_i * P_i * rate_i  (rate = MMR, or IMR to open or withdraw)
     solvent    <=> equity >= requirement
+
+A withdrawal counts each position's loss in full and its unrealized profit not at all
+(per position: one position's profit offsets no other's loss), so collateral can never be
+withdrawn against a gain that the next move may take back.
 
 Because the claim is compared with no division, nothing is rounded; only the human
 display rounds against the trader (equity down, requirement up, to 1e-8 quote).
@@ -39,10 +44,21 @@ from zkmargin.units import (
 
 
 class Mode(enum.Enum):
-    """Which rate the requirement uses."""
+    """Which rate the requirement uses, and whether unrealized profit counts."""
 
     MAINTENANCE = "maintenance"  # MMR: keep an account open
-    INITIAL = "initial"  # IMR: open an account or withdraw collateral
+    INITIAL = "initial"  # IMR, profit counts: open an account
+    WITHDRAWAL = "withdrawal"  # IMR, no profit counts: withdraw collateral
+
+    @property
+    def initial_rate(self) -> bool:
+        """The requirement uses IMR (opening and withdrawal), not MMR."""
+        return self is not Mode.MAINTENANCE
+
+    @property
+    def counts_gain(self) -> bool:
+        """Unrealized profit counts towards equity (every mode but a withdrawal)."""
+        return self is not Mode.WITHDRAWAL
 
 
 @dataclass(frozen=True)
@@ -69,7 +85,7 @@ class MarketParams:
     imr_bps: Bps
 
     def rate(self, mode: Mode) -> Bps:
-        return self.imr_bps if mode is Mode.INITIAL else self.mmr_bps
+        return self.imr_bps if mode.initial_rate else self.mmr_bps
 
 
 @dataclass(frozen=True)
@@ -89,11 +105,16 @@ class MarketData:
 
 @dataclass(frozen=True)
 class MarginReport:
-    """The two sides of the claim, in margin units (1e-30 quote)."""
+    """The two sides of the claim, in margin units (1e-30 quote).
+
+    ``pnl`` is the PnL the claim counts; ``withheld_gain`` the unrealized profit it does
+    not (non-zero only in a withdrawal): ``pnl + withheld_gain`` is the account's PnL.
+    """
 
     collateral_value: int
     pnl: int
     requirement: int
+    withheld_gain: int = 0
 
     @property
     def equity(self) -> int:
@@ -158,10 +179,17 @@ def check_provable(account: Account, data: MarketData, mode: Mode, *, opening: b
     a value from a user can reach, except the margin claim itself (:func:`evaluate`):
     ranges of prices, sizes, entries, balances, rates, haircuts, address and salt; a
     non-empty position only in a market with a non-zero rate (rate 0 marks an unused
-    slot); and, in an opening proof, every non-empty position's entry equal to the oracle
-    price. Without this, the witness calculator fails with ``Assert Failed`` and a line
+    slot); in an opening proof, every non-empty position's entry equal to the oracle
+    price; and no proof both opening and withdrawing (the circuit's flags exclude each
+    other). Without this, the witness calculator fails with ``Assert Failed`` and a line
     number of the compiled template, which names neither the position nor the rule.
     """
+    if opening and mode is Mode.WITHDRAWAL:
+        raise InputError(
+            "mode: a proof opens an account or withdraws from it, not both "
+            f"(opening with mode {Mode.INITIAL.value!r}, withdrawing with "
+            f"{Mode.WITHDRAWAL.value!r})"
+        )
     check_names(account, data)
     _check_bits("account", account.address, ADDRESS_BITS)
     if not 0 < account.salt < SNARK_SCALAR_FIELD:
@@ -207,10 +235,20 @@ def evaluate(account: Account, data: MarketData, mode: Mode) -> MarginReport:
         for asset, balance in account.collateral.items()
     )
     pnl = 0
+    withheld = 0
     requirement = 0
     for pos in account.positions:
         price = data.prices[pos.market]
         move = price - pos.entry_price if pos.long else pos.entry_price - price
-        pnl += POSITION_SCALE * pos.size * move
+        position_pnl = POSITION_SCALE * pos.size * move
+        if position_pnl > 0 and not mode.counts_gain:
+            withheld += position_pnl
+        else:
+            pnl += position_pnl
         requirement += REQUIREMENT_SCALE * pos.size * price * data.markets[pos.market].rate(mode)
-    return MarginReport(collateral_value=collateral_value, pnl=pnl, requirement=requirement)
+    return MarginReport(
+        collateral_value=collateral_value,
+        pnl=pnl,
+        requirement=requirement,
+        withheld_gain=withheld,
+    )

@@ -52,6 +52,7 @@ class ProofBundle:
                 "rates_bps": list(st.rates),
                 "haircuts_bps": list(st.haircuts),
                 "opening": st.opening,
+                "withdrawal": st.withdrawal,
                 "account": format_address(st.account),
                 "nonce": st.nonce,
                 "engine": format_address(st.engine),
@@ -83,12 +84,15 @@ class ProofBundle:
             raise InputError(f"{what}: publicSignals: expected a list of decimal strings")
         if not isinstance(data["proof"], dict) or not isinstance(data["circuit"], str):
             raise InputError(f"{what}: proof: expected a snarkjs proof object")
-        return cls(
+        bundle = cls(
             circuit=data["circuit"],
             mode=mode,
             proof=data["proof"],
             public_signals=[int(s) for s in signals],
         )
+        if "statement" in data:
+            _check_readable_statement(bundle, data["statement"], what)
+        return bundle
 
     @classmethod
     def load(cls, path: Path) -> ProofBundle:
@@ -99,5 +103,28 @@ class ProofBundle:
         """Write atomically: the file is complete or absent, never partial."""
         write_json(path, self.to_json())
 
+
+def _check_readable_statement(bundle: ProofBundle, written: Any, what: str) -> None:
+    """The human-readable ``statement`` block must say exactly what the signals say.
+
+    A reader trusts the block; the proof binds only the signals. A file whose block was
+    edited (a larger balance, another account) is refused, naming the first field that
+    differs, so `zkmargin verify` never reports ``valid`` beside a false description.
+    """
+    try:
+        derived = bundle.to_json()["statement"]
+    except (InputError, ValueError) as exc:
+        raise InputError(f"{what}: publicSignals: {exc}") from None
+    if not isinstance(written, dict):
+        raise InputError(f"{what}: statement: expected a JSON object")
+    for key in sorted(set(derived) | set(written)):
+        if written.get(key, _MISSING) != derived.get(key, _MISSING):
+            raise InputError(
+                f"{what}: statement.{key} does not match the public signals "
+                f"(the proof binds the signals; the readable statement was altered)"
+            )
+
+
+_MISSING = object()
 
 __all__ = ["ProofBundle"]
