@@ -28,7 +28,14 @@ from Crypto.Hash import keccak
 
 from zkmargin.amounts import format_fixed, parse_fixed, parse_uint
 from zkmargin.errors import InputError
-from zkmargin.jsonio import PRIVATE, read_json_file, write_json
+from zkmargin.jsonio import (
+    PRIVATE,
+    expect_mapping,
+    expect_name,
+    expect_object,
+    read_json_file,
+    write_json,
+)
 from zkmargin.model import Account, CollateralParams, MarketData, MarketParams, Position
 from zkmargin.units import (
     ADDRESS_BITS,
@@ -47,33 +54,6 @@ from zkmargin.units import (
 )
 
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,31}")
-
-
-def _mapping(value: Any, field: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError(f"{field}: expected a JSON object")
-    return value
-
-
-def _object(
-    value: Any, field: str, keys: set[str], optional: frozenset[str] = frozenset()
-) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError(f"{field}: expected a JSON object")
-    missing = keys - value.keys()
-    if missing:
-        raise InputError(f"{field}: missing field {sorted(missing)[0]!r}")
-    unknown = value.keys() - keys - optional
-    if unknown:
-        raise InputError(f"{field}: unknown field {sorted(unknown)[0]!r}")
-    return value
-
-
-def _name(value: str, field: str) -> str:
-    if not _NAME.fullmatch(value):
-        raise InputError(f"{field}: {value!r} is not a valid name (letters, digits, . _ / -)")
-    return value
 
 
 def _bps(value: Any, field: str) -> Bps:
@@ -112,15 +92,15 @@ def format_address(address: int) -> str:
 
 
 def parse_market_data(data: Any, what: str = "market file") -> MarketData:
-    root = _object(data, what, {"markets", "collateral", "prices"})
+    root = expect_object(data, what, {"markets", "collateral", "prices"})
     markets: dict[str, MarketParams] = {}
-    raw_markets = _mapping(root["markets"], f"{what}: markets")
+    raw_markets = expect_mapping(root["markets"], f"{what}: markets")
     if not raw_markets:
         raise InputError(f"{what}: markets: at least one market is required")
     for name, params in raw_markets.items():
         field = f"{what}: markets.{name}"
-        _name(name, field)
-        entry = _object(params, field, {"mmr_bps", "imr_bps"})
+        expect_name(name, field)
+        entry = expect_object(params, field, {"mmr_bps", "imr_bps"})
         mmr = _bps(entry["mmr_bps"], f"{field}.mmr_bps")
         imr = _bps(entry["imr_bps"], f"{field}.imr_bps")
         if mmr == 0:
@@ -132,15 +112,15 @@ def parse_market_data(data: Any, what: str = "market file") -> MarketData:
         markets[name] = MarketParams(mmr_bps=mmr, imr_bps=imr)
 
     collateral: dict[str, CollateralParams] = {}
-    raw_coll = _mapping(root["collateral"], f"{what}: collateral")
+    raw_coll = expect_mapping(root["collateral"], f"{what}: collateral")
     if not raw_coll:
         raise InputError(f"{what}: collateral: at least one collateral asset is required")
     for name, params in raw_coll.items():
         field = f"{what}: collateral.{name}"
-        _name(name, field)
+        expect_name(name, field)
         if name in markets:
             raise InputError(f"{field}: {name!r} is listed both as a market and as collateral")
-        entry = _object(params, field, {"haircut_bps"}, frozenset({"decimals"}))
+        entry = expect_object(params, field, {"haircut_bps"}, frozenset({"decimals"}))
         decimals = entry.get("decimals", BALANCE_DECIMALS)
         if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 18:
             raise InputError(f"{field}.decimals: expected an integer 0..18, got {decimals!r}")
@@ -148,7 +128,7 @@ def parse_market_data(data: Any, what: str = "market file") -> MarketData:
             haircut_bps=_bps(entry["haircut_bps"], f"{field}.haircut_bps"), decimals=decimals
         )
 
-    raw_prices = _mapping(root["prices"], f"{what}: prices")
+    raw_prices = expect_mapping(root["prices"], f"{what}: prices")
     prices: dict[str, Price] = {}
     for name, value in raw_prices.items():
         field = f"{what}: prices.{name}"
@@ -172,13 +152,13 @@ def load_market_data(path: Path) -> MarketData:
 
 def parse_account(data: Any, market_data: MarketData | None, what: str = "account file") -> Account:
     """Validate an account file; with ``market_data``, also check every name is listed."""
-    root = _object(data, what, {"account", "salt", "collateral", "positions"})
+    root = expect_object(data, what, {"account", "salt", "collateral", "positions"})
     address = parse_address(root["account"], f"{what}: account")
     salt = parse_uint(root["salt"], field=f"{what}: salt", bits=254, positive=True)
     if salt >= SNARK_SCALAR_FIELD:
         raise InputError(f"{what}: salt: must be below the field modulus r")
 
-    raw_coll = _mapping(root["collateral"], f"{what}: collateral")
+    raw_coll = expect_mapping(root["collateral"], f"{what}: collateral")
     collateral: dict[str, Balance] = {}
     for asset, amount in raw_coll.items():
         field = f"{what}: collateral.{asset}"
@@ -191,7 +171,7 @@ def parse_account(data: Any, market_data: MarketData | None, what: str = "accoun
         balance = tokens * 10 ** (BALANCE_DECIMALS - decimals)
         if balance >= 2**BALANCE_BITS:
             raise InputError(f"{field}: {amount} is out of range (< 2^{BALANCE_BITS} x 1e-18)")
-        collateral[_name(asset, field)] = Balance(balance)
+        collateral[expect_name(asset, field)] = Balance(balance)
 
     raw_positions = root["positions"]
     if not isinstance(raw_positions, list):
@@ -199,7 +179,7 @@ def parse_account(data: Any, market_data: MarketData | None, what: str = "accoun
     positions = []
     for i, raw in enumerate(raw_positions):
         field = f"{what}: positions[{i}]"
-        entry = _object(raw, field, {"market", "side", "size", "entry_price"})
+        entry = expect_object(raw, field, {"market", "side", "size", "entry_price"})
         market = entry["market"]
         if not isinstance(market, str):
             raise InputError(f"{field}.market: expected a market name string")
@@ -210,7 +190,7 @@ def parse_account(data: Any, market_data: MarketData | None, what: str = "accoun
             raise InputError(f'{field}.side: expected "long" or "short", got {side!r}')
         positions.append(
             Position(
-                market=_name(market, f"{field}.market"),
+                market=expect_name(market, f"{field}.market"),
                 long=side == "long",
                 size=Size(
                     parse_fixed(

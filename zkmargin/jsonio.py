@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -172,12 +173,49 @@ def write_json(path: Path, payload: Any, *, mode: int = PUBLIC, exclusive: bool 
     write_atomic(path, dumps(payload).encode("utf-8"), mode=mode, exclusive=exclusive)
 
 
+# ---------------------------------------------------------------- shapes of parsed files
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,31}")
+
+
+def expect_mapping(value: Any, field: str) -> dict[str, Any]:
+    """``value`` as a JSON object, else one line naming ``field``."""
+    if not isinstance(value, dict):
+        raise InputError(f"{field}: expected a JSON object")
+    return value
+
+
+def expect_object(
+    value: Any, field: str, keys: set[str], optional: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """A JSON object with exactly ``keys`` (and any of ``optional``): a missing or an
+    unknown field is refused by name, so a typo never silently drops a value."""
+    mapping = expect_mapping(value, field)
+    missing = keys - mapping.keys()
+    if missing:
+        raise InputError(f"{field}: missing field {sorted(missing)[0]!r}")
+    unknown = mapping.keys() - keys - optional
+    if unknown:
+        raise InputError(f"{field}: unknown field {sorted(unknown)[0]!r}")
+    return mapping
+
+
+def expect_name(value: str, field: str) -> str:
+    """A market, asset or series name: 1-32 of letters, digits and ``. _ / -``."""
+    if not _NAME.fullmatch(value):
+        raise InputError(f"{field}: {value!r} is not a valid name (letters, digits, . _ / -)")
+    return value
+
+
 __all__ = [
     "MAX_FILE_BYTES",
     "MAX_JSON_DEPTH",
     "PRIVATE",
     "PUBLIC",
     "dumps",
+    "expect_mapping",
+    "expect_name",
+    "expect_object",
     "parse_json",
     "read_json_file",
     "write_atomic",

@@ -38,7 +38,7 @@ from typing import Any, Final
 from zkmargin.accounts import format_address, parse_address
 from zkmargin.amounts import format_fixed, parse_fixed, parse_uint
 from zkmargin.errors import InputError
-from zkmargin.jsonio import read_json_file
+from zkmargin.jsonio import expect_object, read_json_file
 from zkmargin.riskfile import RiskFile, check_risk_ranges
 from zkmargin.units import (
     ADDRESS_BITS,
@@ -308,25 +308,13 @@ def evaluate(account: PortfolioAccount, risk: RiskFile, mode: PortfolioMode) -> 
 # ---------------------------------------------------------------- account file
 
 
-def _object(value: Any, field: str, keys: set[str], optional: frozenset[str]) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError(f"{field}: expected a JSON object")
-    missing = keys - value.keys()
-    if missing:
-        raise InputError(f"{field}: missing field {sorted(missing)[0]!r}")
-    unknown = value.keys() - keys - optional
-    if unknown:
-        raise InputError(f"{field}: unknown field {sorted(unknown)[0]!r}")
-    return value
-
-
 def parse_portfolio_account(
     data: Any, risk: RiskFile | None, what: str = "account file"
 ) -> PortfolioAccount:
     """A portfolio account file: like a rate-based one, but each position names exactly one
     of ``"market"`` (a perpetual) or ``"option"`` (a listed series id); with ``risk``,
     every name must be listed there."""
-    root = _object(data, what, {"account", "salt", "collateral", "positions"}, frozenset())
+    root = expect_object(data, what, {"account", "salt", "collateral", "positions"}, frozenset())
     address = parse_address(root["account"], f"{what}: account")
     salt = parse_uint(root["salt"], field=f"{what}: salt", bits=254, positive=True)
     if salt >= SNARK_SCALAR_FIELD:
@@ -353,7 +341,7 @@ def parse_portfolio_account(
     positions = []
     for i, raw in enumerate(raw_positions):
         field = f"{what}: positions[{i}]"
-        entry = _object(
+        entry = expect_object(
             raw, field, {"side", "size", "entry_price"}, frozenset({"market", "option"})
         )
         if ("market" in entry) == ("option" in entry):

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from zkmargin.amounts import parse_fixed
 from zkmargin.errors import InputError
-from zkmargin.jsonio import read_json_file
+from zkmargin.jsonio import expect_mapping, expect_name, expect_object, read_json_file
 from zkmargin.poseidon import poseidon
 from zkmargin.units import (
     BALANCE_DECIMALS,
@@ -56,7 +56,6 @@ KIND_PUT: Final = 2
 RISK_DOMAIN_TAG: Final = int.from_bytes(b"zkmargin/risk/v1", "big")
 OPTIONS_PER_CHUNK: Final = 4
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,31}")
 _EXPIRY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
@@ -147,32 +146,6 @@ class RiskFile:
 # ---------------------------------------------------------------- parsing helpers
 
 
-def _object(
-    value: Any, field: str, keys: set[str], optional: frozenset[str] = frozenset()
-) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError(f"{field}: expected a JSON object")
-    missing = keys - value.keys()
-    if missing:
-        raise InputError(f"{field}: missing field {sorted(missing)[0]!r}")
-    unknown = value.keys() - keys - optional
-    if unknown:
-        raise InputError(f"{field}: unknown field {sorted(unknown)[0]!r}")
-    return value
-
-
-def _mapping(value: Any, field: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InputError(f"{field}: expected a JSON object")
-    return value
-
-
-def _name(value: str, field: str) -> str:
-    if not _NAME.fullmatch(value):
-        raise InputError(f"{field}: {value!r} is not a valid name (letters, digits, . _ / -)")
-    return value
-
-
 def _int(value: Any, field: str, low: int, high: int, what: str = "basis points") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(f"{field}: expected an integer number of {what}, got {value!r}")
@@ -205,7 +178,7 @@ def _expiry(value: Any, field: str) -> int:
 
 def parse_risk_file(data: Any, what: str = "risk file") -> RiskFile:
     """Validate a risk file (already parsed JSON) into a :class:`RiskFile`."""
-    root = _object(
+    root = expect_object(
         data, what, {"markets", "collateral", "prices", "portfolio"}, frozenset({"options"})
     )
     markets = _parse_markets(root["markets"], what)
@@ -229,14 +202,14 @@ def load_risk_file(path: Path) -> RiskFile:
 
 
 def _parse_markets(raw: Any, what: str) -> dict[str, PortfolioMarket]:
-    raw_markets = _mapping(raw, f"{what}: markets")
+    raw_markets = expect_mapping(raw, f"{what}: markets")
     if not raw_markets:
         raise InputError(f"{what}: markets: at least one market is required")
     markets: dict[str, PortfolioMarket] = {}
     for name, params in raw_markets.items():
         field = f"{what}: markets.{name}"
-        _name(name, field)
-        entry = _object(params, field, {"mmr_bps", "imr_bps", "floor_bps"})
+        expect_name(name, field)
+        entry = expect_object(params, field, {"mmr_bps", "imr_bps", "floor_bps"})
         mmr = _int(entry["mmr_bps"], f"{field}.mmr_bps", 0, BPS_ONE)
         imr = _int(entry["imr_bps"], f"{field}.imr_bps", 0, BPS_ONE)
         floor = _int(entry["floor_bps"], f"{field}.floor_bps", 0, BPS_ONE)
@@ -253,16 +226,18 @@ def _parse_markets(raw: Any, what: str) -> dict[str, PortfolioMarket]:
 def _parse_collateral(
     raw: Any, markets: Mapping[str, PortfolioMarket], what: str
 ) -> dict[str, PortfolioCollateral]:
-    raw_coll = _mapping(raw, f"{what}: collateral")
+    raw_coll = expect_mapping(raw, f"{what}: collateral")
     if not raw_coll:
         raise InputError(f"{what}: collateral: at least one collateral asset is required")
     collateral: dict[str, PortfolioCollateral] = {}
     for name, params in raw_coll.items():
         field = f"{what}: collateral.{name}"
-        _name(name, field)
+        expect_name(name, field)
         if name in markets:
             raise InputError(f"{field}: {name!r} is listed both as a market and as collateral")
-        entry = _object(params, field, {"haircut_bps"}, frozenset({"decimals", "risk_factor"}))
+        entry = expect_object(
+            params, field, {"haircut_bps"}, frozenset({"decimals", "risk_factor"})
+        )
         decimals = _int(
             entry.get("decimals", BALANCE_DECIMALS), f"{field}.decimals", 0, 18, "decimals"
         )
@@ -286,7 +261,7 @@ def _parse_prices(
     collateral: Mapping[str, PortfolioCollateral],
     what: str,
 ) -> dict[str, Price]:
-    raw_prices = _mapping(raw, f"{what}: prices")
+    raw_prices = expect_mapping(raw, f"{what}: prices")
     prices: dict[str, Price] = {}
     for name, value in raw_prices.items():
         field = f"{what}: prices.{name}"
@@ -303,7 +278,7 @@ def _parse_portfolio(
     raw: Any, markets: Mapping[str, PortfolioMarket], what: str
 ) -> tuple[tuple[tuple[int, ...], ...], int, int]:
     field = f"{what}: portfolio"
-    entry = _object(raw, field, {"cholesky_bps", "lambda_mm_bps", "lambda_im_bps"})
+    entry = expect_object(raw, field, {"cholesky_bps", "lambda_mm_bps", "lambda_im_bps"})
     lam_limit = 2**LAMBDA_BITS - 1
     lam_mm = _int(entry["lambda_mm_bps"], f"{field}.lambda_mm_bps", 1, lam_limit)
     lam_im = _int(entry["lambda_im_bps"], f"{field}.lambda_im_bps", 1, lam_limit)
@@ -345,7 +320,7 @@ def _parse_options(
     collateral: Mapping[str, PortfolioCollateral],
     what: str,
 ) -> dict[str, OptionSeries]:
-    raw_options = _mapping(raw, f"{what}: options")
+    raw_options = expect_mapping(raw, f"{what}: options")
     options: dict[str, OptionSeries] = {}
     keys = {
         "underlying",
@@ -359,10 +334,10 @@ def _parse_options(
     }
     for name, params in raw_options.items():
         field = f"{what}: options.{name}"
-        _name(name, field)
+        expect_name(name, field)
         if name in markets or name in collateral:
             raise InputError(f"{field}: {name!r} is already a market or collateral name")
-        entry = _object(params, field, keys)
+        entry = expect_object(params, field, keys)
         underlying = entry["underlying"]
         if not isinstance(underlying, str):
             raise InputError(f"{field}.underlying: expected a market name string")
