@@ -150,28 +150,47 @@ def load_market_data(path: Path) -> MarketData:
 # ---------------------------------------------------------------- account file
 
 
-def parse_account(data: Any, market_data: MarketData | None, what: str = "account file") -> Account:
-    """Validate an account file; with ``market_data``, also check every name is listed."""
-    root = expect_object(data, what, {"account", "salt", "collateral", "positions"})
+def parse_owner(root: dict[str, Any], what: str) -> tuple[int, int]:
+    """An account file's ``account`` address and ``salt`` (in [1, r))."""
     address = parse_address(root["account"], f"{what}: account")
     salt = parse_uint(root["salt"], field=f"{what}: salt", bits=254, positive=True)
     if salt >= SNARK_SCALAR_FIELD:
         raise InputError(f"{what}: salt: must be below the field modulus r")
+    return address, salt
 
-    raw_coll = expect_mapping(root["collateral"], f"{what}: collateral")
+
+def parse_collateral(raw: Any, decimals: Mapping[str, int] | None, what: str) -> dict[str, Balance]:
+    """An account file's ``collateral``: token amounts normalised to 1e-18 (< 2^96).
+
+    ``decimals`` maps each listed asset to its token decimals; with it, an unlisted asset
+    is refused by name; without it, amounts are read at 18 decimals.
+    """
     collateral: dict[str, Balance] = {}
-    for asset, amount in raw_coll.items():
+    for asset, amount in expect_mapping(raw, f"{what}: collateral").items():
         field = f"{what}: collateral.{asset}"
-        decimals = BALANCE_DECIMALS
-        if market_data is not None:
-            if asset not in market_data.collateral:
+        places = BALANCE_DECIMALS
+        if decimals is not None:
+            if asset not in decimals:
                 raise InputError(f"{field}: unknown collateral asset {asset!r}")
-            decimals = market_data.collateral[asset].decimals
-        tokens = parse_fixed(amount, decimals, field=field, bits=BALANCE_BITS, positive=False)
-        balance = tokens * 10 ** (BALANCE_DECIMALS - decimals)
+            places = decimals[asset]
+        tokens = parse_fixed(amount, places, field=field, bits=BALANCE_BITS, positive=False)
+        balance = tokens * 10 ** (BALANCE_DECIMALS - places)
         if balance >= 2**BALANCE_BITS:
             raise InputError(f"{field}: {amount} is out of range (< 2^{BALANCE_BITS} x 1e-18)")
         collateral[expect_name(asset, field)] = Balance(balance)
+    return collateral
+
+
+def parse_account(data: Any, market_data: MarketData | None, what: str = "account file") -> Account:
+    """Validate an account file; with ``market_data``, also check every name is listed."""
+    root = expect_object(data, what, {"account", "salt", "collateral", "positions"})
+    address, salt = parse_owner(root, what)
+    decimals = (
+        {a: c.decimals for a, c in market_data.collateral.items()}
+        if market_data is not None
+        else None
+    )
+    collateral = parse_collateral(root["collateral"], decimals, what)
 
     raw_positions = root["positions"]
     if not isinstance(raw_positions, list):

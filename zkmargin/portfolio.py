@@ -35,8 +35,8 @@ from math import isqrt
 from pathlib import Path
 from typing import Any, Final
 
-from zkmargin.accounts import format_address, parse_address
-from zkmargin.amounts import format_fixed, parse_fixed, parse_uint
+from zkmargin.accounts import format_address, parse_collateral, parse_owner
+from zkmargin.amounts import format_fixed, parse_fixed
 from zkmargin.errors import InputError
 from zkmargin.jsonio import expect_object, read_json_file
 from zkmargin.riskfile import RiskFile, check_risk_ranges
@@ -315,26 +315,9 @@ def parse_portfolio_account(
     of ``"market"`` (a perpetual) or ``"option"`` (a listed series id); with ``risk``,
     every name must be listed there."""
     root = expect_object(data, what, {"account", "salt", "collateral", "positions"}, frozenset())
-    address = parse_address(root["account"], f"{what}: account")
-    salt = parse_uint(root["salt"], field=f"{what}: salt", bits=254, positive=True)
-    if salt >= SNARK_SCALAR_FIELD:
-        raise InputError(f"{what}: salt: must be below the field modulus r")
-    raw_coll = root["collateral"]
-    if not isinstance(raw_coll, dict):
-        raise InputError(f"{what}: collateral: expected a JSON object")
-    collateral: dict[str, Balance] = {}
-    for asset, amount in raw_coll.items():
-        field = f"{what}: collateral.{asset}"
-        decimals = BALANCE_DECIMALS
-        if risk is not None:
-            if asset not in risk.collateral:
-                raise InputError(f"{field}: unknown collateral asset {asset!r}")
-            decimals = risk.collateral[asset].decimals
-        tokens = parse_fixed(amount, decimals, field=field, bits=BALANCE_BITS, positive=False)
-        balance = tokens * 10 ** (BALANCE_DECIMALS - decimals)
-        if balance >= 2**BALANCE_BITS:
-            raise InputError(f"{field}: {amount} is out of range (< 2^{BALANCE_BITS} x 1e-18)")
-        collateral[asset] = Balance(balance)
+    address, salt = parse_owner(root, what)
+    decimals = {a: c.decimals for a, c in risk.collateral.items()} if risk is not None else None
+    collateral = parse_collateral(root["collateral"], decimals, what)
     raw_positions = root["positions"]
     if not isinstance(raw_positions, list):
         raise InputError(f"{what}: positions: expected a JSON array")
