@@ -18,30 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from tooling.cli_run import Run, run_cli
 
 from chain.client import EngineClient, Kind
 from chain.deploy import Deployment
 from chain.local import LocalSystem
 from chain.signers import KEY_ENV, dev_signer
-from cli.main import main
 from zkmargin.accounts import load_account
 from zkmargin.artifacts import Manifest
 
 ZKMARGIN = Path(sys.executable).parent / "zkmargin"
 # anvil's dev account 7: a public, well-known key.
 DEV7_KEY = "0x4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.strip()]
 
 
 @dataclass
@@ -52,23 +40,7 @@ class Env:
 
     def run(self, *args: object, env: dict[str, str | None] | None = None) -> Run:
         """The real entry point ``main()`` in-process: exit codes and one-line errors."""
-        runner = CliRunner()
-        full_env = {
-            "ZKMARGIN_DEBUG": None,
-            KEY_ENV: None,
-            "ZKMARGIN_RPC_URL": None,
-            "ZKMARGIN_DEPLOYMENT": str(self.deployment),
-            **(env or {}),
-        }
-        with runner.isolation(env=full_env) as (out, err, _):
-            try:
-                main([str(a) for a in args])
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            sys.stdout.flush()
-            sys.stderr.flush()
-            return Run(code, out.getvalue().decode(), err.getvalue().decode())
+        return run_cli(*args, env={"ZKMARGIN_DEPLOYMENT": str(self.deployment), **(env or {})})
 
     def ok(self, *args: object, env: dict[str, str | None] | None = None) -> str:
         run = self.run(*args, env=env)
@@ -133,9 +105,8 @@ def test_deploy_writes_the_deployment_file(env: Env) -> None:
         "USDC/USD": 8,
     }
     assert data["params"] == {
-        "proof_lifetime": 3600,
+        "proof_lifetime": 3 * 86400,
         "grace_period": 600,
-        "shock_threshold_bps": 1000,
         "liquidation_penalty_bps": 500,
     }
     assert all(gas > 0 for gas in data["deploy_gas"].values())
@@ -211,12 +182,12 @@ def test_isolated_account_flow(env: Env, monkeypatch: pytest.MonkeyPatch) -> Non
 
     status = env.ok("status", path)
     assert "kind         isolated (ETH-USD on USDC)" in status
-    assert "nonce        1" in status and "liquidatable no; at the earliest in 1h" in status
+    assert "nonce        1" in status and "liquidatable no; at the earliest in 3d" in status
     assert "equity 1000 vs maintenance 200: can prove" in status
     assert "collateral   1000 USDC" in env.ok("status", trader.address)
 
     out = env.ok("submit", path)
-    assert "maintenance margin proven (nonce 1)" in out and "next proof due in 1h" in out
+    assert "maintenance margin proven (nonce 1)" in out and "next proof due in 3d" in out
     assert client.account_state(trader.address).nonce == 2
 
     wallet = client.wallet_balance(trader.address, "USDC")
@@ -284,7 +255,7 @@ def test_crash_flag_wait_liquidate(env: Env) -> None:
         assert "MarginEngine__NotLiquidatable" in line
         out = env.ok("flag-shock", path, "--from", "3")
         assert "shock flagged" in out and "liquidatable in 10m 1s" in out
-        assert "MarginEngine__NoShock" in env.fails(2, "flag-shock", victim.address)
+        assert "MarginEngine__ShockPending" in env.fails(2, "flag-shock", victim.address)
         assert "shock        flagged" in env.ok("status", path)
         assert "MarginEngine__NotLiquidatable" in env.fails(2, "liquidate", victim.address)
         env.ok("time", "advance", "601")
@@ -343,10 +314,9 @@ def test_stale_oracle_reads_as_a_decoded_error(env: Env) -> None:
     ), line
     for name, price in (("ETH/USD", "2000"), ("BTC/USD", "60000"), ("USDC/USD", "1")):
         env.ok("oracle", "set", name, price)
-    # the proof lapsed meanwhile (3601 s > lifetime): anyone may liquidate it now
-    assert "liquidatable YES, now" in env.ok("status", path)
-    assert "MarginEngine__Liquidatable" in env.fails(2, "close", path)
-    env.ok("submit", path)  # a new proof makes it safe again
+    # the proof's lifetime is days, and stale time would not count toward it anyway
+    assert "liquidatable no" in env.ok("status", path)
+    env.ok("submit", path)
     assert "liquidatable no" in env.ok("status", path)
     env.ok("close", path)
 
@@ -407,7 +377,7 @@ def test_demo_tells_the_whole_story_and_leaves_no_anvil(manifest: Manifest) -> N
         "Bob opens a cross account",
         "what the chain sees vs what only Alice knows",
         "the prover refuses, no valid proof exists: insufficient margin",
-        "MarginEngine__NoShock",
+        "MarginEngine__InsideProvenSet",
         "MarginEngine__NotLiquidatable",
         "liquidates Alice: 100 USDC reward",
         "Token balances before the crash",

@@ -27,8 +27,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from tooling.cli_run import Run, run_cli
 
-from cli.main import cli, main
+from cli.main import cli
 from zkmargin.accounts import load_account, load_market_data
 from zkmargin.proofs import ProofBundle
 from zkmargin.units import SNARK_SCALAR_FIELD
@@ -73,35 +74,10 @@ def write_json(path: Path, data: Any) -> Path:
     return path
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.strip()]
-
-    @property
-    def out_lines(self) -> list[str]:
-        return [line for line in self.out.splitlines() if line.strip()]
-
-
 def run_main(*args: object) -> Run:
     """The console entry point ``main()`` in-process, output captured by click's runner."""
-    runner = CliRunner()
     # no deployment file at hand: `account new` then checks names only against -m
-    no_deployment = {"ZKMARGIN_DEBUG": None, "ZKMARGIN_DEPLOYMENT": "/nonexistent/deployment.json"}
-    with runner.isolation(env=no_deployment) as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return Run(code, out.getvalue().decode(), err.getvalue().decode())
+    return run_cli(*args, env={"ZKMARGIN_DEPLOYMENT": "/nonexistent/deployment.json"})
 
 
 def run_script(*args: object, cwd: Path | None = None) -> Run:

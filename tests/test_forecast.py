@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from tooling.cli_run import run_cli
 
-from cli.main import main
 from zkmargin import forecast as F
 from zkmargin.accounts import load_market_data, parse_account
 from zkmargin.errors import InputError
@@ -321,16 +319,8 @@ def test_no_positions_is_refused(data: MarketData, volatile: PriceHistory) -> No
 
 
 def run_main(*args: object) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation(env={"ZKMARGIN_DEBUG": None}) as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return code, out.getvalue().decode(), err.getvalue().decode()
+    result = run_cli(*args)
+    return result.code, result.out, result.err
 
 
 @pytest.fixture

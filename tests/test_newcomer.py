@@ -31,16 +31,16 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from tooling.cli_run import Run, one_line_error, run_cli
 
 import cli.deploy
 from chain.anvil import LocalChain
 from chain.client import EngineClient
 from chain.deploy import Deployment
 from chain.errors import ChainError
-from chain.signers import KEY_ENV, dev_signer
+from chain.signers import dev_signer
 from cli.common import TimedLog
 from cli.main import cli as root_group
-from cli.main import main
 from cli.sections import SECTIONS, SectionedGroup
 from prover.prove import Prover
 from zkmargin.accounts import load_market_data
@@ -55,37 +55,9 @@ MARKETS = ROOT / "examples" / "markets.json"
 README = (ROOT / "README.md").read_text()
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def err_lines(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.strip()]
-
-
 def run(*args: object, env: dict[str, str | None] | None = None) -> Run:
     """The real entry point ``main()`` in-process."""
-    runner = CliRunner()
-    full_env = {"ZKMARGIN_DEBUG": None, KEY_ENV: None, "ZKMARGIN_RPC_URL": None, **(env or {})}
-    with runner.isolation(env=full_env) as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return Run(code, out.getvalue().decode(), err.getvalue().decode())
-
-
-def one_line_error(result: Run, code: int = 2) -> str:
-    assert result.code == code, (result.code, result.out, result.err)
-    assert "Traceback" not in result.err
-    assert len(result.err_lines) == 1, result.err
-    return result.err_lines[0]
+    return run_cli(*args, env=env)
 
 
 @dataclass
@@ -526,7 +498,6 @@ def test_commands_load_lazily_and_all_resolve() -> None:
     """`zkmargin prove` must not pay for web3: each command's module loads on first use,
     and every name in the table resolves to a click command."""
     import subprocess
-    import sys
 
     probe = (
         "import sys; from cli.main import cli; import click; "

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import struct
-import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from tooling.cli_run import run_cli
 
-from cli.main import main
 from zkmargin.plots import image_size
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,16 +18,8 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def run_main(*args: object) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation(env={"ZKMARGIN_DEBUG": None}) as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return code, out.getvalue().decode(), err.getvalue().decode()
+    result = run_cli(*args)
+    return result.code, result.out, result.err
 
 
 def png_size(data: bytes) -> tuple[int, int]:
