@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ZK := $(VENV)/bin/zkmargin
 
-.PHONY: install setup demo test test-fast lint typecheck pytest forge-test audit stress bench bench-gas backtest clean distclean
+.PHONY: install setup demo test test-fast lint typecheck pytest forge-test audit stress bench bench-gas backtest clean distclean chromium
 
 install: node_modules/.installed $(VENV)/.installed
 
@@ -34,8 +34,19 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: setup
+pytest: setup chromium
 	$(VENV)/bin/pytest
+
+# headless Chromium for the dashboard's browser test (tests/test_dashboard.py): Debian's
+# package, installed once when missing (apt-get needs root, else sudo); nothing otherwise
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  command -v apt-get >/dev/null || { echo "no $(CHROMIUM) and no apt-get: install Chromium" >&2; exit 1; }; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  echo "installing Chromium (Debian package, about a minute)"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  test -x $(CHROMIUM); }
 
 # Solidity tests need the verifiers setup generates and proofs bound to the test engine
 forge-test: setup

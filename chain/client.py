@@ -36,7 +36,7 @@ from chain.artifacts import load_abis, load_artifact
 from chain.calldata import ProofCalldata as ProofCalldata  # re-exported: callers import it here
 from chain.calldata import proof_calldata as proof_calldata
 from chain.deploy import Deployment, feed_answer
-from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder
+from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder, RevertError
 from chain.markets import AssetListing, MarketListing, build_market_data
 from chain.rpc import PROOF_MIN_GAS, Chain, Contract, Event, TxResult
 from chain.signers import Signer
@@ -76,9 +76,13 @@ class AccountState:
     market: int
     asset: int
     nonce: int
+    # chain timestamps, shifted later by the time the account's feeds were stale since
+    # (equal to the block times without an outage: stale time counts toward no clock)
     last_proof_at: int
     shock_at: int
-    proven_price_words: tuple[int, int]
+    proven_price_words: tuple[int, int]  # a slot unlisted when it proved reads 0
+    lifetime: int = 0  # proof lifetime in force when the last proof was accepted
+    grace: int = 0  # grace period in force when the last proof was accepted
 
     @property
     def open(self) -> bool:
@@ -276,7 +280,7 @@ class EngineClient:
 
     def account_state(self, who: str) -> AccountState:
         raw = self.engine.call("account", _checksum(who))
-        commitment, kind, market, asset, nonce, last, shock, words = raw
+        commitment, kind, market, asset, nonce, last, shock, words, lifetime, grace = raw
         return AccountState(
             address=_checksum(who),
             commitment=int(commitment),
@@ -287,6 +291,8 @@ class EngineClient:
             last_proof_at=int(last),
             shock_at=int(shock),
             proven_price_words=(int(words[0]), int(words[1])),
+            lifetime=int(lifetime),
+            grace=int(grace),
         )
 
     def balance(self, who: str, asset: str) -> int:
@@ -306,16 +312,31 @@ class EngineClient:
         now, at = self.engine.call("liquidatable", _checksum(who))
         return bool(now), (None if int(at) == U64_MAX else int(at))
 
+    def flaggable(self, who: str) -> bool:
+        """Whether a current price left the account's proven move set, shrunk by the
+        liquidation penalty (``flag_shock`` would succeed now)."""
+        return bool(self.engine.call("flaggable", _checksum(who)))
+
+    def stale_clock(self, clock: int) -> tuple[int, int]:
+        """Outage clock ``clock`` (0: cross accounts, 1 + 2·market + asset: isolated) as a
+        poke would leave it: (stale seconds counted, start of the current outage or 0)."""
+        total, since = self.engine.call("staleClock", clock)
+        return int(total), int(since)
+
     def status(self, who: str) -> AccountStatus:
         now_, at = self.liquidatable(who)
+        state = self.account_state(who)
+        # an open account keeps the lifetime and grace of its last proof
+        lifetime = state.lifetime if state.open else int(self.engine.call("proofLifetime"))
+        grace = state.grace if state.open else int(self.engine.call("gracePeriod"))
         return AccountStatus(
-            state=self.account_state(who),
+            state=state,
             balances=self.balances(who),
             liquidatable=now_,
             liquidatable_at=at,
             now=self.chain.timestamp(),
-            proof_lifetime=int(self.engine.call("proofLifetime")),
-            grace_period=int(self.engine.call("gracePeriod")),
+            proof_lifetime=lifetime,
+            grace_period=grace,
         )
 
     def price(self, feed: str) -> int:
@@ -518,17 +539,26 @@ class EngineClient:
         return self._prove_and_send(prover, claim, engine_inputs, send, event="AccountOpened")
 
     def prove_margin(self, signer: Signer, account: Account, prover: Prover) -> ProofTx:
-        """Prove maintenance margin at the current prices (``proveMargin``)."""
+        """Prove maintenance margin at the current prices (``proveMargin``).
+
+        A feed of the account being stale (no proof is possible), the trader records the
+        outage on-chain first (``pokeStale``, so its lapse and grace clocks stop from the
+        moment the feed went stale), then the error is raised as it came."""
         who = self._signer_is(signer, account)
-        return self._prove_open_account(
-            who,
-            account,
-            prover,
-            withdraw=None,
-            send=lambda proof: self.engine.transact(
-                signer, "proveMargin", proof, min_gas=PROOF_MIN_GAS
-            ),
-        )
+        try:
+            return self._prove_open_account(
+                who,
+                account,
+                prover,
+                withdraw=None,
+                send=lambda proof: self.engine.transact(
+                    signer, "proveMargin", proof, min_gas=PROOF_MIN_GAS
+                ),
+            )
+        except RevertError as exc:
+            if exc.name == "OracleAdapter__StalePrice":
+                self.poke_stale(signer, who)
+            raise
 
     def withdraw(
         self,
@@ -592,7 +622,7 @@ class EngineClient:
         claim = _Claim(
             self.chain_account(account, data, balances),
             data,
-            Mode.INITIAL if initial else Mode.MAINTENANCE,
+            Mode.WITHDRAWAL if initial else Mode.MAINTENANCE,
             self.binding(state.nonce),
             state.kind.circuit,
             False,
@@ -670,7 +700,14 @@ class EngineClient:
     # ------------------------------------------------------------ keeper and admin
 
     def flag_shock(self, signer: Signer, who: str) -> TxResult:
+        """Flag an account whose current prices left its proven move set (shrunk by the
+        penalty); the engine refuses with ``MarginEngine__InsideProvenSet`` otherwise."""
         return self.engine.transact(signer, "flagShock", _checksum(who))
+
+    def poke_stale(self, signer: Signer, who: str) -> TxResult:
+        """Bring the account's outage clock up to date (anyone): during a feed outage this
+        stops its lapse and grace clocks from the moment the feed went stale."""
+        return self.engine.transact(signer, "pokeStale", _checksum(who))
 
     def liquidate(self, signer: Signer, who: str) -> TxResult:
         return self.engine.transact(signer, "liquidate", _checksum(who))

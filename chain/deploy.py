@@ -4,7 +4,7 @@
 decimals and a first answer), one MockERC20 per collateral asset, the OracleAdapter
 (and ``setFeed`` with each feed's heartbeat), the two generated Groth16 verifiers,
 circomlibjs' Poseidon(4) from its bytecode, and the MarginEngine (proof lifetime, grace
-period, shock threshold, liquidation penalty); then lists the markets and collateral
+period, liquidation penalty); then lists the markets and collateral
 assets (ids follow the listing order), funds the engine's pool, and on anvil mints
 tokens to the dev accounts 1..9 so that traders can deposit.
 
@@ -91,9 +91,14 @@ class SystemSpec:
     feeds: tuple[FeedSpec, ...]
     markets: tuple[MarketSpec, ...]
     assets: tuple[AssetSpec, ...]
-    proof_lifetime: int = 3600  # an accepted proof keeps the account safe this long
-    grace_period: int = 600  # time to prove again after a flagged price shock
-    shock_threshold_bps: int = 1000  # a 10% move since the proven price is a shock
+    # A safety net, not the risk control: keepers flag an account as soon as prices leave
+    # its proof's move set (docs/protocol.md, "Engine rules"), so a calm account proves
+    # rarely. Stale feeds stop this clock and the grace clock.
+    proof_lifetime: int = 3 * 86400
+    grace_period: int = 600  # time to prove again after a flag
+    # Not an engine parameter any more (the engine flags at the edge of each proof's move
+    # set); kept for callers that still pass it (cli deploy, stress heuristics).
+    shock_threshold_bps: int = 1000
     liquidation_penalty_bps: int = 500  # 5% of seized collateral to the liquidator
 
     def market_data(self, prices: Mapping[str, int], *, haircuts: bool = True) -> MarketData:
@@ -382,7 +387,6 @@ def deploy_system(
         poseidon.address,
         spec.proof_lifetime,
         spec.grace_period,
-        spec.shock_threshold_bps,
         spec.liquidation_penalty_bps,
     )
     markets = []
@@ -431,7 +435,6 @@ def deploy_system(
         params={
             "proof_lifetime": spec.proof_lifetime,
             "grace_period": spec.grace_period,
-            "shock_threshold_bps": spec.shock_threshold_bps,
             "liquidation_penalty_bps": spec.liquidation_penalty_bps,
         },
         owner=deployer.address,

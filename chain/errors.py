@@ -47,8 +47,9 @@ HINTS = {
     "MarginEngine__InvalidProof": "the verifier rejected the proof for the engine's public inputs",
     "MarginEngine__NotLiquidatable": "the account is still covered by a recent proof",
     "MarginEngine__Liquidatable": "the account's proof has lapsed; only a keeper may act now",
-    "MarginEngine__NoShock": "no price moved past the shock threshold since the last proof "
-    "(or a shock is already flagged)",
+    "MarginEngine__InsideProvenSet": "every current price is inside the move set the account's "
+    "last proof covers (shrunk by the liquidation penalty): nothing to flag",
+    "MarginEngine__ShockPending": "a shock is already flagged on this account",
     "MarginEngine__AccountExists": "this address already has an open account",
     "MarginEngine__NoAccount": "this address has no open account",
     "MarginEngine__CommitmentMismatch": "the revealed positions and salt do not open the "

@@ -114,8 +114,9 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
     _deployment_table(out, deployment, deployment.deploy_gas, sum(r.gas_used for r in results))
     spec = DEFAULT_SPEC
     out.print(
-        f"   engine rules: a proof keeps an account safe for {spec.proof_lifetime // 60} min; "
-        f"a price move over {spec.shock_threshold_bps / 100:g}% can be flagged, then the "
+        f"   engine rules: a proof keeps an account safe for {spec.proof_lifetime // 3600} h at "
+        "most; once a price leaves the moves its last proof covers (MMR, shrunk by the "
+        "penalty) the account can be flagged, then the "
         f"account has {spec.grace_period // 60} min to prove again; a liquidator earns "
         f"{spec.liquidation_penalty_bps / 100:g}% of the seized collateral."
     )

@@ -53,6 +53,17 @@ def status(target: str, conn: Connection) -> None:
             f"shock        flagged {span(st.now - state.shock_at)} ago "
             f"(grace {span(st.grace_period)})"
         )
+    else:
+        try:
+            left = client.flaggable(address)
+        except ZkMarginError as exc:  # e.g. a stale feed: prices cannot be read now
+            click.echo(f"move set     unknown ({exc})")
+        else:
+            click.echo(
+                "move set     LEFT: anyone may flag it now"
+                if left
+                else "move set     prices inside the set its last proof covers"
+            )
     verdict = (
         "YES, now" if st.liquidatable else f"no; at the earliest {when(st.now, st.liquidatable_at)}"
     )
@@ -106,11 +117,15 @@ def flag_shock(
     conn: Connection,
     sender: str,
 ) -> None:
-    """Flag a price shock on ADDRESS: it must prove again within the grace period."""
+    """Flag ADDRESS once a price left the move set its last proof covers (shrunk so the
+    liquidation penalty stays covered): it must prove again within the grace period."""
     client = conn.client
     address = who(client, target)
     result = client.flag_shock(conn.signer(None, sender), address)
     st = client.status(address)
+    for event in client.engine.events(result, "MoveSetLeft"):
+        slot, proven, price = (int(event.args[k]) for k in ("slot", "proven", "price"))
+        click.echo(f"slot {slot} left the proven move set: {proven} -> {price} (1e-8 quote)")
     click.echo(
         f"shock flagged on {address}, {result.gas_used:,} gas; liquidatable "
         f"{when(st.now, st.liquidatable_at)} unless it proves again"

@@ -43,6 +43,10 @@ COMMANDS: dict[str, str] = {
     "liquidate": "cli.keeper:liquidate",
     "forecast": "cli.forecast:forecast",
     "plot": "cli.plot:plot",
+    "risk": "cli.risk:risk",
+    "dashboard": "cli.dashboard:dashboard",
+    "keeper": "cli.keeper_run:keeper",
+    "guard": "cli.guard:guard",
 }
 
 

@@ -24,11 +24,11 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "Trader (on-chain)",
-        ("faucet", "deposit", "open", "status", "submit", "withdraw", "close"),
+        ("faucet", "deposit", "open", "status", "submit", "withdraw", "close", "guard"),
     ),
-    ("Keeper (on-chain)", ("flag-shock", "liquidate")),
+    ("Keeper (on-chain)", ("flag-shock", "liquidate", "dashboard", "keeper")),
     ("Admin and local chain", ("chain", "deploy", "oracle", "time", "demo")),
-    ("Risk (off-chain)", ("forecast", "plot")),
+    ("Risk (off-chain)", ("forecast", "plot", "risk")),
 )
 OTHER = "Other"
 

@@ -1,5 +1,6 @@
 """The keeper bot: liquidates whatever the engine calls liquidatable, flags every account
-whose proven prices moved past the shock threshold, and classifies each liquidation.
+the engine calls flaggable (prices left its proven move set), and classifies each
+liquidation.
 
 It reads the proven price words from the account's storage (public), as any keeper can.
 """
@@ -15,7 +16,7 @@ from chain.client import AccountState
 from chain.errors import RevertError
 from zkmargin.units import BPS_ONE
 
-PAD_PRICE = 1  # an unused slot's proven price
+UNLISTED = 0  # the proven price the engine stores for a slot unlisted at proof time
 # Cross circuit slots: 4 market slots then 2 collateral slots (IMarginEngine.sol).
 SLOT_FEEDS: tuple[str | None, ...] = ("ETH/USD", "BTC/USD", None, None, "USDC/USD", "ETH/USD")
 SLOT_EXPOSURE: tuple[str | None, ...] = ("ETH-USD", "BTC-USD", None, None, "USDC", "WETH")
@@ -23,14 +24,14 @@ SPLIT_IDENTITY = "liquidation split = balance, reward = floor(balance * penalty)
 
 
 def moved_slots(state: AccountState, oracle: Mapping[str, int], threshold_bps: int) -> list[int]:
-    """Slots whose price moved strictly more than the threshold since the last proof."""
+    """Listed slots whose price moved strictly more than ``threshold_bps`` since the proof."""
     out = []
     for slot, feed in enumerate(SLOT_FEEDS):
         word = state.proven_price_words[slot // 3]
         proven = (word >> (64 * (slot % 3))) & (2**64 - 1)
-        current = PAD_PRICE if feed is None else oracle[feed]
-        if proven == PAD_PRICE:
+        if proven == UNLISTED or feed is None:
             continue
+        current = oracle[feed]
         if abs(current - proven) * BPS_ONE > threshold_bps * proven:
             out.append(slot)
     return out
@@ -62,9 +63,9 @@ def keeper_step(
             continue
         if t.state.shock_at:
             continue
-        moved = moved_slots(t.state, oracle, ctx.spec.shock_threshold_bps)
-        if not moved:
+        if not ctx.client.flaggable(t.signer.address):
             continue
+        moved = moved_slots(t.state, oracle, 0)  # for the "unrelated flag" statistic
         try:
             ctx.client.flag_shock(ctx.keeper, t.signer.address)
         except RevertError as exc:

@@ -14,17 +14,11 @@ import {MarginEngineBase} from "./utils/MarginEngineBase.sol";
 contract MarginEngineAdminTest is MarginEngineBase {
     /// @dev An engine with no listings (CREATE address; no proof is used here).
     function _bareEngine() internal returns (MarginEngine) {
-        return
-            new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY);
+        return new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
     }
 
-    function _deployWith(uint64 lifetime, uint64 grace, uint16 threshold, uint16 penalty)
-        external
-        returns (MarginEngine)
-    {
-        return new MarginEngine(
-            owner, oracle, isoVerifier, crossVerifier, poseidon, lifetime, grace, threshold, penalty
-        );
+    function _deployWith(uint64 lifetime, uint64 grace, uint16 penalty) external returns (MarginEngine) {
+        return new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, lifetime, grace, penalty);
     }
 
     // ================================================================== construction
@@ -38,7 +32,7 @@ contract MarginEngineAdminTest is MarginEngineBase {
         assertEq(engine.poseidon4(), poseidon);
         assertEq(uint256(engine.proofLifetime()), LIFETIME);
         assertEq(uint256(engine.gracePeriod()), GRACE);
-        assertEq(uint256(engine.shockThresholdBps()), THRESHOLD);
+        assertEq(uint256(engine.policyEpoch()), 5); // constructor, 2 markets, 2 assets
         assertEq(uint256(engine.liquidationPenaltyBps()), PENALTY);
         assertEq(engine.SNARK_SCALAR_FIELD(), R);
         // the ASCII bytes of the tag as a big-endian integer (19 bytes: shift out the 13 pad bytes);
@@ -54,35 +48,28 @@ contract MarginEngineAdminTest is MarginEngineBase {
         vm.expectEmit();
         emit IMarginEngine.GracePeriodSet(GRACE);
         vm.expectEmit();
-        emit IMarginEngine.ShockThresholdSet(THRESHOLD);
-        vm.expectEmit();
         emit IMarginEngine.LiquidationPenaltySet(PENALTY);
         _bareEngine();
     }
 
     function test_RevertIf_ConstructedWithZeroLifetime() public {
         vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidDuration.selector, 0));
-        this._deployWith(0, GRACE, THRESHOLD, PENALTY);
+        this._deployWith(0, GRACE, PENALTY);
     }
 
     function test_RevertIf_ConstructedWithZeroGrace() public {
         vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidDuration.selector, 0));
-        this._deployWith(LIFETIME, 0, THRESHOLD, PENALTY);
-    }
-
-    function test_RevertIf_ConstructedWithZeroThreshold() public {
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidBps.selector, 0));
-        this._deployWith(LIFETIME, GRACE, 0, PENALTY);
+        this._deployWith(LIFETIME, 0, PENALTY);
     }
 
     function test_RevertIf_ConstructedWithPenaltyAboveOne() public {
         vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidBps.selector, 10_001));
-        this._deployWith(LIFETIME, GRACE, THRESHOLD, 10_001);
+        this._deployWith(LIFETIME, GRACE, 10_001);
     }
 
     function test_RevertIf_ConstructedWithZeroOwner() public {
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableInvalidOwner.selector, address(0)));
-        new MarginEngine(address(0), oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY);
+        new MarginEngine(address(0), oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
     }
 
     /// @dev MarginEngine__ChainIdTooLarge cannot be reached under forge: `vm.chainId` refuses
@@ -300,23 +287,6 @@ contract MarginEngineAdminTest is MarginEngineBase {
         vm.stopPrank();
     }
 
-    function test_SetShockThreshold_UpdatesAndEmits() public {
-        vm.expectEmit(address(engine));
-        emit IMarginEngine.ShockThresholdSet(10_000);
-        vm.prank(owner);
-        engine.setShockThreshold(10_000);
-        assertEq(uint256(engine.shockThresholdBps()), 10_000);
-    }
-
-    function test_RevertIf_SetShockThresholdOutOfRange() public {
-        vm.startPrank(owner);
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidBps.selector, 0));
-        engine.setShockThreshold(0);
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidBps.selector, 10_001));
-        engine.setShockThreshold(10_001);
-        vm.stopPrank();
-    }
-
     function test_SetLiquidationPenalty_UpdatesAndEmits() public {
         vm.expectEmit(address(engine));
         emit IMarginEngine.LiquidationPenaltySet(0);
@@ -337,18 +307,17 @@ contract MarginEngineAdminTest is MarginEngineBase {
 
     /// @dev Every owner-only function, with valid arguments (only the caller is wrong).
     function _adminCalls() internal view returns (bytes[] memory calls) {
-        calls = new bytes[](11);
+        calls = new bytes[](10);
         calls[0] = abi.encodeCall(engine.listMarket, (address(ethFeed), 500, 1000));
         calls[1] = abi.encodeCall(engine.setMarketRisk, (ETH, 500, 1000));
         calls[2] = abi.encodeCall(engine.listCollateral, (address(usdc), address(usdcFeed), 0));
         calls[3] = abi.encodeCall(engine.setHaircut, (USDC, 0));
         calls[4] = abi.encodeCall(engine.setProofLifetime, (1 hours));
-        calls[5] = abi.encodeCall(engine.setShockThreshold, (100));
-        calls[6] = abi.encodeCall(engine.setGracePeriod, (1 hours));
-        calls[7] = abi.encodeCall(engine.setLiquidationPenalty, (100));
-        calls[8] = abi.encodeCall(engine.renounceOwnership, ());
-        calls[9] = abi.encodeCall(engine.transferOwnership, (stranger));
-        calls[10] = abi.encodeWithSignature("acceptOwnership()");
+        calls[5] = abi.encodeCall(engine.setGracePeriod, (1 hours));
+        calls[6] = abi.encodeCall(engine.setLiquidationPenalty, (100));
+        calls[7] = abi.encodeCall(engine.renounceOwnership, ());
+        calls[8] = abi.encodeCall(engine.transferOwnership, (stranger));
+        calls[9] = abi.encodeWithSignature("acceptOwnership()");
     }
 
     function test_RevertIf_NonOwnerCallsAnyAdminFunction() public {

@@ -38,8 +38,7 @@ contract MarginEngineFlowsTest is MarginEngineBase {
     }
 
     function test_Deposit_CreditsWhatArrives() public {
-        MarginEngine e =
-            new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY);
+        MarginEngine e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
         FeeToken fee = new FeeToken(1000); // 10% burnt on arrival
         vm.prank(owner);
         e.listCollateral(address(fee), address(wethFeed), 0);
@@ -55,8 +54,7 @@ contract MarginEngineFlowsTest is MarginEngineBase {
     }
 
     function test_RevertIf_DepositArrivesAsNothing() public {
-        MarginEngine e =
-            new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY);
+        MarginEngine e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
         FeeToken fee = new FeeToken(10_000); // everything burnt
         vm.prank(owner);
         e.listCollateral(address(fee), address(wethFeed), 0);
@@ -206,16 +204,16 @@ contract MarginEngineFlowsTest is MarginEngineBase {
         assertEq(uint256(a.nonce), 1);
         assertEq(uint256(a.lastProofAt), T0);
         // markets ETH, BTC, pad, pad | assets USDC, WETH
-        assertEq(a.provenPriceWords[0], ETH_PRICE | (BTC_PRICE << 64) | (uint256(1) << 128));
-        assertEq(a.provenPriceWords[1], 1 | (USDC_PRICE << 64) | (WETH_PRICE << 128));
+        // market slots 2 and 3 are unlisted: proven at the pad price 1, stored as 0
+        assertEq(a.provenPriceWords[0], ETH_PRICE | (BTC_PRICE << 64));
+        assertEq(a.provenPriceWords[1], (USDC_PRICE << 64) | (WETH_PRICE << 128));
     }
 
     /// @dev A feed shared by two slots (WETH collateral priced by the ETH/USD feed, as on
     ///      the local chain) is read once: one getPrices call with the distinct feeds in slot
     ///      order, and both slots get its price. Unlisted slots are not read (pad price).
     function test_SharedFeedReadOnce() public {
-        MarginEngine e =
-            new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY);
+        MarginEngine e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
         vm.startPrank(owner);
         e.listMarket(address(ethFeed), ETH_MMR, ETH_IMR);
         e.listMarket(address(btcFeed), BTC_MMR, BTC_IMR);
@@ -239,8 +237,7 @@ contract MarginEngineFlowsTest is MarginEngineBase {
 
     /// @dev With nothing listed every slot carries the pad price and the oracle is not called.
     function test_NothingListedPadsWithoutOracleCall() public {
-        MarginEngine e =
-            new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY);
+        MarginEngine e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
         vm.etch(address(oracle), hex"fe"); // any call to the oracle would now fail
         uint256[] memory inputs = e.openingInputs(BOB, 1, IMarginEngine.Kind.Cross, 0, 0);
         assertEq(inputs[1], 1 | (uint256(1) << 64) | (uint256(1) << 128));

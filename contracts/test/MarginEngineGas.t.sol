@@ -74,9 +74,8 @@ contract MarginEngineGasTest is MarginEngineBase {
 
     function test_Gas_DeployEngine() public {
         uint256 g = gasleft();
-        MarginEngine e =
-            new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY);
-        _log("deploy engine", g - gasleft(), 3_700_000);
+        MarginEngine e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
+        _log("deploy engine", g - gasleft(), 4_700_000); // + policy epoch 1 and the 9 clock words
         assertEq(e.owner(), owner);
     }
 
@@ -99,7 +98,7 @@ contract MarginEngineGasTest is MarginEngineBase {
         uint256 delta = g - gasleft();
         _log("proveMargin (isolated)", delta, 245_000);
         vm.stopPrank();
-        _logOverhead("proveMargin (isolated)", delta, _verifierGas("aliceProve", true), 16_500);
+        _logOverhead("proveMargin (isolated)", delta, _verifierGas("aliceProve", true), 17_500); // + the clock word, cold
     }
 
     function test_Gas_IsolatedWithdrawAndClose() public {
@@ -139,7 +138,7 @@ contract MarginEngineGasTest is MarginEngineBase {
         engine.close(pos, salt);
         _log("close (cross)", g - gasleft(), 233_000);
         vm.stopPrank();
-        _logOverhead("proveMargin (cross)", delta, _verifierGas("bobProve", false), 29_000);
+        _logOverhead("proveMargin (cross)", delta, _verifierGas("bobProve", false), 30_200); // + the clock word, cold
     }
 
     function test_Gas_CrossWithdraw() public {
@@ -157,20 +156,22 @@ contract MarginEngineGasTest is MarginEngineBase {
         vm.prank(keeper);
         uint256 g = gasleft();
         engine.flagShock(BOB);
-        _log("flagShock (cross)", g - gasleft(), 27_000);
+        _log("flagShock (cross)", g - gasleft(), 35_500); // + policy and clock words, MoveSetLeft
         vm.warp(T0 + GRACE + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         vm.prank(keeper);
         g = gasleft();
         engine.liquidate(BOB);
-        _log("liquidate (cross, 2 assets)", g - gasleft(), 108_500);
+        _log("liquidate (cross, 2 assets)", g - gasleft(), 121_000); // + the clock sync: 4 feed reads
     }
 
     function test_Gas_LiquidateIsolated() public {
         _openAlice();
         vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         vm.prank(keeper);
         uint256 g = gasleft();
         engine.liquidate(ALICE);
-        _log("liquidate (isolated)", g - gasleft(), 60_500);
+        _log("liquidate (isolated)", g - gasleft(), 69_000); // + the clock sync: 2 feed reads
     }
 }

@@ -20,7 +20,9 @@ import {MarginEngineBase} from "./utils/MarginEngineBase.sol";
 ///
 ///      The handler keeps its own model of each account (open? last proof? shock flagged
 ///      when?) from the calls that succeeded, and counts every liquidation whose outcome
-///      disagrees with the rule computed from that model.
+///      disagrees with the rule computed from that model. Oracle outages (every feed
+///      silent past its heartbeat, poked during and after) shift the model's times by the
+///      stale time, as the rule says (stale time counts toward no clock).
 contract MarginEngineHandler {
     Vm internal constant vm = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
 
@@ -55,6 +57,9 @@ contract MarginEngineHandler {
     uint256 public proofsAccepted;
     uint256 public closes;
     uint256 public shocks;
+    uint256 public outages;
+    /// @dev Every feed's heartbeat (MarginEngineBase.HEARTBEAT).
+    uint256 internal constant HEARTBEAT = 1 hours;
 
     struct Setup {
         MarginEngine engine;
@@ -210,6 +215,33 @@ contract MarginEngineHandler {
         ++proofsAccepted;
     }
 
+    /// @dev An outage: the feeds go silent for `dt` (past their heartbeat), someone pokes
+    ///      each open account during it and after the feeds resume. The rule's clocks do
+    ///      not count the stale time, from updatedAt + heartbeat + 1 to the resumption.
+    function outage(uint256 dt) external {
+        dt = _bound(dt, HEARTBEAT + 2, 2 days);
+        _refresh();
+        uint256 start = block.timestamp;
+        vm.warp(start + dt);
+        _pokeOpen();
+        _refresh();
+        _pokeOpen();
+        uint256 counted = dt - HEARTBEAT - 1;
+        for (uint256 i = 0; i < 2; ++i) {
+            Model storage m = model[actors[i]];
+            if (!m.open) continue;
+            m.provenAt += counted;
+            if (m.shockAt != 0) m.shockAt += counted;
+        }
+        ++outages;
+    }
+
+    function _pokeOpen() internal {
+        for (uint256 i = 0; i < 2; ++i) {
+            if (model[actors[i]].open) engine.pokeStale(actors[i]);
+        }
+    }
+
     function warp(uint256 dt) external {
         dt = _bound(dt, 0, 2 days);
         vm.warp(block.timestamp + dt);
@@ -270,7 +302,7 @@ contract MarginEngineInvariantTest is MarginEngineBase {
         handler = new MarginEngineHandler(s);
 
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](9);
+        bytes4[] memory selectors = new bytes4[](10);
         selectors[0] = MarginEngineHandler.deposit.selector;
         selectors[1] = MarginEngineHandler.withdrawIdle.selector;
         selectors[2] = MarginEngineHandler.fundPool.selector;
@@ -280,6 +312,7 @@ contract MarginEngineInvariantTest is MarginEngineBase {
         selectors[6] = MarginEngineHandler.prove.selector;
         selectors[7] = MarginEngineHandler.warp.selector;
         selectors[8] = MarginEngineHandler.movePrice.selector;
+        selectors[9] = MarginEngineHandler.outage.selector;
         targetSelector(address(handler), selectors);
     }
 
@@ -313,6 +346,7 @@ contract MarginEngineInvariantTest is MarginEngineBase {
         console.log("shocks flagged", handler.shocks());
         console.log("liquidations", handler.liquidations());
         console.log("closes", handler.closes());
+        console.log("outages", handler.outages());
     }
 
     /// @dev An isolated account never holds a second asset.

@@ -5,7 +5,9 @@ import {IMarginEngine} from "../src/engine/IMarginEngine.sol";
 import {IOracleAdapter} from "../src/oracle/IOracleAdapter.sol";
 import {MarginEngineBase} from "./utils/MarginEngineBase.sol";
 
-/// @dev Shock flags, the liquidation rule (lifetime, grace period, threshold), the seizure
+/// @dev Shock flags at the edge of the proven move set shrunk by the penalty (ETH MMR 5%,
+///      BTC 4%, USDC haircut 1%, WETH 10%, penalty 2.5%: the shrunk set is ETH ±4.875%,
+///      BTC ±3.9%, USDC −0.975%, WETH −9.75%), the liquidation rule (lifetime, grace), the seizure
 ///      split, and races between proofs and liquidations. The fuzz tests (below, in their
 ///      own contract) check the boundaries of each rule against the rule written out there.
 contract MarginEngineLiquidationTest is MarginEngineBase {
@@ -29,11 +31,13 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
         assertFalse(now_);
         assertEq(uint256(at), T0 + LIFETIME + 1);
         vm.warp(T0 + LIFETIME);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         assertFalse(_liquidatableNow(ALICE));
         vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__NotLiquidatable.selector, ALICE));
         vm.prank(keeper);
         engine.liquidate(ALICE);
         vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         assertTrue(_liquidatableNow(ALICE));
         vm.prank(keeper);
         engine.liquidate(ALICE);
@@ -42,6 +46,7 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
     function test_Liquidate_SplitsPenaltyToLiquidatorAndRestToPool() public {
         _openAlice();
         vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         uint256 reward = (ALICE_USDC * PENALTY) / 10_000; // 12.5 USDC
         vm.expectEmit(address(engine));
         emit IMarginEngine.Liquidated(ALICE, keeper, [reward, uint256(0)], [ALICE_USDC - reward, uint256(0)]);
@@ -65,6 +70,7 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
     function test_Liquidate_CrossSeizesBothAssets() public {
         _openBob();
         vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         uint256 r0 = (BOB_USDC * PENALTY) / 10_000;
         uint256 r1 = (BOB_WETH * PENALTY) / 10_000;
         vm.expectEmit(address(engine));
@@ -80,6 +86,7 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
     function test_Liquidate_SelfLiquidationPaysTheRestToThePool() public {
         _openAlice();
         vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         vm.prank(ALICE);
         engine.liquidate(ALICE);
         assertEq(usdc.balanceOf(ALICE), (ALICE_USDC * PENALTY) / 10_000);
@@ -103,6 +110,7 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
     function test_RevertIf_LiquidateTwice() public {
         _openAlice();
         vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         vm.prank(keeper);
         engine.liquidate(ALICE);
         vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__NoAccount.selector, ALICE));
@@ -110,14 +118,43 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
         engine.liquidate(ALICE);
     }
 
-    /// @dev Lowering the lifetime applies to every open account at once.
-    function test_Liquidatable_FollowsALifetimeChange() public {
+    /// @dev Lowering the lifetime or the grace period does not act on an accepted proof:
+    ///      the account keeps the values in force when it proved, until its next proof.
+    function test_Liquidatable_KeepsTheLifetimeOfItsProof() public {
         _openAlice();
         vm.warp(T0 + 2 hours);
         assertFalse(_liquidatableNow(ALICE));
-        vm.prank(owner);
+        vm.startPrank(owner);
         engine.setProofLifetime(1 hours);
-        assertTrue(_liquidatableNow(ALICE));
+        engine.setGracePeriod(1 minutes);
+        vm.stopPrank();
+        assertFalse(_liquidatableNow(ALICE), "a lifetime change acted on an accepted proof");
+        IMarginEngine.Account memory a = engine.account(ALICE);
+        assertEq(uint256(a.lifetime), LIFETIME);
+        assertEq(uint256(a.grace), GRACE);
+        _refreshFeeds();
+        _flagAliceShock();
+        (, uint64 at) = engine.liquidatable(ALICE);
+        assertEq(uint256(at), T0 + 2 hours + GRACE + 1, "the grace of the proof, not the new one");
+        // the next proof takes the new values
+        vm.warp(T0 + 2 hours + 10 minutes);
+        _refreshFeeds();
+        vm.prank(ALICE);
+        engine.proveMargin(_proof("aliceProveShock"));
+        a = engine.account(ALICE);
+        assertEq(uint256(a.lifetime), 1 hours);
+        assertEq(uint256(a.grace), 1 minutes);
+        (, at) = engine.liquidatable(ALICE);
+        assertEq(uint256(at), T0 + 2 hours + 10 minutes + 1 hours + 1);
+    }
+
+    /// @dev Raising a market's MMR does not widen the move set of an accepted proof: the
+    ///      flag rule keeps the MMR the account proved under.
+    function test_FlagShock_UsesTheRatesOfTheProof() public {
+        _openAlice();
+        vm.prank(owner);
+        engine.setMarketRisk(ETH, 2_000, 2_000); // 20%: a 10% move would be inside it
+        _flagAliceShock(); // -10%: outside the proven 5% (shrunk 4.875%)
     }
 
     // ================================================================== shocks
@@ -139,34 +176,79 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
 
     function test_FlagShock_UpwardMoveCounts() public {
         _openAlice();
-        ethFeed.updateAnswer(2_100e8 + 1); // just over +5%
+        ethFeed.updateAnswer(2_097.5e8 + 1); // just over +4.875%
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.MoveSetLeft(ALICE, 0, _u64(ETH_PRICE), _u64(2_097.5e8 + 1));
         vm.prank(keeper);
         engine.flagShock(ALICE);
     }
 
-    function test_FlagShock_CollateralPriceMove() public {
+    function test_FlagShock_CollateralPriceDrop() public {
         _openBob();
-        wethFeed.updateAnswer(1_899e8); // -5.05% on the WETH collateral
+        wethFeed.updateAnswer(2_500e8); // a rise of the collateral only adds equity
+        assertFalse(engine.flaggable(BOB));
+        wethFeed.updateAnswer(1_805e8); // exactly -9.75%: inside
+        assertFalse(engine.flaggable(BOB));
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InsideProvenSet.selector, BOB));
+        vm.prank(keeper);
+        engine.flagShock(BOB);
+        wethFeed.updateAnswer(1_805e8 - 1);
+        assertTrue(engine.flaggable(BOB));
         vm.prank(keeper);
         engine.flagShock(BOB);
         assertEq(uint256(engine.account(BOB).shockAt), T0);
     }
 
-    function test_FlagShock_SecondCrossMarket() public {
+    function test_FlagShock_UsdcDropPastItsHaircut() public {
         _openBob();
-        btcFeed.updateAnswer(63_000e8 + 1);
+        usdcFeed.updateAnswer(0.99025e8); // exactly -0.975%
+        assertFalse(engine.flaggable(BOB));
+        usdcFeed.updateAnswer(0.99025e8 - 1);
         vm.prank(keeper);
         engine.flagShock(BOB);
     }
 
-    function test_RevertIf_FlagShockAtExactlyTheThreshold() public {
+    function test_FlagShock_SecondCrossMarket() public {
+        _openBob();
+        btcFeed.updateAnswer(62_340e8); // exactly +3.9%: inside
+        assertFalse(engine.flaggable(BOB));
+        btcFeed.updateAnswer(62_340e8 + 1);
+        vm.prank(keeper);
+        engine.flagShock(BOB);
+    }
+
+    /// @dev An isolated account depends on its own market and asset only.
+    function test_RevertIf_FlagShockOnAnotherMarket() public {
         _openAlice();
-        ethFeed.updateAnswer(1_900e8); // exactly -5%: not "more than" the threshold
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__NoShock.selector, ALICE));
+        btcFeed.updateAnswer(30_000e8); // -50% on BTC: Alice has no BTC slot
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InsideProvenSet.selector, ALICE));
         vm.prank(keeper);
         engine.flagShock(ALICE);
-        ethFeed.updateAnswer(2_100e8); // exactly +5%
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__NoShock.selector, ALICE));
+    }
+
+    function test_RevertIf_FlagShockAtExactlyTheEdge() public {
+        _openAlice();
+        ethFeed.updateAnswer(1_902.5e8); // exactly -4.875%: inside the shrunk set
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InsideProvenSet.selector, ALICE));
+        vm.prank(keeper);
+        engine.flagShock(ALICE);
+        ethFeed.updateAnswer(2_097.5e8); // exactly +4.875%
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InsideProvenSet.selector, ALICE));
+        vm.prank(keeper);
+        engine.flagShock(ALICE);
+        ethFeed.updateAnswer(1_902.5e8 - 1); // one unit past it
+        vm.prank(keeper);
+        engine.flagShock(ALICE);
+    }
+
+    /// @dev A larger penalty shrinks the set at once (the payout it must cover grew).
+    function test_FlagShock_PenaltyShrinksTheSet() public {
+        _openAlice();
+        ethFeed.updateAnswer(1_910e8); // -4.5%: inside 5% x (1 - 2.5%)
+        assertFalse(engine.flaggable(ALICE));
+        vm.prank(owner);
+        engine.setLiquidationPenalty(2_000); // 5% x (1 - 20%) = 4%
+        assertTrue(engine.flaggable(ALICE));
         vm.prank(keeper);
         engine.flagShock(ALICE);
     }
@@ -174,7 +256,8 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
     function test_RevertIf_FlagShockTwice() public {
         _openAlice();
         _flagAliceShock();
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__NoShock.selector, ALICE));
+        assertFalse(engine.flaggable(ALICE));
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__ShockPending.selector, ALICE));
         vm.prank(keeper);
         engine.flagShock(ALICE);
     }
@@ -185,12 +268,13 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
         engine.flagShock(ALICE);
     }
 
-    /// @dev Slots proven at the pad price (unlisted then) never count as a shock.
+    /// @dev Slots unlisted when the account proved (stored as 0) never count as a shock.
     function test_RevertIf_FlagShockOnANewlyListedMarket() public {
         _openBob();
+        assertEq(engine.account(BOB).provenPriceWords[0] >> 128, 0, "slot 2 stored as unlisted");
         vm.prank(owner);
         engine.listMarket(address(ethFeed), 100, 200); // slot 2: pad price 1 -> 2000
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__NoShock.selector, BOB));
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InsideProvenSet.selector, BOB));
         vm.prank(keeper);
         engine.flagShock(BOB);
     }
@@ -233,7 +317,7 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
         assertFalse(_liquidatableNow(ALICE));
         // the new proven price is the reference now: 1800 is no shock, -5.1% from it is
         _refreshFeeds();
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__NoShock.selector, ALICE));
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InsideProvenSet.selector, ALICE));
         vm.prank(keeper);
         engine.flagShock(ALICE);
         ethFeed.updateAnswer(1_708e8);
@@ -303,6 +387,7 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
         _openAlice();
         for (uint256 t = T0; t <= T0 + LIFETIME; t += 1 hours) {
             vm.warp(t);
+            _refreshFeeds(); // keep the feeds live: stale time stops the clocks
             assertFalse(_liquidatableNow(ALICE));
         }
         _refreshFeeds();
@@ -310,9 +395,11 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
         engine.proveMargin(_proof("aliceProve"));
         for (uint256 t = T0 + LIFETIME; t <= T0 + 2 * LIFETIME; t += 1 hours) {
             vm.warp(t);
+            _refreshFeeds(); // keep the feeds live: stale time stops the clocks
             assertFalse(_liquidatableNow(ALICE));
         }
         vm.warp(T0 + 2 * LIFETIME + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         assertTrue(_liquidatableNow(ALICE));
     }
 }
@@ -360,6 +447,7 @@ contract MarginEngineLiquidationFuzzTest is MarginEngineBase {
     function testFuzz_LifetimeBoundary(uint256 dt) public {
         dt = bound(dt, 0, 3 * LIFETIME);
         vm.warp(T0 + dt);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         bool expected = _rule(T0, 0, T0 + dt);
         assertEq(expected, dt > LIFETIME);
         (bool now_, uint64 at) = engine.liquidatable(ALICE);
@@ -384,40 +472,43 @@ contract MarginEngineLiquidationFuzzTest is MarginEngineBase {
         assertEq(_tryLiquidate(ALICE), expected);
     }
 
-    /// @dev A shock is a move of strictly more than `threshold` bps of the proven price.
-    function testFuzz_ShockThresholdBoundary(uint16 threshold, uint256 price) public {
-        threshold = uint16(bound(threshold, 1, 10_000));
+    /// @dev The flag rule written out: a move of strictly more than MMR x (1 - penalty)
+    ///      of the proven price, exact integer arithmetic.
+    function testFuzz_MoveSetBoundary(uint16 penalty, uint256 price) public {
+        penalty = uint16(bound(penalty, 0, 2_500));
         price = bound(price, 1, type(uint64).max);
         vm.prank(owner);
-        engine.setShockThreshold(threshold);
+        engine.setLiquidationPenalty(penalty);
         _setPrice(ethFeed, price);
         uint256 delta = price > ETH_PRICE ? price - ETH_PRICE : ETH_PRICE - price;
-        bool expected = delta * 10_000 > uint256(threshold) * ETH_PRICE;
+        bool expected = delta * 1e8 > uint256(ETH_MMR) * (10_000 - penalty) * ETH_PRICE;
+        assertEq(engine.flaggable(ALICE), expected);
         vm.prank(keeper);
         try engine.flagShock(ALICE) {
-            assertTrue(expected, "flagged without a shock");
+            assertTrue(expected, "flagged inside the shrunk set");
             assertEq(uint256(engine.account(ALICE).shockAt), T0);
         } catch (bytes memory reason) {
-            assertFalse(expected, "a shock was not flagged");
-            assertEq(reason, abi.encodeWithSelector(IMarginEngine.MarginEngine__NoShock.selector, ALICE));
+            assertFalse(expected, "a move out of the set was not flagged");
+            assertEq(reason, abi.encodeWithSelector(IMarginEngine.MarginEngine__InsideProvenSet.selector, ALICE));
         }
     }
 
-    /// @dev The same rule right at the edge: prices within one unit of P0 * (1 ± t).
-    function testFuzz_ShockThresholdEdge(uint16 threshold, bool up, uint8 offset) public {
-        threshold = uint16(bound(threshold, 1, 9_999));
+    /// @dev The same rule right at the edge: prices within one unit of P0 * (1 ± r(1 - pen)).
+    function testFuzz_MoveSetEdge(uint16 penalty, bool up, uint8 offset) public {
+        penalty = uint16(bound(penalty, 0, 2_500));
         uint8 k = offset % 3; // price offset from the edge: k - 1 in {-1, 0, +1}
         vm.prank(owner);
-        engine.setShockThreshold(threshold);
-        uint256 edge = (BTC_PRICE * threshold) / 10_000; // exact: BTC_PRICE is a multiple of 1e4
+        engine.setLiquidationPenalty(penalty);
+        // exact: BTC_PRICE * 400 is a multiple of 1e8
+        uint256 edge = (BTC_PRICE * BTC_MMR * (10_000 - penalty)) / 1e8;
         uint256 price = (up ? BTC_PRICE + edge : BTC_PRICE - edge) + k - 1;
         _setPrice(btcFeed, price);
         bool expected = up ? k == 2 : k == 0;
         vm.prank(keeper);
         try engine.flagShock(BOB) {
-            assertTrue(expected, "flagged at or inside the threshold");
+            assertTrue(expected, "flagged at or inside the edge");
         } catch {
-            assertFalse(expected, "not flagged beyond the threshold");
+            assertFalse(expected, "not flagged beyond the edge");
         }
     }
 
@@ -436,6 +527,7 @@ contract MarginEngineLiquidationFuzzTest is MarginEngineBase {
         uint256[2] memory engineBefore = [usdc.balanceOf(address(engine)), weth.balanceOf(address(engine))];
 
         vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         vm.prank(keeper);
         engine.liquidate(BOB);
 

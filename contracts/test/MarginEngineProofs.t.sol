@@ -147,6 +147,7 @@ contract MarginEngineProofsTest is MarginEngineBase {
     function test_RevertIf_OpeningProofReplayedAfterLiquidation() public {
         _openAlice();
         vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         vm.prank(keeper);
         engine.liquidate(ALICE);
         _refreshFeeds();

@@ -26,7 +26,7 @@ contract MarginEngineReentrancyTest is MarginEngineBase {
     ///      guard must refuse the call before looking at them).
     function _reentries() internal view returns (bytes[] memory calls) {
         IMarginEngine.Proof memory p = _proof("aliceProve");
-        calls = new bytes[](10);
+        calls = new bytes[](11);
         calls[0] = abi.encodeCall(engine.deposit, (USDC, 1));
         calls[1] = abi.encodeCall(engine.fundPool, (USDC, 1));
         calls[2] = abi.encodeCall(engine.withdrawIdle, (USDC, 1));
@@ -37,6 +37,7 @@ contract MarginEngineReentrancyTest is MarginEngineBase {
         calls[7] = abi.encodeCall(engine.proveMargin, (p));
         calls[8] = abi.encodeCall(engine.openIsolated, (1, ETH, USDC, p));
         calls[9] = abi.encodeCall(engine.openCross, (1, p));
+        calls[10] = abi.encodeCall(engine.pokeStale, (ALICE));
     }
 
     /// @dev Runs `entry` (from `caller`) once per re-entered function; each must revert
@@ -114,6 +115,7 @@ contract MarginEngineReentrancyTest is MarginEngineBase {
     function test_RevertIf_ReentryDuringLiquidate() public {
         _openAlice();
         vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         _assertEveryReentryRefused(keeper, abi.encodeCall(engine.liquidate, (ALICE)));
     }
 

@@ -560,4 +560,24 @@ contract OracleAdapterTest is Test {
         vm.prank(caller);
         adapter.setFeed(address(feed), HEARTBEAT);
     }
+
+    // ------------------------------------------------------------------ lastUpdate
+
+    /// @dev The engine's outage clocks read update times without the staleness check:
+    ///      a stale feed still answers (the clocks need its updatedAt).
+    function test_LastUpdate_AnswersEvenWhenStale() public {
+        uint256 posted = block.timestamp;
+        vm.warp(posted + 10 days);
+        (uint256 updatedAt, uint32 heartbeat) = adapter.lastUpdate(address(feed));
+        assertEq(updatedAt, posted);
+        assertEq(uint256(heartbeat), HEARTBEAT);
+        vm.expectRevert();
+        adapter.getPrice(address(feed)); // stale for getPrice
+    }
+
+    function test_RevertIf_LastUpdateOfAnUnregisteredFeed() public {
+        MockAggregator f = new MockAggregator(8, 1e8, "X");
+        vm.expectRevert(abi.encodeWithSelector(IOracleAdapter.OracleAdapter__FeedNotRegistered.selector, address(f)));
+        adapter.lastUpdate(address(f));
+    }
 }

@@ -154,15 +154,15 @@ def jobs() -> list[Job]:
     eve = _acct(EVE, EVE_SALT, {"USDC": EVE_TOKEN, "WETH": EVE_WETH}, EVE_POSITIONS)
     # reopened from inside the token hook, when asset 0 is already paid out (balance 0)
     eve2 = _acct(EVE, EVE_SALT2, {"WETH": EVE_WETH}, EVE_POSITIONS2)
-    init, mmr = Mode.INITIAL, Mode.MAINTENANCE
+    init, mmr, wd = Mode.INITIAL, Mode.MAINTENANCE, Mode.WITHDRAWAL
     return [
         Job("aliceOpen", alice, PRICES, init, 0, "isolated", opening=True),
         Job("aliceProve", alice, PRICES, mmr, 1, "isolated"),
         Job("aliceProveShock", alice, SHOCK_PRICES, mmr, 1, "isolated"),
-        Job("aliceWithdraw", alice_after, PRICES, init, 1, "isolated"),
+        Job("aliceWithdraw", alice_after, PRICES, wd, 1, "isolated"),
         Job("bobOpen", bob, PRICES, init, 0, "cross", opening=True),
         Job("bobProve", bob, PRICES, mmr, 1, "cross"),
-        Job("bobWithdraw", bob_after, PRICES, init, 1, "cross"),
+        Job("bobWithdraw", bob_after, PRICES, wd, 1, "cross"),
         Job("eveOpen", eve, PRICES, init, 0, "cross", opening=True),
         Job("eveReopen", eve2, PRICES, init, 1, "cross", opening=True),
     ]

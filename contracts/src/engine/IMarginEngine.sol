@@ -12,15 +12,28 @@ pragma solidity 0.8.28;
 ///      | 1..   | priceWords   | K market prices then M collateral prices (8 decimals),   |
 ///      |       |              | 64 bits each, 3 per word, first price in the low bits    |
 ///      | ..    | balanceWords | M balances normalised to 18 decimals, 96 bits, 2 per word |
-///      | ..    | paramsWord   | K rates, M haircuts (bps, 14 bits each), opening flag    |
+///      | ..    | paramsWord   | K rates, M haircuts (bps, 14 bits each), opening flag,   |
+///      |       |              | withdrawal flag (14 bits each, 0 or 1)                   |
 ///      | ..    | accountNonce | account | nonce << 160                                    |
 ///      | last  | engineChain  | address(this) | block.chainid << 160                    |
 ///
 ///      Isolated accounts use (N, K, M) = (1, 1, 1): slot 0 is the account's market and
 ///      collateral asset. Cross accounts use (4, 4, 2): market slot k is market id k,
 ///      collateral slot c is asset id c; unlisted slots carry price 1, rate 0, haircut 0,
-///      balance 0. Rates are IMR with the opening flag set for `open*`, IMR for
-///      `withdraw` (on the balances after the withdrawal), MMR for `proveMargin`.
+///      balance 0. Rates are IMR with the opening flag set for `open*`, IMR with the
+///      withdrawal flag set for `withdraw` (on the balances after the withdrawal; the
+///      circuit then counts no unrealized profit), MMR with both flags 0 for `proveMargin`.
+///
+///      Move set (docs/protocol.md, "Engine rules"): a proof at prices P certifies every
+///      joint move with |Δ_k| ≤ mmr_k on the account's markets and collateral drops up to
+///      its haircut h_c. Anyone may flag the account as soon as a current price leaves that
+///      set shrunk by the liquidation penalty: |P'_k − P_k|·10⁴·10⁴ > mmr_k·(10⁴ − pen)·P_k
+///      for a market, (P_c − P'_c)·10⁴·10⁴ > h_c·(10⁴ − pen)·P_c for collateral; inside
+///      it the account's equity is at least pen × (requirement + haircut deduction).
+///
+///      Clocks: the lapse and grace clocks of an account stop while a feed it depends on
+///      (isolated: its market's and asset's; cross: every listed one) is stale. Time runs
+///      on a per-dependency-set "live" clock, live = now − stale time so far.
 ///
 ///      commitment = Poseidon(TAG, account, digest, salt), digest = slot_0 (isolated) or
 ///      Poseidon(slot_0..slot_3) (cross), slot = market | long << 8 | size << 9 | entry << 73.
@@ -61,16 +74,23 @@ interface IMarginEngine {
     }
 
     /// @notice An account as the engine keeps it (positions stay private). Stored packed
-    ///         (commitment; tag, nonce, times and prices 0-1; prices 2-5), returned unpacked.
+    ///         (commitment; tag, nonce, live times, policy epoch and prices 0-1; prices
+    ///         2-5), returned unpacked.
     struct Account {
         uint256 commitment; // 0 when no account is open
         Kind kind;
         uint8 market; // isolated: the market id of slot 0
         uint8 asset; // isolated: the asset id of slot 0
         uint64 nonce; // next proof must bind this value; never resets
-        uint64 lastProofAt; // timestamp of the last accepted proof
-        uint64 shockAt; // timestamp a price shock was flagged; 0 if none pending
-        uint256[2] provenPriceWords; // the price words of the last accepted proof
+        /// timestamp of the last accepted proof, shifted later by the time the account's
+        /// feeds have been stale since (equal to the proof's block time without an outage)
+        uint64 lastProofAt;
+        /// timestamp a price shock was flagged, shifted as `lastProofAt`; 0 if none pending
+        uint64 shockAt;
+        /// the price words of the last accepted proof; a slot unlisted then reads 0 here
+        uint256[2] provenPriceWords;
+        uint64 lifetime; // proof lifetime in force when the last proof was accepted
+        uint64 grace; // grace period in force when the last proof was accepted
     }
 
     /// @notice A revealed position slot, for `close`.
@@ -88,7 +108,6 @@ interface IMarginEngine {
     event CollateralListed(uint8 indexed id, address token, address feed, uint16 haircutBps, uint8 decimals);
     event HaircutSet(uint8 indexed id, uint16 haircutBps);
     event ProofLifetimeSet(uint64 lifetime);
-    event ShockThresholdSet(uint16 thresholdBps);
     event GracePeriodSet(uint64 grace);
     event LiquidationPenaltySet(uint16 penaltyBps);
     event PoolFunded(uint8 indexed asset, address indexed from, uint256 amount);
@@ -98,7 +117,15 @@ interface IMarginEngine {
         address indexed account, Kind kind, uint256 commitment, uint8 market, uint8 asset, uint64 nonce
     );
     event MarginProven(address indexed account, uint64 nonce, uint256 priceWord0);
+    /// @notice A current price left the account's shrunk proven move set: slot `slot`
+    ///         (K markets then M assets) moved from `proven` to `price`.
     event ShockFlagged(address indexed account, address indexed by, uint64 at);
+    event MoveSetLeft(address indexed account, uint8 slot, uint64 proven, uint64 price);
+    /// @notice An outage clock changed: `staleSince` 0 means its feeds are all fresh;
+    ///         `staleTotal` is the stale time it has counted so far (seconds).
+    event StaleClock(uint8 indexed clock, uint64 staleSince, uint64 staleTotal);
+    /// @notice Risk parameters and clocks now in force for new proofs (policy epoch).
+    event PolicySnapshot(uint16 indexed epoch, uint64 lifetime, uint64 grace);
     event AccountClosed(address indexed account, int256 pnl, uint256 badDebt);
     event Liquidated(address indexed account, address indexed liquidator, uint256[2] reward, uint256[2] toPool);
 
@@ -153,9 +180,13 @@ interface IMarginEngine {
     error MarginEngine__Liquidatable(address account);
     /// @dev The account is not liquidatable now.
     error MarginEngine__NotLiquidatable(address account);
-    /// @dev No price moved more than the shock threshold since the last proof, or a shock is
-    ///      already pending.
-    error MarginEngine__NoShock(address account);
+    /// @dev Every current price of the account's slots is inside its last proof's move
+    ///      set shrunk by the liquidation penalty: it cannot be flagged.
+    error MarginEngine__InsideProvenSet(address account);
+    /// @dev A shock is already flagged on the account (its grace clock runs).
+    error MarginEngine__ShockPending(address account);
+    /// @dev The admin changed parameters 32,767 times: no policy epoch is left.
+    error MarginEngine__TooManyPolicies();
     /// @dev Renouncing ownership is disabled: it would freeze listings and parameters.
     error MarginEngine__RenounceDisabled();
     /// @dev The chain id does not fit the 64 bits the circuit gives it (checked at deployment
@@ -174,8 +205,6 @@ interface IMarginEngine {
     function setHaircut(uint8 id, uint16 haircutBps) external;
     /// @notice How long an accepted proof keeps an account safe. Emits {ProofLifetimeSet}.
     function setProofLifetime(uint64 lifetime) external;
-    /// @notice Price move (bps of the proven price) that opens a grace period. Emits {ShockThresholdSet}.
-    function setShockThreshold(uint16 thresholdBps) external;
     /// @notice Time to prove again after a shock is flagged. Emits {GracePeriodSet}.
     function setGracePeriod(uint64 grace) external;
     /// @notice Share of seized collateral paid to the liquidator, at most 2,500 bps.
@@ -186,10 +215,18 @@ interface IMarginEngine {
 
     /// @notice Adds `amount` of asset `asset` to the engine's pool (insurance and PnL).
     function fundPool(uint8 asset, uint256 amount) external;
-    /// @notice Flags a price shock on `account`: some price of its slots moved more than the
-    ///         threshold from the last proven one. The account then has the grace period to
-    ///         prove again. Emits {ShockFlagged}.
+    /// @notice Flags a price shock on `account`: some current price of its slots left the
+    ///         move set its last proof certified, shrunk so the liquidation penalty stays
+    ///         covered (see the contract's header). The account then has the grace period
+    ///         (in force at its last proof) to prove again. Emits {MoveSetLeft} and
+    ///         {ShockFlagged}; reverts with {MarginEngine__InsideProvenSet} otherwise.
     function flagShock(address account) external;
+    /// @notice Brings `account`'s outage clock up to date from its feeds' update times:
+    ///         starts counting stale time (from the moment a feed went stale, not from this
+    ///         call) or stops it once every feed is fresh again. Anyone may call it; a
+    ///         trader calls it during an outage so the outage does not count against the
+    ///         proof's lifetime or grace. Emits {StaleClock} if the clock changed.
+    function pokeStale(address account) external;
     /// @notice Seizes a liquidatable account's collateral: the penalty share to the caller,
     ///         the rest to the pool. Emits {Liquidated}.
     function liquidate(address account) external;
@@ -223,9 +260,13 @@ interface IMarginEngine {
     function marketCount() external view returns (uint8);
     function collateralCount() external view returns (uint8);
     /// @notice Whether `account` may be liquidated now, and the earliest time it may be.
+    ///         Counts an outage that nobody poked yet, as {liquidate} would.
     /// @return now_ True if liquidatable at this block.
-    /// @return at The first timestamp at which it is (type(uint64).max if never, e.g. no account).
+    /// @return at The first timestamp at which it is (type(uint64).max if never, e.g. no
+    ///         account, or not known yet because a feed it depends on is stale now).
     function liquidatable(address account) external view returns (bool now_, uint64 at);
+    /// @notice Whether {flagShock} would accept `account` now (false if a shock is pending).
+    function flaggable(address account) external view returns (bool);
     /// @notice The public inputs the engine would verify now for an open account.
     /// @param initial IMR (true) or MMR (false).
     /// @param withdrawAsset The asset of a withdrawal to preview (ignored if the amount is 0).

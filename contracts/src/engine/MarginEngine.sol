@@ -61,8 +61,18 @@ interface IPoseidon4 {
 ///      - the verifier's and the adapter's accounts, cold (2,600 each); the event.
 ///      Layout:
 ///      - An account is three slots: the commitment; `meta` (kind/market/asset tag, nonce,
-///        proof time, shock time and the first two proven prices); `prices` (the other
-///        four proven prices, cross accounts only).
+///        live proof time, live shock time, policy epoch and the first two proven prices);
+///        `prices` (the other four proven prices, cross accounts only).
+///      - Per-proof snapshots: every parameter change stores the parameters then in force
+///        (lifetime, grace, MMRs, haircuts) as a new policy epoch; an account keeps the
+///        epoch of its last proof (15 bits of `meta`), so admin changes never act on an
+///        accepted proof. The current epoch sits in each outage clock's word, which a
+///        proof reads anyway: one cold read (2,100) for both.
+///      - Outage clocks: one word per dependency set (cross: every listed feed; isolated:
+///        one per market/asset pair), holding the stale time counted so far, the start of
+///        the current outage (0 if none) and the end of the last one. An account's times
+///        are stored on its clock's live scale (live = now − stale time), so stale time
+///        counts toward neither its lapse nor its grace.
 ///      - Both balances of an address share one slot (128 bits each; a balance is below
 ///        2^96 even normalised to 18 decimals, enforced on deposit).
 ///      - A listing's oracle feed and risk parameters share one slot (one read per proof);
@@ -83,7 +93,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     uint8 public constant MAX_ASSETS = 2;
     /// @notice Normalised (18-decimal) balances must stay below 2^96, the circuit's bound.
     uint256 public constant BALANCE_LIMIT = 1 << 96;
-    /// @notice Price carried by unused slots (prices must be non-zero in the circuit).
+    /// @notice Price carried by unused slots in a proof's inputs (prices must be non-zero
+    ///         in the circuit). The engine stores an unlisted slot's proven price as 0, so a
+    ///         listed slot priced 1e-8 (PAD_PRICE) is still a real price.
     uint64 public constant PAD_PRICE = 1;
     uint64 public constant MAX_DURATION = 365 days;
     /// @notice Largest liquidation penalty (bps of the seized collateral paid to the
@@ -107,15 +119,33 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     /// @dev PnL is computed in 1e-16 quote (size 1e-8 * price 1e-8).
     uint256 private constant PRICE_SCALE = 1e8;
 
-    /// @dev `Stored.meta`, from the low bits: tag (8: kind 2 | market 2 << 2 | asset 1 << 4),
-    ///      nonce (40), lastProofAt (40), shockAt (40), proven prices 0 and 1 (64 each).
-    ///      40-bit nonce: 10^12 proofs per account, unreachable; the increment is checked,
-    ///      so it could never wrap (it would revert). 40-bit times last until year 36812.
-    uint256 private constant NONCE_SHIFT = 8;
-    uint256 private constant PROVEN_AT_SHIFT = 48;
-    uint256 private constant SHOCK_SHIFT = 88;
+    /// @dev `Stored.meta`, from the low bits: tag (5: kind 2 | market 2 << 2 | asset 1 << 4),
+    ///      nonce (40), provenLive (34), shockLive (34), policy epoch (15), proven prices 0
+    ///      and 1 (64 each). 40-bit nonce: 10^12 proofs per account, unreachable; the
+    ///      increment is checked, so it could never wrap (it would revert). Live times are
+    ///      timestamps minus stale time (below the timestamp): 34 bits last until year 2514.
+    uint256 private constant TAG_MASK = 0x1f;
+    uint256 private constant NONCE_SHIFT = 5;
+    uint256 private constant PROVEN_AT_SHIFT = 45;
+    uint256 private constant SHOCK_SHIFT = 79;
+    uint256 private constant EPOCH_SHIFT = 113;
     uint256 private constant PRICES_SHIFT = 128;
     uint256 private constant MASK40 = (1 << 40) - 1;
+    uint256 private constant MASK34 = (1 << 34) - 1;
+    uint256 private constant MASK15 = (1 << 15) - 1;
+    /// @dev Outage clock word: staleTotal (40) | staleSince << 40 | closedAt << 80 |
+    ///      current policy epoch << 120. Clock 0: cross accounts; 1 + 2·market + asset:
+    ///      isolated accounts on (market, asset).
+    uint256 private constant SINCE_SHIFT = 40;
+    uint256 private constant CLOSED_SHIFT = 80;
+    uint256 private constant CLOCK_EPOCH_SHIFT = 120;
+    uint256 private constant CLOCKS = 1 + 2 * 4; // 1 + MAX_ASSETS * MAX_MARKETS
+    /// @dev Policy word: lifetime (40) | grace << 40 | mmr of market k << 80 + 14k |
+    ///      haircut of asset c << 136 + 14c.
+    uint256 private constant POLICY_GRACE_SHIFT = 40;
+    uint256 private constant POLICY_MMR_SHIFT = 80;
+    uint256 private constant POLICY_HAIRCUT_SHIFT = 136;
+    uint256 private constant MASK14 = (1 << 14) - 1;
     uint256 private constant MASK128 = type(uint128).max;
     /// @dev Config word of a listing: feed | rate-or-haircut << 160 | imr-or-decimals << 176.
     uint256 private constant CFG_LOW_SHIFT = 160; // market: mmrBps; asset: haircutBps
@@ -132,6 +162,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         uint64 nonce;
         bool initial; // IMR (true) or MMR
         bool opening;
+        bool withdrawal;
     }
 
     /// @dev An account in storage (the {IMarginEngine-Account} view unpacks it).
@@ -148,8 +179,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
 
     uint64 public proofLifetime;
     uint64 public gracePeriod;
-    uint16 public shockThresholdBps;
     uint16 public liquidationPenaltyBps;
+    /// @notice The policy epoch new proofs are accepted under (see {policyOf}).
+    uint16 public policyEpoch;
 
     uint8 private _marketCount;
     uint8 private _collateralCount;
@@ -164,6 +196,10 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     ///      below 2^96 (deposit refuses a normalised balance >= 2^96 and a token amount is
     ///      at most its normalised amount), so it fits its 128 bits.
     mapping(address who => uint256 packed) private _balances;
+    /// @dev Outage clocks (see SINCE_SHIFT).
+    uint256[CLOCKS] private _clocks;
+    /// @dev epoch -> policy word (see POLICY_GRACE_SHIFT).
+    mapping(uint256 epoch => uint256 word) private _policy;
 
     /// @param initialOwner Admin (two-step transferable).
     /// @param oracle_ Oracle adapter every feed must be registered in.
@@ -178,7 +214,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         address poseidon4_,
         uint64 lifetime,
         uint64 grace,
-        uint16 thresholdBps,
         uint16 penaltyBps
     ) Ownable(initialOwner) {
         if (block.chainid >= 1 << 64) revert MarginEngine__ChainIdTooLarge(block.chainid);
@@ -188,8 +223,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         poseidon4 = poseidon4_;
         _setProofLifetime(lifetime);
         _setGracePeriod(grace);
-        _setShockThreshold(thresholdBps);
         _setLiquidationPenalty(penaltyBps);
+        _snapshot();
     }
 
     // ================================================================== admin
@@ -205,6 +240,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         _marketCfg[id] =
             uint256(uint160(feed)) | (uint256(mmrBps) << CFG_LOW_SHIFT) | (uint256(imrBps) << CFG_HIGH_SHIFT);
         emit MarketListed(id, feed, mmrBps, imrBps);
+        _snapshot();
     }
 
     /// @inheritdoc IMarginEngine
@@ -214,6 +250,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         _marketCfg[id] = (_marketCfg[id] & type(uint160).max) | (uint256(mmrBps) << CFG_LOW_SHIFT)
             | (uint256(imrBps) << CFG_HIGH_SHIFT);
         emit MarketRiskSet(id, mmrBps, imrBps);
+        _snapshot();
     }
 
     /// @inheritdoc IMarginEngine
@@ -229,6 +266,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         _assetCfg[id] =
             uint256(uint160(feed)) | (uint256(haircutBps) << CFG_LOW_SHIFT) | (uint256(decimals) << CFG_HIGH_SHIFT);
         emit CollateralListed(id, token, feed, haircutBps, decimals);
+        _snapshot();
     }
 
     /// @inheritdoc IMarginEngine
@@ -238,21 +276,21 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         uint256 cfg = _assetCfg[id];
         _assetCfg[id] = (cfg & ~(U16 << CFG_LOW_SHIFT)) | (uint256(haircutBps) << CFG_LOW_SHIFT);
         emit HaircutSet(id, haircutBps);
+        _snapshot();
     }
 
     /// @inheritdoc IMarginEngine
+    /// @dev Acts on proofs accepted from now on; an accepted proof keeps its own.
     function setProofLifetime(uint64 lifetime) external onlyOwner {
         _setProofLifetime(lifetime);
+        _snapshot();
     }
 
     /// @inheritdoc IMarginEngine
-    function setShockThreshold(uint16 thresholdBps) external onlyOwner {
-        _setShockThreshold(thresholdBps);
-    }
-
-    /// @inheritdoc IMarginEngine
+    /// @dev Acts on proofs accepted from now on; an accepted proof keeps its own.
     function setGracePeriod(uint64 grace) external onlyOwner {
         _setGracePeriod(grace);
+        _snapshot();
     }
 
     /// @inheritdoc IMarginEngine
@@ -276,37 +314,54 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarginEngine
+    /// @dev The shrunk move set. A proof at prices P with rates r (MMR for a maintenance
+    ///      proof; IMR ≥ MMR otherwise, so MMR is the smaller, certified box) shows
+    ///      Σ_c b_c·Q_c·(1 − h_c) + PnL(P) ≥ R := Σ_i s_i·P_i·r_i. At prices P' with
+    ///      |P'_k − P_k| ≤ (1 − pen)·r_k·P_k on every market and Q'_c ≥ Q_c·(1 − (1 − pen)·h_c)
+    ///      on every asset, the true equity E' = Σ b_c·Q'_c + PnL(P') satisfies
+    ///      E' ≥ Σ b_c·(Q'_c − Q_c·(1 − h_c)) + R − (1 − pen)·R ≥ pen·(R + Σ_c b_c·Q_c·h_c):
+    ///      the account still holds the penalty share of the margin it proved. The test
+    ///      is exact integer arithmetic (no rounding), rates and haircuts are those of the
+    ///      account's policy epoch, the penalty the current one; a slot unlisted when the
+    ///      account proved (stored price 0) is ignored, a listed slot priced 1e-8 is not.
     function flagShock(address who) external nonReentrant {
         Stored storage s = _accounts[who];
         uint256 meta = s.meta;
         Kind kind = _openKind(who, meta);
-        if ((meta >> SHOCK_SHIFT) & MASK40 != 0) revert MarginEngine__NoShock(who);
-        (uint256[6] memory cfg, uint256 n,) = _slotConfig(kind, meta);
-        uint64[6] memory current = _pricesOf(cfg, n);
-        (uint256 w0, uint256 w1) = _provenWords(s, meta, kind);
-        uint256 threshold = shockThresholdBps;
-        bool moved;
-        for (uint256 i = 0; i < n && !moved; ++i) {
-            uint256 proven = ((i < 3 ? w0 : w1) >> (PRICE_BITS * (i % 3))) & PRICE_MASK;
-            // A slot proven at the pad price was unlisted then: listing it is no shock.
-            if (proven == PAD_PRICE) continue;
-            uint256 price = current[i];
-            uint256 delta = price > proven ? price - proven : proven - price;
-            moved = delta * BPS > threshold * proven;
-        }
-        if (!moved) revert MarginEngine__NoShock(who);
-        s.meta = meta | (_now() << SHOCK_SHIFT); // shockAt was 0 (checked above)
+        if ((meta >> SHOCK_SHIFT) & MASK34 != 0) revert MarginEngine__ShockPending(who);
+        (bool outside, uint256 slot, uint256 proven, uint256 price) = _leftMoveSet(s, meta, kind);
+        if (!outside) revert MarginEngine__InsideProvenSet(who);
+        // the prices were just read: the account's feeds are fresh
+        uint256 clock = _freshClock(_clockOf(meta));
+        s.meta = meta | (_live(clock) << SHOCK_SHIFT); // shockLive was 0 (checked above)
+        // casting to 'uint8'/'uint64' is safe: slot < 6, prices < 2^64
+        // forge-lint: disable-next-line(unsafe-typecast)
+        emit MoveSetLeft(who, uint8(slot), uint64(proven), uint64(price));
         emit ShockFlagged(who, msg.sender, uint64(block.timestamp));
+    }
+
+    /// @inheritdoc IMarginEngine
+    function pokeStale(address who) external nonReentrant {
+        uint256 meta = _accounts[who].meta;
+        _openKind(who, meta);
+        uint256 id = _clockOf(meta);
+        (uint256 word, bool changed) = _syncedClock(id);
+        if (changed) _storeClock(id, word);
     }
 
     /// @inheritdoc IMarginEngine
     /// @dev The reward is `balance * penalty / 10000` rounded down per asset; the pool gets
     ///      the rest, so no unit is lost or created.
+    ///      The account's outage clock is brought up to date first (as {pokeStale}), so an
+    ///      outage nobody poked still stops the clocks.
     function liquidate(address who) external nonReentrant {
         Stored storage s = _accounts[who];
         uint256 meta = s.meta;
         Kind kind = _openKind(who, meta);
-        (bool now_,) = _liquidatable(meta);
+        uint256 id = _clockOf(meta);
+        (uint256 clock, bool changed) = _syncedClock(id);
+        if (changed) _storeClock(id, clock);
+        (bool now_,) = _liquidatable(meta, clock);
         if (!now_) revert MarginEngine__NotLiquidatable(who);
         uint256[2] memory reward;
         uint256[2] memory toPool;
@@ -367,7 +422,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         Kind kind = _openKind(msg.sender, meta);
         uint64 nonce = _nonceOf(meta);
         (uint256[] memory inputs, uint256 w0, uint256 w1) =
-            _inputs(_statement(msg.sender, s, meta, kind, false), _balances[msg.sender]);
+            _inputs(_statement(msg.sender, s, meta, kind, false, false), _balances[msg.sender]);
         _verify(kind, inputs, proof);
         _accept(s, meta, kind, w0, w1);
         emit MarginProven(msg.sender, nonce, w0);
@@ -381,7 +436,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         _requireOwnAsset(kind, meta, asset);
         uint256 remaining = _debited(msg.sender, asset, amount);
         (uint256[] memory inputs, uint256 w0, uint256 w1) =
-            _inputs(_statement(msg.sender, s, meta, kind, true), remaining);
+            _inputs(_statement(msg.sender, s, meta, kind, true, true), remaining);
         _verify(kind, inputs, proof);
         _accept(s, meta, kind, w0, w1);
         _balances[msg.sender] = remaining;
@@ -408,7 +463,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         Stored storage s = _accounts[msg.sender];
         uint256 meta = s.meta;
         Kind kind = _openKind(msg.sender, meta);
-        (bool lapsed,) = _liquidatable(meta);
+        // the prices {_closeOut} reads are fresh, so the stored clock is the one to use
+        // (an open outage nobody closed only counts more stale time, in the trader's favour)
+        (bool lapsed,) = _liquidatable(meta, _clocks[_clockOf(meta)]);
         if (lapsed) revert MarginEngine__Liquidatable(msg.sender);
         bool isolated = kind == Kind.Isolated;
         uint256 slots = isolated ? 1 : CROSS_SLOTS;
@@ -460,12 +517,22 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         a.market = _marketOf(meta);
         a.asset = _assetOf(meta);
         a.nonce = _nonceOf(meta);
-        // casting to 'uint64' is safe because the values are masked to 40 bits
+        if (a.kind == Kind.None) return a;
+        (uint256 clock,) = _syncedClock(_clockOf(meta));
+        uint256 stale = _staleTime(clock);
+        uint256 provenLive = (meta >> PROVEN_AT_SHIFT) & MASK34;
+        uint256 shockLive = (meta >> SHOCK_SHIFT) & MASK34;
+        // casting to 'uint64' is safe: 34-bit live times plus stale time below 2^40
         // forge-lint: disable-next-line(unsafe-typecast)
-        a.lastProofAt = uint64((meta >> PROVEN_AT_SHIFT) & MASK40);
+        a.lastProofAt = uint64(provenLive + stale);
         // forge-lint: disable-next-line(unsafe-typecast)
-        a.shockAt = uint64((meta >> SHOCK_SHIFT) & MASK40);
+        a.shockAt = shockLive == 0 ? 0 : uint64(shockLive + stale);
         (a.provenPriceWords[0], a.provenPriceWords[1]) = _provenWords(s, meta, a.kind);
+        uint256 policy = _policy[_epochOf(meta)];
+        // forge-lint: disable-next-line(unsafe-typecast)
+        a.lifetime = uint64(policy & MASK40);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        a.grace = uint64((policy >> POLICY_GRACE_SHIFT) & MASK40);
         return a;
     }
 
@@ -523,7 +590,50 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     function liquidatable(address who) external view returns (bool now_, uint64 at) {
         uint256 meta = _accounts[who].meta;
         if (_kind(meta) == Kind.None) return (false, type(uint64).max);
-        return _liquidatable(meta);
+        (uint256 clock,) = _syncedClock(_clockOf(meta));
+        return _liquidatable(meta, clock);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function flaggable(address who) external view returns (bool outside) {
+        Stored storage s = _accounts[who];
+        uint256 meta = s.meta;
+        Kind kind = _kind(meta);
+        if (kind == Kind.None || (meta >> SHOCK_SHIFT) & MASK34 != 0) return false;
+        (outside,,,) = _leftMoveSet(s, meta, kind);
+    }
+
+    /// @notice The policy of epoch `epoch`: proof lifetime, grace period, the MMR of each
+    ///         market slot and the haircut of each asset slot then in force.
+    function policyOf(uint16 epoch)
+        external
+        view
+        returns (uint64 lifetime, uint64 grace, uint16[4] memory mmrBps, uint16[2] memory haircutBps)
+    {
+        uint256 w = _policy[epoch];
+        // casting to 'uint64'/'uint16' is safe: masked to 40 and 14 bits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        lifetime = uint64(w & MASK40);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        grace = uint64((w >> POLICY_GRACE_SHIFT) & MASK40);
+        for (uint256 k = 0; k < MAX_MARKETS; ++k) {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            mmrBps[k] = uint16((w >> (POLICY_MMR_SHIFT + BPS_BITS * k)) & MASK14);
+        }
+        for (uint256 c = 0; c < MAX_ASSETS; ++c) {
+            // forge-lint: disable-next-line(unsafe-typecast)
+            haircutBps[c] = uint16((w >> (POLICY_HAIRCUT_SHIFT + BPS_BITS * c)) & MASK14);
+        }
+    }
+
+    /// @notice An outage clock (0: cross accounts; 1 + 2·market + asset: isolated ones) as
+    ///         {pokeStale} would leave it now: stale time counted, start of the current
+    ///         outage (0 if none).
+    function staleClock(uint8 id) external view returns (uint64 staleTotal, uint64 staleSince) {
+        (uint256 w,) = _syncedClock(id);
+        // casting to 'uint64' is safe: masked to 40 bits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return (uint64(w & MASK40), uint64((w >> SINCE_SHIFT) & MASK40));
     }
 
     /// @inheritdoc IMarginEngine
@@ -541,7 +651,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             _requireOwnAsset(kind, meta, withdrawAsset);
             bal = _debited(who, withdrawAsset, withdrawAmount);
         }
-        (inputs,,) = _inputs(_statement(who, s, meta, kind, initial), bal);
+        (inputs,,) = _inputs(_statement(who, s, meta, kind, initial, withdrawAmount != 0), bal);
     }
 
     /// @inheritdoc IMarginEngine
@@ -557,7 +667,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             (mkt, asset) = (0, 0);
         }
         uint64 nonce = _nonceOf(_accounts[who].meta);
-        Statement memory st = Statement(who, commitment, kind, mkt, asset, nonce, true, true);
+        Statement memory st = Statement(who, commitment, kind, mkt, asset, nonce, true, true, false);
         (inputs,,) = _inputs(st, _balances[who]);
     }
 
@@ -569,8 +679,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         if (_kind(meta) != Kind.None) revert MarginEngine__AccountExists(msg.sender);
         if (commitment == 0 || commitment >= SNARK_SCALAR_FIELD) revert MarginEngine__InvalidCommitment(commitment);
         uint64 nonce = _nonceOf(meta);
-        (uint256[] memory inputs, uint256 w0, uint256 w1) =
-            _inputs(Statement(msg.sender, commitment, kind, mkt, asset, nonce, true, true), _balances[msg.sender]);
+        (uint256[] memory inputs, uint256 w0, uint256 w1) = _inputs(
+            Statement(msg.sender, commitment, kind, mkt, asset, nonce, true, true, false), _balances[msg.sender]
+        );
         _verify(kind, inputs, proof);
         s.commitment = commitment;
         // a closed account keeps only its nonce in `meta`: set the new tag on it
@@ -591,6 +702,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         (w0, w1) = _priceWords(cfg, n);
         (uint256 balanceWord, uint256 params) = _risk(cfg, n, k, isolated ? st.asset : 0, st.initial, bal);
         if (st.opening) params |= uint256(1) << (BPS_BITS * n);
+        if (st.withdrawal) params |= uint256(1) << (BPS_BITS * (n + 1));
         // checked again here, not only at deployment: a chain id changed by a fork and
         // >= 2^96 would be truncated by the shift below (a replay across chains)
         if (block.chainid >= 1 << 64) revert MarginEngine__ChainIdTooLarge(block.chainid);
@@ -675,22 +787,42 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         if (!ok) revert MarginEngine__InvalidProof();
     }
 
-    /// @dev The statement an open account proves: MMR (or IMR), no opening flag.
-    function _statement(address who, Stored storage s, uint256 meta, Kind kind, bool initial)
+    /// @dev The statement an open account proves: MMR (or IMR), no opening flag, the
+    ///      withdrawal flag for a withdrawal.
+    function _statement(address who, Stored storage s, uint256 meta, Kind kind, bool initial, bool withdrawal)
         private
         view
         returns (Statement memory)
     {
-        return Statement(who, s.commitment, kind, _marketOf(meta), _assetOf(meta), _nonceOf(meta), initial, false);
+        return Statement(
+            who, s.commitment, kind, _marketOf(meta), _assetOf(meta), _nonceOf(meta), initial, false, withdrawal
+        );
     }
 
-    /// @dev Records an accepted proof: nonce + 1, proof time now, no shock, proven prices.
-    ///      One SSTORE of `meta` (plus one of `prices` for cross accounts).
+    /// @dev Records an accepted proof: nonce + 1, proof time now (on the account's live
+    ///      clock), no shock, the policy epoch in force, the proven prices (0 for a cross
+    ///      slot unlisted now). One SSTORE of `meta` (plus one of `prices` for cross
+    ///      accounts); the clock word is read (cold) and written only right after an outage.
     function _accept(Stored storage s, uint256 meta, Kind kind, uint256 w0, uint256 w1) private {
+        // the prices were just read: the account's feeds are fresh
+        uint256 clock = _freshClock(_clockOf(meta));
         // checked uint40 arithmetic: at 2^40 - 1 this reverts instead of wrapping (replay)
         uint40 next = uint40(_nonceOf(meta)) + 1;
-        s.meta = (meta & 0xff) | (uint256(next) << NONCE_SHIFT) | (_now() << PROVEN_AT_SHIFT)
-            | ((w0 & MASK128) << PRICES_SHIFT);
+        if (kind != Kind.Isolated) {
+            // a slot unlisted now carries the pad price in the proof; store 0 so that a
+            // listed slot priced 1e-8 stays distinguishable (and is checked by flagShock)
+            uint256 markets = _marketCount;
+            for (uint256 i = markets; i < MAX_MARKETS; ++i) {
+                if (i < 3) w0 &= ~(PRICE_MASK << (PRICE_BITS * i));
+                else w1 &= ~PRICE_MASK;
+            }
+            uint256 assets = _collateralCount;
+            for (uint256 c = assets; c < MAX_ASSETS; ++c) {
+                w1 &= ~(PRICE_MASK << (PRICE_BITS * (1 + c)));
+            }
+        }
+        s.meta = (meta & TAG_MASK) | (uint256(next) << NONCE_SHIFT) | (_live(clock) << PROVEN_AT_SHIFT)
+            | (((clock >> CLOCK_EPOCH_SHIFT) & MASK15) << EPOCH_SHIFT) | ((w0 & MASK128) << PRICES_SHIFT);
         // w0 < 2^192 and w1 < 2^192: prices 2..5 are w0's top 64 bits then all of w1
         if (kind != Kind.Isolated) s.prices = (w0 >> (2 * PRICE_BITS)) | (w1 << PRICE_BITS);
     }
@@ -705,16 +837,177 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    function _liquidatable(uint256 meta) private view returns (bool now_, uint64 at) {
-        // casting to 'uint64' is safe because the values are masked to 40 bits
-        // forge-lint: disable-next-line(unsafe-typecast)
-        uint64 shockAt = uint64((meta >> SHOCK_SHIFT) & MASK40);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        at = uint64((meta >> PROVEN_AT_SHIFT) & MASK40) + proofLifetime + 1;
-        if (shockAt != 0 && shockAt + gracePeriod + 1 < at) at = shockAt + gracePeriod + 1;
+    /// @dev Whether a current price of the account's slots is outside its last proof's move
+    ///      set shrunk by the liquidation penalty (see {flagShock}); the first such slot,
+    ///      its proven and current price. Reads the current prices (reverts if stale).
+    function _leftMoveSet(Stored storage s, uint256 meta, Kind kind)
+        private
+        view
+        returns (bool, uint256, uint256, uint256)
+    {
+        uint64[6] memory current;
+        uint256 n;
+        uint256 k;
+        {
+            uint256[6] memory cfg;
+            (cfg, n, k) = _slotConfig(kind, meta);
+            current = _pricesOf(cfg, n);
+        }
+        uint256[6] memory limit = _limits(meta, kind, n, k);
+        uint256[2] memory w;
+        (w[0], w[1]) = _provenWords(s, meta, kind);
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 proven = (w[i / 3] >> (PRICE_BITS * (i % 3))) & PRICE_MASK;
+            if (proven == 0) continue; // unlisted when the account proved
+            if (_outside(proven, current[i], limit[i], i < k)) return (true, i, proven, current[i]);
+        }
+        return (false, 0, 0, 0);
+    }
+
+    /// @dev Per slot, the rate (market slot, i < k) or haircut (asset slot) of the
+    ///      account's policy epoch times (10^4 − the current penalty).
+    function _limits(uint256 meta, Kind kind, uint256 n, uint256 k) private view returns (uint256[6] memory limit) {
+        uint256 policy = _policy[_epochOf(meta)];
+        uint256 keep = BPS - liquidationPenaltyBps;
+        bool isolated = kind == Kind.Isolated;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 shift = i < k
+                ? POLICY_MMR_SHIFT + BPS_BITS * (isolated ? _marketOf(meta) : i)
+                : POLICY_HAIRCUT_SHIFT + BPS_BITS * (isolated ? _assetOf(meta) : i - k);
+            limit[i] = ((policy >> shift) & MASK14) * keep;
+        }
+    }
+
+    /// @dev Whether `price` is outside the shrunk set around `proven`: a relative move of
+    ///      more than `limit` / 10^8 (limit = rate-or-haircut bps × (10^4 − penalty bps)),
+    ///      both ways for a market, downward only for collateral (a rise only adds equity).
+    ///      Products stay below 2^64 · 2^27: no overflow.
+    function _outside(uint256 proven, uint256 price, uint256 limit, bool isMarket) private pure returns (bool) {
+        if (price >= proven) return isMarket && (price - proven) * BPS * BPS > limit * proven;
+        return (proven - price) * BPS * BPS > limit * proven;
+    }
+
+    /// @dev Liquidatable when the account's live clock passed its proof's lifetime, or a
+    ///      flagged shock's grace period (both from the account's policy epoch). `at` is
+    ///      the real time it happens: unknown (max) while a feed is stale and it has not.
+    function _liquidatable(uint256 meta, uint256 clock) private view returns (bool now_, uint64 at) {
+        uint256 policy = _policy[_epochOf(meta)];
+        uint256 stale = _staleTime(clock);
+        uint256 deadline = ((meta >> PROVEN_AT_SHIFT) & MASK34) + (policy & MASK40) + 1;
+        uint256 shockLive = (meta >> SHOCK_SHIFT) & MASK34;
+        if (shockLive != 0) {
+            uint256 graceEnd = shockLive + ((policy >> POLICY_GRACE_SHIFT) & MASK40) + 1;
+            if (graceEnd < deadline) deadline = graceEnd;
+        }
         // proof lifetimes and grace periods are hours to days; validator skew is seconds
         // forge-lint: disable-next-line(block-timestamp)
-        now_ = block.timestamp >= at;
+        now_ = block.timestamp - stale >= deadline;
+        uint256 realAt;
+        if ((clock >> SINCE_SHIFT) & MASK40 == 0) realAt = deadline + stale;
+        else realAt = now_ ? deadline + (clock & MASK40) : type(uint64).max;
+        // casting to 'uint64' is safe: 40-bit values summed, or the max itself
+        // forge-lint: disable-next-line(unsafe-typecast)
+        at = uint64(realAt);
+    }
+
+    // ================================================================== internal: outage clocks
+
+    /// @dev The outage clock of an account: 0 for cross, 1 + 2·market + asset for isolated.
+    function _clockOf(uint256 meta) private pure returns (uint256) {
+        return _kind(meta) == Kind.Isolated ? 1 + 2 * uint256(_marketOf(meta)) + _assetOf(meta) : 0;
+    }
+
+    /// @dev Stale time counted by `clock`, the current outage included.
+    function _staleTime(uint256 clock) private view returns (uint256 stale) {
+        stale = clock & MASK40;
+        uint256 since = (clock >> SINCE_SHIFT) & MASK40;
+        // forge-lint: disable-next-line(block-timestamp)
+        if (since != 0 && block.timestamp > since) stale += block.timestamp - since;
+    }
+
+    /// @dev Now on `clock`'s live scale (timestamp minus stale time), 34 bits.
+    function _live(uint256 clock) private view returns (uint256) {
+        return (block.timestamp - _staleTime(clock)) & MASK34;
+    }
+
+    /// @dev Clock `id` after a proof path read its feeds' prices (so they are fresh): the
+    ///      stored word, closed first if it still counted an outage.
+    function _freshClock(uint256 id) private returns (uint256 word) {
+        word = _clocks[id];
+        if ((word >> SINCE_SHIFT) & MASK40 != 0) {
+            bool changed;
+            (word, changed) = _syncedClock(id);
+            if (changed) _storeClock(id, word);
+        }
+    }
+
+    /// @dev Clock `id` brought up to date from its feeds (the adapter's {IOracleAdapter-lastUpdate}):
+    ///      - some feed stale now and no outage counted: the outage starts when the first of
+    ///        them went stale (updatedAt + heartbeat + 1), not before the last one ended;
+    ///      - every feed fresh and an outage counted: it ends at the latest update of the
+    ///        set's feeds (at or after the moment the last stale feed resumed: the estimate
+    ///        never shortens an outage), capped at now.
+    function _syncedClock(uint256 id) private view returns (uint256 word, bool changed) {
+        word = _clocks[id];
+        (uint256[6] memory cfg, uint256 n,) =
+            id == 0 ? _slotConfigOf(false, 0, 0) : _slotConfigOf(true, uint8((id - 1) >> 1), uint8((id - 1) & 1));
+        uint256 staleFrom = type(uint256).max;
+        uint256 latest;
+        for (uint256 i = 0; i < n; ++i) {
+            if (cfg[i] == 0) continue;
+            // casting to 'address' takes the feed, the config word's low 160 bits
+            // forge-lint: disable-next-line(unsafe-typecast)
+            (uint256 updatedAt, uint256 heartbeat) = oracle.lastUpdate(address(uint160(cfg[i])));
+            // forge-lint: disable-next-line(block-timestamp)
+            if (updatedAt <= block.timestamp && block.timestamp - updatedAt > heartbeat) {
+                if (updatedAt + heartbeat + 1 < staleFrom) staleFrom = updatedAt + heartbeat + 1;
+            }
+            if (updatedAt > latest) latest = updatedAt;
+        }
+        uint256 since = (word >> SINCE_SHIFT) & MASK40;
+        if (staleFrom != type(uint256).max) {
+            if (since != 0) return (word, false);
+            uint256 closed = (word >> CLOSED_SHIFT) & MASK40;
+            since = staleFrom > closed ? staleFrom : closed;
+            return (word | (since << SINCE_SHIFT), true);
+        }
+        if (since == 0) return (word, false);
+        // forge-lint: disable-next-line(block-timestamp)
+        uint256 end = latest < block.timestamp ? latest : block.timestamp;
+        if (end < since) end = since;
+        uint256 total = (word & MASK40) + (end - since);
+        word = (word & ~((MASK40 << CLOSED_SHIFT) | (MASK40 << SINCE_SHIFT) | MASK40)) | total | (end << CLOSED_SHIFT);
+        return (word, true);
+    }
+
+    function _storeClock(uint256 id, uint256 word) private {
+        _clocks[id] = word;
+        // casting is safe: id < 9, fields masked to 40 bits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        emit StaleClock(uint8(id), uint64((word >> SINCE_SHIFT) & MASK40), uint64(word & MASK40));
+    }
+
+    /// @dev Stores the parameters in force as a new policy epoch, for proofs accepted from
+    ///      now on (an accepted proof keeps its epoch's lifetime, grace, MMRs, haircuts).
+    function _snapshot() private {
+        uint256 e = uint256(policyEpoch) + 1;
+        if (e > MASK15) revert MarginEngine__TooManyPolicies();
+        uint256 w = uint256(proofLifetime) | (uint256(gracePeriod) << POLICY_GRACE_SHIFT);
+        for (uint256 k = 0; k < MAX_MARKETS; ++k) {
+            w |= ((_marketCfg[k] >> CFG_LOW_SHIFT) & U16) << (POLICY_MMR_SHIFT + BPS_BITS * k);
+        }
+        for (uint256 c = 0; c < MAX_ASSETS; ++c) {
+            w |= ((_assetCfg[c] >> CFG_LOW_SHIFT) & U16) << (POLICY_HAIRCUT_SHIFT + BPS_BITS * c);
+        }
+        _policy[e] = w;
+        // casting to 'uint16' is safe: e <= MASK15
+        // forge-lint: disable-next-line(unsafe-typecast)
+        policyEpoch = uint16(e);
+        for (uint256 i = 0; i < CLOCKS; ++i) {
+            _clocks[i] = (_clocks[i] & ~(MASK15 << CLOCK_EPOCH_SHIFT)) | (e << CLOCK_EPOCH_SHIFT);
+        }
+        // forge-lint: disable-next-line(unsafe-typecast)
+        emit PolicySnapshot(uint16(e), proofLifetime, gracePeriod);
     }
 
     // ================================================================== internal: prices
@@ -914,14 +1207,14 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         return uint8((meta >> 4) & 1);
     }
 
+    function _epochOf(uint256 meta) private pure returns (uint256) {
+        return (meta >> EPOCH_SHIFT) & MASK15;
+    }
+
     function _nonceOf(uint256 meta) private pure returns (uint64) {
         // casting to 'uint64' is safe because the value is masked to 40 bits
         // forge-lint: disable-next-line(unsafe-typecast)
         return uint64((meta >> NONCE_SHIFT) & MASK40);
-    }
-
-    function _now() private view returns (uint256) {
-        return block.timestamp & MASK40;
     }
 
     // ================================================================== internal: checks
@@ -979,12 +1272,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         if (grace == 0 || grace > MAX_DURATION) revert MarginEngine__InvalidDuration(grace);
         gracePeriod = grace;
         emit GracePeriodSet(grace);
-    }
-
-    function _setShockThreshold(uint16 thresholdBps) private {
-        if (thresholdBps == 0 || thresholdBps > BPS) revert MarginEngine__InvalidBps(thresholdBps);
-        shockThresholdBps = thresholdBps;
-        emit ShockThresholdSet(thresholdBps);
     }
 
     function _setLiquidationPenalty(uint16 penaltyBps) private {

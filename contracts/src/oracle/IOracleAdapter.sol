@@ -117,6 +117,12 @@ interface IOracleAdapter {
     /// @return decimals The feed's decimals recorded at registration.
     function feedConfig(address feed) external view returns (uint32 heartbeat, uint8 decimals);
 
+    /// @notice When `feed` last updated and its heartbeat, without any other check: the
+    ///         engine's outage clocks call a feed stale when `block.timestamp - updatedAt >
+    ///         heartbeat`, exactly when {getPrice} reverts with {OracleAdapter__StalePrice}.
+    /// @dev Reverts with {OracleAdapter__FeedNotRegistered} for an unregistered feed.
+    function lastUpdate(address feed) external view returns (uint256 updatedAt, uint32 heartbeat);
+
     /// @notice Whether `feed` is registered.
     function isRegistered(address feed) external view returns (bool);
 

@@ -91,6 +91,13 @@ contract OracleAdapter is IOracleAdapter, Ownable2Step {
     }
 
     /// @inheritdoc IOracleAdapter
+    function lastUpdate(address feed) external view returns (uint256 updatedAt, uint32 heartbeat) {
+        heartbeat = _feeds[feed].heartbeat;
+        if (heartbeat == 0) revert OracleAdapter__FeedNotRegistered(feed);
+        (,,, updatedAt,) = AggregatorV3Interface(feed).latestRoundData();
+    }
+
+    /// @inheritdoc IOracleAdapter
     function isRegistered(address feed) external view returns (bool) {
         return _feeds[feed].heartbeat != 0;
     }

@@ -125,7 +125,6 @@ abstract contract MarginEngineBase is Test {
     uint32 internal constant HEARTBEAT = 1 hours;
     uint64 internal constant LIFETIME = 1 days;
     uint64 internal constant GRACE = 1 hours;
-    uint16 internal constant THRESHOLD = 500; // 5%
     uint16 internal constant PENALTY = 250; // 2.5%
     uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     uint256 internal constant Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
@@ -240,13 +239,13 @@ abstract contract MarginEngineBase is Test {
     function _engineInitCode() internal view returns (bytes memory) {
         return abi.encodePacked(
             type(MarginEngine).creationCode,
-            abi.encode(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY)
+            abi.encode(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY)
         );
     }
 
     /// @dev A second engine with the same stack and listings, at a CREATE address.
     function _newListedEngine() internal returns (MarginEngine e) {
-        e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, THRESHOLD, PENALTY);
+        e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
         _listAll(e);
     }
 

@@ -1,0 +1,519 @@
+"""A keeper daemon: watch every account the engine knows, flag the ones whose prices left
+their proven move set, liquidate the ones past grace or lapse.
+
+Discovery: ``AccountOpened`` events from the deployment's block on (in chunks), then each
+new block range as it comes; ``--accounts FILE`` adds addresses by hand. The last block
+scanned (the *cursor*) and every transaction sent are kept in a JSON state file, written
+atomically after every change, so a restarted keeper resumes where it stopped and never
+sends twice for the same account state.
+
+Per loop and account (one ``step``):
+
+* a transaction recorded as pending is looked up first (mined: recorded; still in the
+  mempool: nothing else is sent for that account; dropped: forgotten);
+* ``liquidatable(who)`` true → ``liquidate``; else, no shock pending and ``flagShock``
+  would succeed (``eth_estimateGas`` simulates it: a revert means "not flaggable now")
+  → ``flagShock``. Nothing is sent for a state (account, nonce, proof time, action) that
+  already has a transaction.
+
+Transactions are built here (not with :meth:`chain.rpc.Chain.transact`) so that the hash
+is on disk before the keeper waits for the receipt; gas is the estimate plus a margin and
+never above ``max_gas`` (a transaction that would need more is skipped, with a log line).
+Any :class:`~chain.errors.ChainError` in a loop (RPC down, a bad block) is one log line,
+counted in the metrics, and the loop backs off (doubling, capped) and carries on.
+
+New client methods written here on top of ``client.engine`` / ``client.chain``:
+:func:`opened_accounts` (``AccountOpened`` logs) and :func:`send_bounded` (estimate,
+sign, record the hash, wait).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound
+from web3.types import Nonce, TxParams
+
+from chain.client import EngineClient
+from chain.errors import ChainError, RevertError
+from chain.rpc import GAS_MARGIN_ADD, GAS_MARGIN_DEN, GAS_MARGIN_NUM, TxResult
+from chain.signers import Signer
+from zkmargin.amounts import format_fixed
+from zkmargin.errors import InputError
+from zkmargin.jsonio import PRIVATE, read_json_file, write_json
+
+STATE_VERSION = 1
+LOG_CHUNK = 5_000  # blocks per eth_getLogs request
+DEFAULT_MAX_GAS = 500_000
+MAX_BACKOFF_S = 60.0
+
+Log = Callable[[str], None]
+
+
+def _checksum(address: str) -> str:
+    return str(to_checksum_address(address))
+
+
+# ---------------------------------------------------------------- client helpers
+
+
+def latest_block(client: EngineClient) -> int:
+    return int(client.chain.block()["number"], 16)
+
+
+def opened_accounts(client: EngineClient, from_block: int, to_block: int) -> list[str]:
+    """Addresses of ``AccountOpened`` events in ``[from_block, to_block]``, in log order."""
+    found: list[str] = []
+    start = from_block
+    while start <= to_block:
+        end = min(start + LOG_CHUNK - 1, to_block)
+        event = client.engine.web3.events.AccountOpened()
+
+        def fetch(a: int = start, b: int = end, ev: Any = event) -> list[Any]:
+            return list(ev.get_logs(from_block=a, to_block=b))
+
+        for log in client.chain.guarded("MarginEngine AccountOpened logs", fetch):
+            found.append(_checksum(str(log["args"]["account"])))
+        start = end + 1
+    return found
+
+
+@dataclass(frozen=True)
+class Sent:
+    tx_hash: str
+    gas_limit: int
+
+
+def estimate(client: EngineClient, signer: Signer, name: str, *args: Any) -> int:
+    """``eth_estimateGas`` of an engine call: raises RevertError if it would revert."""
+    fn = client.engine.web3.functions[name](*args)
+    return int(
+        client.chain.guarded(
+            f"MarginEngine.{name}", lambda: fn.estimate_gas({"from": signer.address})
+        )
+    )
+
+
+def send_bounded(
+    client: EngineClient,
+    signer: Signer,
+    name: str,
+    *args: Any,
+    max_gas: int,
+    record: Callable[[Sent], None],
+) -> TxResult | None:
+    """Estimate (a revert raises before anything is sent), cap the gas at ``max_gas``
+    (None: it would need more, nothing sent), sign, send, ``record`` the hash, wait."""
+    chain = client.chain
+    action = f"MarginEngine.{name}"
+    gas = estimate(client, signer, name, *args)
+    limit = gas * GAS_MARGIN_NUM // GAS_MARGIN_DEN + GAS_MARGIN_ADD
+    if gas > max_gas:
+        return None
+    limit = min(limit, max_gas)
+    fn = client.engine.web3.functions[name](*args)
+    fields: TxParams = {
+        "from": signer.address,
+        "nonce": Nonce(chain.nonce(signer.address)),
+        "gas": limit,
+        "gasPrice": chain.guarded(action, lambda: chain.w3.eth.gas_price),
+        "chainId": chain.chain_id,
+    }
+    tx = chain.guarded(action, lambda: fn.build_transaction(fields))
+    raw = signer.sign_transaction(cast(Mapping[str, Any], tx))
+    tx_hash = (
+        "0x" + bytes(chain.guarded(action, lambda: chain.w3.eth.send_raw_transaction(raw))).hex()
+    )
+    record(Sent(tx_hash, limit))
+    receipt = chain.wait_receipt(tx_hash, action)
+    result = TxResult(
+        action=action,
+        tx_hash=tx_hash,
+        gas_used=int(receipt["gasUsed"]),
+        block_number=int(receipt["blockNumber"]),
+        receipt=receipt,
+    )
+    if receipt["status"] != 1:
+        raise ChainError(f"{action} (tx {tx_hash}) failed on-chain")
+    return result
+
+
+def tx_status(client: EngineClient, tx_hash: str) -> str:
+    """``mined``, ``failed``, ``pending`` (in the node's pool) or ``dropped``."""
+    chain = client.chain
+
+    def receipt() -> Any:
+        try:
+            return chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    found = chain.guarded("receipt", receipt)
+    if found is not None:
+        return "mined" if found["status"] == 1 else "failed"
+
+    def pending() -> Any:
+        try:
+            return chain.w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    return "pending" if chain.guarded("transaction", pending) is not None else "dropped"
+
+
+# ---------------------------------------------------------------- state
+
+
+@dataclass
+class Metrics:
+    loops: int = 0
+    flags: int = 0
+    liquidations: int = 0
+    rpc_errors: int = 0
+    skipped_gas: int = 0
+    reward: dict[str, int] = field(default_factory=dict)  # asset -> token base units
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "loops": self.loops,
+            "flags": self.flags,
+            "liquidations": self.liquidations,
+            "rpc_errors": self.rpc_errors,
+            "skipped_gas": self.skipped_gas,
+            "reward": {k: str(v) for k, v in self.reward.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Metrics:
+        return cls(
+            loops=int(data.get("loops", 0)),
+            flags=int(data.get("flags", 0)),
+            liquidations=int(data.get("liquidations", 0)),
+            rpc_errors=int(data.get("rpc_errors", 0)),
+            skipped_gas=int(data.get("skipped_gas", 0)),
+            reward={str(k): int(v) for k, v in dict(data.get("reward", {})).items()},
+        )
+
+
+@dataclass
+class KeeperState:
+    """What survives a restart: where discovery stopped, whom to watch, what was sent."""
+
+    engine: str
+    chain_id: int
+    cursor: int  # last block scanned for AccountOpened
+    accounts: list[str] = field(default_factory=list)
+    # key "action:account:nonce:lastProofAt" -> {"tx": hash, "status": pending|mined|failed}
+    sent: dict[str, dict[str, str]] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "engine": self.engine,
+            "chain_id": self.chain_id,
+            "cursor": self.cursor,
+            "accounts": self.accounts,
+            "sent": self.sent,
+            "metrics": self.metrics.to_json(),
+        }
+
+    @classmethod
+    def load(cls, path: Path, engine: str, chain_id: int, start: int) -> KeeperState:
+        if not path.exists():
+            return cls(engine=_checksum(engine), chain_id=chain_id, cursor=start - 1)
+        data = read_json_file(path, "keeper state file")
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            raise InputError(f"keeper state file {path}: not a version {STATE_VERSION} state")
+        if _checksum(str(data["engine"])) != _checksum(engine) or int(data["chain_id"]) != chain_id:
+            raise InputError(
+                f"keeper state file {path} is for engine {data['engine']} on chain "
+                f"{data['chain_id']}, not {engine} on chain {chain_id}: use another --state"
+            )
+        return cls(
+            engine=_checksum(engine),
+            chain_id=chain_id,
+            cursor=int(data["cursor"]),
+            accounts=[_checksum(str(a)) for a in data.get("accounts", [])],
+            sent={str(k): {str(a): str(b) for a, b in v.items()} for k, v in data["sent"].items()},
+            metrics=Metrics.from_json(data.get("metrics", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        write_json(path, self.to_json(), mode=PRIVATE)
+
+
+def read_accounts_file(path: Path) -> list[str]:
+    """Addresses, one a line (``#`` comments and blank lines ignored)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"accounts file {path}: cannot read ({exc.strerror})") from None
+    out = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        item = line.split("#", 1)[0].strip()
+        if not item:
+            continue
+        try:
+            out.append(_checksum(item))
+        except ValueError:
+            raise InputError(f"accounts file {path}: line {lineno}: not an address") from None
+    return out
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+@dataclass(frozen=True)
+class KeeperConfig:
+    state_file: Path
+    interval: float = 2.0  # seconds between loops
+    max_gas: int = DEFAULT_MAX_GAS  # gas limit cap per transaction
+    max_tx_per_loop: int = 20
+    metrics_every: int = 30  # loops between metrics lines
+    extra_accounts: tuple[str, ...] = ()
+
+
+class Keeper:
+    """Flags and liquidates; ``run`` loops until ``stop`` is set or ``max_iterations``."""
+
+    def __init__(
+        self,
+        client: EngineClient,
+        signer: Signer,
+        config: KeeperConfig,
+        *,
+        log: Log = print,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.client = client
+        self.signer = signer
+        self.config = config
+        self.log = log
+        self.stop = stop or threading.Event()
+        dep = client.deployment
+        self.state = KeeperState.load(config.state_file, dep.engine, dep.chain_id, dep.block)
+        for who in config.extra_accounts:
+            self._watch(_checksum(who))
+        self._failures = 0
+        self._skipped: set[str] = set()
+
+    # ---- bookkeeping
+
+    def _save(self) -> None:
+        self.state.save(self.config.state_file)
+
+    def _watch(self, who: str) -> bool:
+        if who in self.state.accounts:
+            return False
+        self.state.accounts.append(who)
+        return True
+
+    def metrics_line(self) -> str:
+        m = self.state.metrics
+        reward = ", ".join(
+            f"{format_fixed(v, self.client.deployment.asset(k).decimals)} {k}"
+            for k, v in sorted(m.reward.items())
+            if v
+        )
+        return (
+            f"metrics: accounts {len(self.state.accounts)}, flags {m.flags}, liquidations "
+            f"{m.liquidations}, reward {reward or '0'}, rpc errors {m.rpc_errors}, loops {m.loops}"
+        )
+
+    # ---- one loop
+
+    def discover(self) -> int:
+        """Scan new blocks for AccountOpened; returns how many accounts were added."""
+        latest = latest_block(self.client)
+        if latest <= self.state.cursor:
+            return 0
+        new = 0
+        for who in opened_accounts(self.client, self.state.cursor + 1, latest):
+            if self._watch(who):
+                new += 1
+                self.log(f"watching {who} (AccountOpened)")
+        self.state.cursor = latest
+        self._save()
+        return new
+
+    def _key(self, action: str, who: str) -> str | None:
+        """The state an action is for; None when the account is not open."""
+        state = self.client.account_state(who)
+        if not state.open:
+            return None
+        return f"{action}:{who}:{state.nonce}:{state.last_proof_at}:{state.shock_at}"
+
+    def _settle_pending(self, who: str) -> bool:
+        """Look up this account's pending transactions; True if one is still in flight."""
+        busy = False
+        for key, entry in self.state.sent.items():
+            if entry.get("status") != "pending" or key.split(":")[1] != who:
+                continue
+            status = tx_status(self.client, entry["tx"])
+            if status == "pending":
+                busy = True
+                continue
+            if status == "dropped":
+                self.log(f"{key.split(':')[0]} {who}: tx {entry['tx']} was dropped; may resend")
+            entry["status"] = status
+            self._save()
+        self.state.sent = {k: v for k, v in self.state.sent.items() if v.get("status") != "dropped"}
+        return busy
+
+    def _send(self, action: str, who: str, key: str) -> TxResult | None:
+        def record(sent: Sent) -> None:
+            self.state.sent[key] = {"tx": sent.tx_hash, "status": "pending"}
+            self._save()
+
+        fn = "flagShock" if action == "flag" else "liquidate"
+        result = send_bounded(
+            self.client, self.signer, fn, who, max_gas=self.config.max_gas, record=record
+        )
+        if result is None:
+            if key not in self._skipped:  # one line per account state, not per loop
+                self._skipped.add(key)
+                self.state.metrics.skipped_gas += 1
+                self.log(
+                    f"{action} {who}: skipped, needs more than --max-gas {self.config.max_gas:,}"
+                )
+            return None
+        self.state.sent[key]["status"] = "mined"
+        return result
+
+    def _prune(self, who: str, nonce: int) -> None:
+        """Forget settled transactions of proofs older than ``nonce`` (nonces never repeat)."""
+        stale = [
+            k
+            for k, v in self.state.sent.items()
+            if v.get("status") != "pending"
+            and k.split(":")[1] == who
+            and int(k.split(":")[2]) < nonce
+        ]
+        for k in stale:
+            del self.state.sent[k]
+
+    def check(self, who: str) -> str | None:
+        """Act on one account if it needs it; returns the action taken, if any."""
+        if self._settle_pending(who):
+            return None
+        self._prune(who, self.client.account_state(who).nonce)
+        liquidatable, _at = self.client.liquidatable(who)
+        if liquidatable:
+            key = self._key("liquidate", who)
+            if key is None or key in self.state.sent:
+                return None
+            result = self._send("liquidate", who, key)
+            if result is None:
+                return None
+            self._count_reward(result)
+            self.state.metrics.liquidations += 1
+            self._save()
+            self.log(
+                f"liquidated {who}: tx {result.tx_hash}, {result.gas_used:,} gas, "
+                f"reward {self._reward_text(result)}"
+            )
+            return "liquidate"
+        state = self.client.account_state(who)
+        if not state.open or state.shock_at:
+            return None
+        key = self._key("flag", who)
+        if key is None or key in self.state.sent:
+            return None
+        try:
+            estimate(self.client, self.signer, "flagShock", who)
+        except RevertError:
+            return None  # inside its proven set (or a shock pending): not flaggable now
+        result = self._send("flag", who, key)
+        if result is None:
+            return None
+        self.state.metrics.flags += 1
+        self._save()
+        moved = [e for e in self.client.engine.events(result, "MoveSetLeft")]
+        detail = ""
+        if moved:
+            a = moved[0].args
+            detail = (
+                f" (slot {a['slot']}: {format_fixed(int(a['proven']), 8)} -> "
+                f"{format_fixed(int(a['price']), 8)})"
+            )
+        self.log(f"flagged {who}{detail}: tx {result.tx_hash}, {result.gas_used:,} gas")
+        return "flag"
+
+    def _reward(self, result: TxResult) -> dict[str, int]:
+        events = self.client.engine.events(result, "Liquidated")
+        if not events:
+            return {}
+        reward = events[0].args["reward"]
+        return {a.name: int(reward[a.id]) for a in self.client.deployment.assets}
+
+    def _count_reward(self, result: TxResult) -> None:
+        for name, amount in self._reward(result).items():
+            self.state.metrics.reward[name] = self.state.metrics.reward.get(name, 0) + amount
+
+    def _reward_text(self, result: TxResult) -> str:
+        parts = [
+            f"{format_fixed(v, self.client.deployment.asset(k).decimals)} {k}"
+            for k, v in self._reward(result).items()
+            if v
+        ]
+        return ", ".join(parts) or "0"
+
+    def step(self) -> list[tuple[str, str]]:
+        """One loop: discover, then act on each watched account. Raises ChainError."""
+        self.discover()
+        done: list[tuple[str, str]] = []
+        for who in list(self.state.accounts):
+            if self.stop.is_set() or len(done) >= self.config.max_tx_per_loop:
+                break
+            try:
+                action = self.check(who)
+            except RevertError as exc:
+                # the state changed under us (someone else flagged or liquidated first)
+                self.log(f"{who}: {exc}")
+                continue
+            if action:
+                done.append((action, who))
+        return done
+
+    def run(self, max_iterations: int | None = None) -> None:
+        """Loop until stopped or ``max_iterations`` loops; never dies on an error in a loop
+        (one line, counted, then a backoff that doubles up to a minute)."""
+        self.log(
+            f"keeper {self.signer.address} on engine {self.client.deployment.engine}: "
+            f"{len(self.state.accounts)} accounts known, from block {self.state.cursor + 1}"
+        )
+        iterations = 0
+        while not self.stop.is_set() and (max_iterations is None or iterations < max_iterations):
+            iterations += 1
+            delay = self.config.interval
+            try:
+                self.step()
+                self._failures = 0
+            except Exception as exc:  # a daemon logs, backs off and carries on
+                self._failures += 1
+                self.state.metrics.rpc_errors += 1
+                delay = min(self.config.interval * 2 ** min(self._failures, 10), MAX_BACKOFF_S)
+                what = "" if isinstance(exc, ChainError) else f"unexpected {type(exc).__name__}: "
+                self.log(
+                    f"loop error ({self._failures} in a row; retry in {delay:g} s): {what}{exc}"
+                )
+            self.state.metrics.loops += 1
+            self._save_quietly()
+            if self.state.metrics.loops % self.config.metrics_every == 0:
+                self.log(self.metrics_line())
+            if max_iterations is None or iterations < max_iterations:
+                self.stop.wait(delay)
+        self.log(f"keeper stopped; {self.metrics_line()}")
+
+    def _save_quietly(self) -> None:
+        try:
+            self._save()
+        except OSError as exc:
+            self.log(f"cannot write the state file {self.config.state_file}: {exc.strerror}")
