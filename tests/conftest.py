@@ -67,7 +67,7 @@ def chain_snapshot(chain_system: LocalSystem) -> Iterator[LocalSystem]:
 # Modules whose tests start chains of their own; every other chain test reaches anvil
 # through ``anvil_system`` and is found by its fixtures.
 OWN_CHAIN_MODULES = frozenset(
-    {"test_chain_anvil", "test_newcomer", "test_readme", "test_stress_smoke"}
+    {"test_chain_anvil", "test_chain_cli", "test_newcomer", "test_readme", "test_stress_smoke"}
 )
 # Modules that compile circuit variants, start Ray, or run the README walk-through.
 SLOW_MODULES = frozenset({"test_compiler", "test_soundness", "test_readme", "test_ray"})
