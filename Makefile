@@ -57,7 +57,7 @@ test: lint typecheck pytest forge-test
 
 # the developer loop: no anvil, no slow builds (docs/development.md); about a minute warm
 test-fast: setup
-	$(VENV)/bin/pytest -q -m "not chain and not slow and not audit"
+	$(VENV)/bin/pytest -q -n 2 -m "not chain and not slow and not audit"
 
 # heavy sweeps, not part of `make test`: cross-circuit mutants, long fuzz/invariant runs,
 # and the stress simulation (build/audit/stress-report.{md,json}, ~10-12 min on 2 cores)

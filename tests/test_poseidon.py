@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tooling.compile_cache import is_current, mark_current, sources_digest, worker_suffix
 
 from zkmargin import paths
 from zkmargin import poseidon as poseidon_mod
@@ -28,7 +29,7 @@ from zkmargin.units import SNARK_SCALAR_FIELD as R
 
 ROOT = paths.project_root()
 FIXTURES = "tests/fixtures/poseidon"  # relative to ROOT: circom2 runs in a WASI sandbox
-OUT_DIR = "build/test-poseidon"
+OUT_DIR = f"build/test-poseidon-{worker_suffix()}"
 ARITIES = (1, 2, 4, 7, 16)
 COMPILE_FLAGS = ("-l", "node_modules", "-o", OUT_DIR)
 
@@ -49,6 +50,9 @@ def circuit_wasm() -> dict[int, Path]:
     """Compile every fixture circuit (in parallel) and return n -> witness wasm path."""
     out = ROOT / OUT_DIR
     out.mkdir(parents=True, exist_ok=True)
+    digest = sources_digest((ROOT / FIXTURES).glob("*.circom"))
+    if is_current(out, digest):
+        return {n: out / f"p{n}_js" / f"p{n}.wasm" for n in ARITIES}
     circom = str(paths.node_bin("circom2"))
     procs = {
         n: subprocess.Popen(
@@ -66,6 +70,7 @@ def circuit_wasm() -> dict[int, Path]:
         path = out / f"p{n}_js" / f"p{n}.wasm"
         assert proc.returncode == 0 and path.is_file(), f"circom2 p{n}.circom failed:\n{log}"
         wasm[n] = path
+    mark_current(out, digest)
     return wasm
 
 

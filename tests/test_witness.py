@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tooling.compile_cache import STAMP, is_current, mark_current, sources_digest, worker_suffix
 from tooling.wtns_files import parse_wtns, read_sym, read_wtns, write_wtns
 
 from prover.witness import WitnessCalculator, fnv1a64
@@ -41,8 +42,10 @@ class Built:
 
 def _out_rel() -> Path:
     """Output directory relative to the project root (circom runs in a WASI sandbox)."""
-    rel = Path(os.path.relpath(build_dir() / "test-witness", project_root()))
-    return rel if not rel.parts or rel.parts[0] != ".." else Path("build") / "test-witness"
+    # one directory per pytest-xdist worker: each session compiles (and first wipes) its own
+    name = f"test-witness-{worker_suffix()}"
+    rel = Path(os.path.relpath(build_dir() / name, project_root()))
+    return rel if not rel.parts or rel.parts[0] != ".." else Path("build") / name
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +54,18 @@ def built() -> dict[str, Built]:
     out_rel = _out_rel()
     out = root / out_rel
     out.mkdir(parents=True, exist_ok=True)
+    digest = sources_digest((root / FIXTURES).glob("*.circom"))
+    if is_current(out, digest):
+        return {
+            name: Built(
+                name,
+                out / f"{name}_js" / f"{name}.wasm",
+                out / f"{name}.r1cs",
+                out / f"{name}.sym",
+            )
+            for name in CIRCUITS
+        }
+    (out / STAMP).unlink(missing_ok=True)
     circom = str(node_bin("circom2"))
     procs: dict[str, subprocess.Popen[str]] = {}
     for name in CIRCUITS:
@@ -84,6 +99,7 @@ def built() -> dict[str, Built]:
         )
         assert b.wasm.is_file() and b.r1cs.is_file() and b.sym.is_file()
         result[name] = b
+    mark_current(out, digest)
     return result
 
 
