@@ -137,10 +137,10 @@ class Statement:
     def public_signals(self) -> list[int]:
         shape = circuit_shape(self.circuit)
         signals = [self.commitment]
-        signals += _pack(self.prices, PRICE_BITS, PRICES_PER_WORD)
-        signals += _pack(self.balances, BALANCE_BITS, BALANCES_PER_WORD)
+        signals += pack_words(self.prices, PRICE_BITS, PRICES_PER_WORD)
+        signals += pack_words(self.balances, BALANCE_BITS, BALANCES_PER_WORD)
         flags = [int(self.opening), int(self.withdrawal)]
-        signals += _pack([*self.rates, *self.haircuts, *flags], BPS_BITS, 64)
+        signals += pack_words([*self.rates, *self.haircuts, *flags], BPS_BITS, 64)
         signals.append(self.account | self.nonce << ADDRESS_BITS)
         signals.append(self.engine | self.chain_id << ADDRESS_BITS)
         assert len(signals) == shape.n_public
@@ -183,7 +183,9 @@ class Statement:
         )
 
 
-def _pack(values: Sequence[int], width: int, per_word: int) -> list[int]:
+def pack_words(values: Sequence[int], width: int, per_word: int) -> list[int]:
+    """``values`` of ``width`` bits each, ``per_word`` to a field element, first value in
+    the low bits: the packing of every public word (prices, balances, params)."""
     words = []
     for start in range(0, len(values), per_word):
         word = 0
@@ -318,8 +320,8 @@ def encode(
     assert all(0 <= v < SNARK_SCALAR_FIELD for v in signals)
     inputs: dict[str, Any] = {
         "commitment": statement.commitment,
-        "priceWords": _pack(statement.prices, PRICE_BITS, PRICES_PER_WORD),
-        "balanceWords": _pack(statement.balances, BALANCE_BITS, BALANCES_PER_WORD),
+        "priceWords": pack_words(statement.prices, PRICE_BITS, PRICES_PER_WORD),
+        "balanceWords": pack_words(statement.balances, BALANCE_BITS, BALANCES_PER_WORD),
         "paramsWord": signals[1 + shape.price_words + shape.balance_words],
         "accountNonce": account.address | binding.nonce << ADDRESS_BITS,
         "engineChain": binding.engine | binding.chain_id << ADDRESS_BITS,

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from zkmargin.encoding import Binding
+from zkmargin.encoding import Binding, pack_words
 from zkmargin.errors import InputError
 from zkmargin.portfolio import (
     PortfolioAccount,
@@ -54,17 +54,6 @@ PRICES_PER_WORD: Final = 3
 BALANCES_PER_WORD: Final = 2
 SLOTS_PER_CHUNK: Final = 4
 PAD_PRICE: Final = 1
-
-
-def _pack(values: list[int], width: int, per_word: int) -> list[int]:
-    words = []
-    for start in range(0, len(values), per_word):
-        word = 0
-        for j, value in enumerate(values[start : start + per_word]):
-            assert 0 <= value < 2**width, (value, width)
-            word |= value << (j * width)
-        words.append(word)
-    return words
 
 
 def mode_word(mode: PortfolioMode) -> int:
@@ -133,8 +122,8 @@ class PortfolioStatement:
 
     def public_signals(self) -> list[int]:
         signals = [self.commitment]
-        signals += _pack(list(self.prices), PRICE_BITS, PRICES_PER_WORD)
-        signals += _pack(list(self.balances), BALANCE_BITS, BALANCES_PER_WORD)
+        signals += pack_words(list(self.prices), PRICE_BITS, PRICES_PER_WORD)
+        signals += pack_words(list(self.balances), BALANCE_BITS, BALANCES_PER_WORD)
         signals += [
             self.risk_commitment,
             mode_word(self.mode),
@@ -183,8 +172,8 @@ def encode_portfolio(
     pad = shape.positions - len(account.positions)
     inputs: dict[str, Any] = {
         "commitment": statement.commitment,
-        "priceWords": _pack(prices, PRICE_BITS, PRICES_PER_WORD),
-        "balanceWords": _pack(balances, BALANCE_BITS, BALANCES_PER_WORD),
+        "priceWords": pack_words(prices, PRICE_BITS, PRICES_PER_WORD),
+        "balanceWords": pack_words(balances, BALANCE_BITS, BALANCES_PER_WORD),
         "riskCommitment": statement.risk_commitment,
         "modeWord": mode_word(mode),
         "accountNonce": account.address | binding.nonce << ADDRESS_BITS,
