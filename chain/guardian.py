@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from chain.client import AccountState, EngineClient, Kind
+from chain.daemon import run_loop
 from chain.errors import ChainError
 from chain.signers import Signer
 from prover.prove import Prover
@@ -62,7 +63,6 @@ DEFAULT_DAILY_VOL = 0.05  # a feed that prices a market, unless told otherwise
 DEFAULT_BLOCK_MARGIN_S = 24.0  # two 12 s blocks
 DEFAULT_LAPSE_MARGIN_S = 600.0
 DEFAULT_PROVE_S = 5.0  # first guess of proving + sending time, then measured
-MAX_BACKOFF_S = 60.0
 SAMPLES = 4_000
 SEED = 20_261_201
 
@@ -328,7 +328,6 @@ class Guardian:
         market_feeds = {m.feed for m in dep.markets}
         for f in dep.feeds:
             self.daily_vol.setdefault(f.name, DEFAULT_DAILY_VOL if f.name in market_feeds else 0.0)
-        self._failures = 0
         self._all_failed = False
         self._refused: dict[str, str] = {}
 
@@ -535,32 +534,24 @@ class Guardian:
         self._all_failed = bool(failed) and len(failed) == len(self.accounts)
         return done
 
+    def _step_ok(self) -> bool:
+        """One loop; False (back off) when every account's step failed (each logged)."""
+        self.step()
+        return not self._all_failed
+
     def run(self, max_iterations: int | None = None) -> None:
         names = ", ".join(g.address for g in self.accounts)
         self.log(
             f"guarding {names}: re-prove above {100 * self.config.reprove_before:g}% "
             f"chance of leaving the proven set, {self.config.lapse_margin_s:g} s before a lapse"
         )
-        iterations = 0
-        while not self.stop.is_set() and (max_iterations is None or iterations < max_iterations):
-            iterations += 1
-            delay = self.config.interval
-            try:
-                self.step()
-                if self._all_failed:  # each account's error has its line: just back off
-                    self._failures += 1
-                    delay = min(self.config.interval * 2 ** min(self._failures, 10), MAX_BACKOFF_S)
-                else:
-                    self._failures = 0
-            except Exception as exc:  # a daemon logs, backs off and carries on
-                self._failures += 1
-                delay = min(self.config.interval * 2 ** min(self._failures, 10), MAX_BACKOFF_S)
-                what = "" if isinstance(exc, ChainError) else f"unexpected {type(exc).__name__}: "
-                self.log(
-                    f"loop error ({self._failures} in a row; retry in {delay:g} s): {what}{exc}"
-                )
-            if max_iterations is None or iterations < max_iterations:
-                self.stop.wait(delay)
+        run_loop(
+            self._step_ok,
+            stop=self.stop,
+            interval=self.config.interval,
+            log=self.log,
+            max_iterations=max_iterations,
+        )
         self.log("guardian stopped")
 
 

@@ -41,6 +41,7 @@ from web3.exceptions import TransactionNotFound
 from web3.types import Nonce, TxParams
 
 from chain.client import EngineClient
+from chain.daemon import run_loop
 from chain.errors import ChainError, RevertError
 from chain.rpc import GAS_MARGIN_ADD, GAS_MARGIN_DEN, GAS_MARGIN_NUM, TxResult
 from chain.signers import Signer
@@ -51,7 +52,6 @@ from zkmargin.jsonio import PRIVATE, read_json_file, write_json
 STATE_VERSION = 1
 LOG_CHUNK = 5_000  # blocks per eth_getLogs request
 DEFAULT_MAX_GAS = 500_000
-MAX_BACKOFF_S = 60.0
 
 Log = Callable[[str], None]
 
@@ -301,7 +301,6 @@ class Keeper:
         self.state = KeeperState.load(config.state_file, dep.engine, dep.chain_id, dep.block)
         for who in config.extra_accounts:
             self._watch(_checksum(who))
-        self._failures = 0
         self._skipped: set[str] = set()
 
     # ---- bookkeeping
@@ -489,28 +488,29 @@ class Keeper:
             f"keeper {self.signer.address} on engine {self.client.deployment.engine}: "
             f"{len(self.state.accounts)} accounts known, from block {self.state.cursor + 1}"
         )
-        iterations = 0
-        while not self.stop.is_set() and (max_iterations is None or iterations < max_iterations):
-            iterations += 1
-            delay = self.config.interval
-            try:
-                self.step()
-                self._failures = 0
-            except Exception as exc:  # a daemon logs, backs off and carries on
-                self._failures += 1
-                self.state.metrics.rpc_errors += 1
-                delay = min(self.config.interval * 2 ** min(self._failures, 10), MAX_BACKOFF_S)
-                what = "" if isinstance(exc, ChainError) else f"unexpected {type(exc).__name__}: "
-                self.log(
-                    f"loop error ({self._failures} in a row; retry in {delay:g} s): {what}{exc}"
-                )
-            self.state.metrics.loops += 1
-            self._save_quietly()
-            if self.state.metrics.loops % self.config.metrics_every == 0:
-                self.log(self.metrics_line())
-            if max_iterations is None or iterations < max_iterations:
-                self.stop.wait(delay)
+        run_loop(
+            self._step_ok,
+            stop=self.stop,
+            interval=self.config.interval,
+            log=self.log,
+            max_iterations=max_iterations,
+            on_error=self._count_error,
+            after_step=self._after_step,
+        )
         self.log(f"keeper stopped; {self.metrics_line()}")
+
+    def _step_ok(self) -> bool:
+        self.step()
+        return True
+
+    def _count_error(self) -> None:
+        self.state.metrics.rpc_errors += 1
+
+    def _after_step(self) -> None:
+        self.state.metrics.loops += 1
+        self._save_quietly()
+        if self.state.metrics.loops % self.config.metrics_every == 0:
+            self.log(self.metrics_line())
 
     def _save_quietly(self) -> None:
         try:
