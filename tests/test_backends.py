@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from tooling.cli_run import run_cli
 
 from chain.client import Kind, OpenPlan
 from chain.local import LocalSystem
@@ -156,15 +156,8 @@ def test_proofs_pass_every_offchain_verifier(
     # `zkmargin verify` on the proof file
     path = tmp_path / "proof.json"
     bundle.save(path)
-    from cli.main import main
-
-    with CliRunner().isolation() as (out, _err, _):
-        try:
-            main(["verify", str(path)])
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        assert code == 0, out.getvalue()
+    verified = run_cli("verify", path)
+    assert verified.code == 0, verified.out
     # snarkjs with the verification key of the manifest
     (tmp_path / "p.json").write_text(json.dumps(bundle.proof))
     (tmp_path / "s.json").write_text(json.dumps([str(s) for s in bundle.public_signals]))
@@ -403,20 +396,13 @@ def test_a_wasm_not_in_the_manifest_is_refused(
 def test_cli_backend_option_and_bad_name(
     tmp_path: Path, data: MarketData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cli.main import main
-
     account_file = tmp_path / "a.account.json"
     account_file.write_text(json.dumps(account_to_json(isolated_account())))
     out = tmp_path / "a.proof.json"
 
     def run(*args: str) -> tuple[int, str]:
-        with CliRunner().isolation() as (_out, err, _):
-            try:
-                main(list(args))
-                code = 0
-            except SystemExit as exc:
-                code = int(exc.code or 0)
-            return code, err.getvalue().decode()
+        result = run_cli(*args)
+        return result.code, result.err
 
     base = ["prove", str(account_file), "-m", str(EXAMPLES / "markets.json"), "-o", str(out)]
     code, err = run(*base, "--backend", "snarkjs-worker")

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 import stat
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from tooling.cli_run import run_cli as run_main_in_process
 
 from chain.client import EngineClient
 from chain.deploy import parse_price
@@ -34,7 +33,6 @@ from chain.guardian import (
 )
 from chain.local import LocalSystem
 from chain.signers import Signer, dev_signer
-from cli.main import main
 from prover.prove import Prover
 from zkmargin.accounts import save_account
 from zkmargin.model import (
@@ -320,17 +318,8 @@ def test_never_proves_twice_for_one_nonce_across_a_restart(
 
 def run_cli(*args: object) -> tuple[int, str, str]:
     """The real entry point ``main()`` in-process."""
-    runner = CliRunner()
-    env = {"ZKMARGIN_DEBUG": None, "ZKMARGIN_RPC_URL": None, "ZKMARGIN_PRIVATE_KEY": None}
-    with runner.isolation(env=env) as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return code, out.getvalue().decode(), err.getvalue().decode()
+    result = run_main_in_process(*args)
+    return result.code, result.out, result.err
 
 
 def test_guard_command(setup: Setup, chain_snapshot: LocalSystem, tmp_path: Path) -> None:

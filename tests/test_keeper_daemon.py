@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from click.testing import CliRunner
+from tooling.cli_run import run_cli as run_main_in_process
 
 from chain.client import EngineClient
 from chain.deploy import parse_price
@@ -29,7 +29,6 @@ from chain.keeper import Keeper, KeeperConfig, read_accounts_file
 from chain.local import LocalSystem
 from chain.rpc import Chain
 from chain.signers import Signer, dev_signer
-from cli.main import main
 from prover.prove import Prover
 from zkmargin.model import Account, Position
 from zkmargin.units import Price, Size
@@ -202,17 +201,8 @@ def test_accounts_file(tmp_path: Path) -> None:
 
 def run_cli(*args: object) -> tuple[int, str, str]:
     """The real entry point ``main()`` in-process."""
-    runner = CliRunner()
-    env = {"ZKMARGIN_DEBUG": None, "ZKMARGIN_RPC_URL": None, "ZKMARGIN_PRIVATE_KEY": None}
-    with runner.isolation(env=env) as (out, err, _):
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        return code, out.getvalue().decode(), err.getvalue().decode()
+    result = run_main_in_process(*args)
+    return result.code, result.out, result.err
 
 
 def test_keeper_run_command(setup: Setup, chain_snapshot: LocalSystem, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from tooling.cli_run import run_cli
 
 from cli.serve import answer, manifest_digest, socket_path
 from verifier.bundle import verify_bundle
@@ -108,15 +108,8 @@ def account_file(tmp_path: Path, usdc: int = 1000) -> Path:
 
 
 def run_prove(*args: object) -> tuple[int, str, str]:
-    from cli.main import main
-
-    with CliRunner().isolation() as (out, err, _):
-        try:
-            main(["prove", *map(str, args)])
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        return code, out.getvalue().decode(), err.getvalue().decode()
+    result = run_cli("prove", *args)
+    return result.code, result.out, result.err
 
 
 def test_socket_and_directory_are_private(server: Server, runtime: Path) -> None:
