@@ -72,8 +72,8 @@ stress: setup
 
 # timings (proving, verifying, setup) and gas from mined receipts beside the Groth16 floor
 bench: setup
-	$(PY) benchmarks/bench.py
-	$(PY) benchmarks/bench_batch.py
+	$(PY) -m benchmarks.bench
+	$(PY) -m benchmarks.bench_batch
 	$(PY) benchmarks/gas.py
 
 bench-gas: setup

@@ -1,6 +1,6 @@
 """zkmargin benchmarks: `make bench`. Prints medians; not part of the test suite.
 
-    python benchmarks/bench.py [--runs N] [--skip-cold-setup | --skip-setup]
+    python -m benchmarks.bench [--runs N] [--skip-cold-setup | --skip-setup]
 
 Measures, per circuit: constraints, witness time (in-process wasm); prove time through
 the library once warm (model + witness + proof + self-check) for each installed backend
@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks.results import update_results
 from prover.backends import backend_name, installed_backends
 from prover.backends.snarkjs_cli import SnarkjsCliBackend
 from prover.backends.snarkjs_worker import SnarkjsWorkerBackend
@@ -36,7 +37,6 @@ from prover.setup import run_setup
 from verifier.bundle import verify_bundle
 from zkmargin.accounts import account_to_json, load_market_data, new_account
 from zkmargin.artifacts import Manifest
-from zkmargin.jsonio import write_json
 from zkmargin.model import Account, MarketData, Position
 from zkmargin.paths import build_dir
 from zkmargin.proofs import ProofBundle
@@ -197,23 +197,6 @@ PROVE_COMMAND_ONLY = (
 )
 
 
-def write_prove_json(results: dict[str, dict[str, Any]], path: Path) -> None:
-    """Update this benchmark's keys in ``path``, keeping what other benchmarks wrote there
-    (e.g. ``batch``, ``ray``). Read with plain ``json``: timings are floats, which the
-    strict reader for user files refuses on purpose."""
-    try:
-        existing = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        existing = {}
-    if not isinstance(existing, dict):
-        existing = {}
-    for circuit, numbers in results.items():
-        entry = existing.get(circuit)
-        existing[circuit] = {**(entry if isinstance(entry, dict) else {}), **numbers}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, existing)
-
-
 def prove_rows(circuit: str, numbers: dict[str, Any]) -> list[tuple[str, str, str]]:
     def ms(key: str) -> str:
         return f"{numbers[key]:8.1f} ms"
@@ -297,7 +280,7 @@ def main() -> None:
             rows += prove_rows(circuit, results[circuit])
             rows += bench_circuit(prover, circuit, account, Path(tmp_dir), runs)
     prover.close()
-    write_prove_json(results, args.prove_json)
+    update_results(args.prove_json, results, merge_entries=True)
 
     print(f"zkmargin benchmark: medians of {runs} runs, {os.cpu_count()} cores")
     for circuit, what, value in rows:

@@ -1,6 +1,6 @@
-"""Batch proving throughput: `python benchmarks/bench_batch.py`. Not part of the test suite.
+"""Batch proving throughput: `python -m benchmarks.bench_batch`. Not part of the test suite.
 
-    python benchmarks/bench_batch.py [--proofs N] [--ray-proofs N] [--cli-runs N] [--skip-ray]
+    python -m benchmarks.bench_batch [--proofs N] [--ray-proofs N] [--cli-runs N] [--skip-ray]
 
 Isolated-circuit proofs per hour, for:
 
@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.results import update_results
 from prover.batch import Job, prove_many
 from zkmargin.accounts import account_to_json, load_market_data, new_account
 from zkmargin.artifacts import load_manifest
@@ -139,9 +140,14 @@ def one(args: list[str]) -> None:
 
 
 def in_fresh_process(args: list[str], env: dict[str, str] | None = None) -> Any:
-    command = [sys.executable, __file__, "--one", *args]
+    command = [sys.executable, "-m", "benchmarks.bench_batch", "--one", *args]
     done = subprocess.run(
-        command, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}
+        command,
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -173,20 +179,6 @@ def serial_cli_seconds(runs: int) -> float:
 
 
 # ---------------------------------------------------------------- main
-
-
-def update_prove_json(path: Path, updates: dict[str, Any]) -> None:
-    """Set ``updates``' keys in ``path``, keeping every other key. Plain ``json`` reads it:
-    timings are floats, which the strict reader for user files refuses on purpose."""
-    try:
-        existing = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        existing = {}
-    if not isinstance(existing, dict):
-        existing = {}
-    existing.update(updates)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, existing)
 
 
 def main() -> None:
@@ -255,7 +247,7 @@ def main() -> None:
     print(f"  {'configuration':48s} {'workers':>7s} {'proofs/hour':>12s} {'x serial':>8s}  notes")
     for label, workers, rate, note in rows:
         print(f"  {label:48s} {workers:7d} {rate:12,.0f} {rate / serial_rate:8.1f}  {note}")
-    update_prove_json(args.prove_json, updates)
+    update_results(args.prove_json, updates)
     print(f"wrote {args.prove_json}")
 
 
