@@ -43,11 +43,18 @@ from chain.signers import Signer
 from prover.prove import Prover
 from zkmargin.accounts import fresh_salt
 from zkmargin.amounts import format_fixed
-from zkmargin.encoding import Binding, Statement, circuit_shape, encode
+from zkmargin.encoding import (
+    PRICES_PER_WORD,
+    Binding,
+    Statement,
+    circuit_shape,
+    encode,
+    unpack_words,
+)
 from zkmargin.errors import InputError
 from zkmargin.model import Account, CollateralParams, MarketData, MarketParams, Mode, Position
 from zkmargin.proofs import ProofBundle
-from zkmargin.units import BALANCE_DECIMALS, PRICE_DECIMALS, Balance, Bps, Price
+from zkmargin.units import BALANCE_DECIMALS, PRICE_BITS, PRICE_DECIMALS, Balance, Bps, Price
 
 U64_MAX = 2**64 - 1
 
@@ -87,6 +94,14 @@ class AccountState:
     @property
     def open(self) -> bool:
         return self.kind is not Kind.NONE
+
+    @property
+    def proven_prices(self) -> list[int]:
+        """The prices of the last accepted proof, in the engine's slot order (isolated:
+        market, asset; cross: 4 market slots, then 2 asset slots), 1e-8 quote."""
+        count = 2 if self.kind is Kind.ISOLATED else 6
+        words = self.proven_price_words[: -(-count // PRICES_PER_WORD)]
+        return unpack_words(words, count, PRICE_BITS, PRICES_PER_WORD)
 
 
 @dataclass(frozen=True)

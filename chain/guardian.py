@@ -56,8 +56,6 @@ from zkmargin.units import BALANCE_BITS, BALANCE_DECIMALS, BPS_ONE, PRICE_DECIMA
 from zkmargin.volatility import VolFit
 
 STATE_VERSION = 1
-PRICE_BITS = 64
-PRICE_MASK = (1 << PRICE_BITS) - 1
 DEFAULT_REPROVE_BEFORE = 0.05
 DEFAULT_DAILY_VOL = 0.05  # a feed that prices a market, unless told otherwise
 DEFAULT_BLOCK_MARGIN_S = 24.0  # two 12 s blocks
@@ -93,10 +91,6 @@ class Slot:
         return (self.proven - price) * BPS_ONE * BPS_ONE > self.limit * self.proven
 
 
-def proven_prices(words: Sequence[int], count: int) -> list[int]:
-    return [(words[i // 3] >> (PRICE_BITS * (i % 3))) & PRICE_MASK for i in range(count)]
-
-
 def account_slots(client: EngineClient, state: AccountState, data: MarketData) -> list[Slot]:
     """The account's slots, in the engine's order (isolated: market, asset; cross: 4 market
     slots then 2 asset slots), with proven prices and current rates and penalty."""
@@ -105,12 +99,12 @@ def account_slots(client: EngineClient, state: AccountState, data: MarketData) -
     keep = BPS_ONE - penalty
     if state.kind is Kind.ISOLATED:
         m, a = dep.markets[state.market], dep.assets[state.asset]
-        proven = proven_prices(state.proven_price_words, 2)
+        proven = state.proven_prices
         return [
             Slot(m.name, m.feed, True, proven[0], data.markets[m.name].mmr_bps * keep),
             Slot(a.name, a.feed, False, proven[1], data.collateral[a.name].haircut_bps * keep),
         ]
-    proven = proven_prices(state.proven_price_words, 6)
+    proven = state.proven_prices
     slots = [
         Slot(m.name, m.feed, True, proven[m.id], data.markets[m.name].mmr_bps * keep)
         for m in dep.markets

@@ -155,11 +155,13 @@ class Statement:
             )
         k, m = shape.markets, shape.collateral
         pos = 1
-        prices = _unpack(signals[pos : pos + shape.price_words], k + m, PRICE_BITS, PRICES_PER_WORD)
+        prices = unpack_words(
+            signals[pos : pos + shape.price_words], k + m, PRICE_BITS, PRICES_PER_WORD
+        )
         pos += shape.price_words
-        balances = _unpack(signals[pos : pos + shape.balance_words], m, BALANCE_BITS, 2)
+        balances = unpack_words(signals[pos : pos + shape.balance_words], m, BALANCE_BITS, 2)
         pos += shape.balance_words
-        params = _unpack([signals[pos]], k + m + 2, BPS_BITS, k + m + 2)
+        params = unpack_words([signals[pos]], k + m + 2, BPS_BITS, k + m + 2)
         opening, withdrawal = params[k + m], params[k + m + 1]
         if opening not in (0, 1) or withdrawal not in (0, 1) or opening + withdrawal > 1:
             raise InputError(
@@ -196,7 +198,9 @@ def pack_words(values: Sequence[int], width: int, per_word: int) -> list[int]:
     return words
 
 
-def _unpack(words: Sequence[int], count: int, width: int, per_word: int) -> list[int]:
+def unpack_words(words: Sequence[int], count: int, width: int, per_word: int) -> list[int]:
+    """The ``count`` values that :func:`pack_words` packed into ``words`` (a word with bits
+    beyond its fields is refused: it is not a packing of in-range values)."""
     out = []
     for w, word in enumerate(words):
         n = min(per_word, count - w * per_word)

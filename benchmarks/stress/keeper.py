@@ -26,9 +26,7 @@ SPLIT_IDENTITY = "liquidation split = balance, reward = floor(balance * penalty)
 def moved_slots(state: AccountState, oracle: Mapping[str, int], threshold_bps: int) -> list[int]:
     """Listed slots whose price moved strictly more than ``threshold_bps`` since the proof."""
     out = []
-    for slot, feed in enumerate(SLOT_FEEDS):
-        word = state.proven_price_words[slot // 3]
-        proven = (word >> (64 * (slot % 3))) & (2**64 - 1)
+    for slot, (feed, proven) in enumerate(zip(SLOT_FEEDS, state.proven_prices, strict=True)):
         if proven == UNLISTED or feed is None:
             continue
         current = oracle[feed]
