@@ -22,9 +22,9 @@ never above ``max_gas`` (a transaction that would need more is skipped, with a l
 Any :class:`~chain.errors.ChainError` in a loop (RPC down, a bad block) is one log line,
 counted in the metrics, and the loop backs off (doubling, capped) and carries on.
 
-New client methods written here on top of ``client.engine`` / ``client.chain``:
-:func:`opened_accounts` (``AccountOpened`` logs) and :func:`send_bounded` (estimate,
-sign, record the hash, wait).
+Reads written here on top of ``client.engine`` / ``client.chain``: :func:`opened_accounts`
+(``AccountOpened`` logs) and :func:`tx_status`; sends go through the engine contract's
+``transact`` with ``max_gas`` and ``on_sent`` (the hash is recorded before the wait).
 """
 
 from __future__ import annotations
@@ -33,17 +33,16 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from eth_utils.address import to_checksum_address
 from hexbytes import HexBytes
 from web3.exceptions import TransactionNotFound
-from web3.types import Nonce, TxParams
 
 from chain.client import EngineClient
 from chain.daemon import run_loop
-from chain.errors import ChainError, RevertError
-from chain.rpc import GAS_MARGIN_ADD, GAS_MARGIN_DEN, GAS_MARGIN_NUM, TxResult
+from chain.errors import RevertError
+from chain.rpc import GasCapExceeded, TxResult
 from chain.signers import Signer
 from zkmargin.amounts import format_fixed
 from zkmargin.errors import InputError
@@ -84,12 +83,6 @@ def opened_accounts(client: EngineClient, from_block: int, to_block: int) -> lis
     return found
 
 
-@dataclass(frozen=True)
-class Sent:
-    tx_hash: str
-    gas_limit: int
-
-
 def estimate(client: EngineClient, signer: Signer, name: str, *args: Any) -> int:
     """``eth_estimateGas`` of an engine call: raises RevertError if it would revert."""
     fn = client.engine.web3.functions[name](*args)
@@ -98,50 +91,6 @@ def estimate(client: EngineClient, signer: Signer, name: str, *args: Any) -> int
             f"MarginEngine.{name}", lambda: fn.estimate_gas({"from": signer.address})
         )
     )
-
-
-def send_bounded(
-    client: EngineClient,
-    signer: Signer,
-    name: str,
-    *args: Any,
-    max_gas: int,
-    record: Callable[[Sent], None],
-) -> TxResult | None:
-    """Estimate (a revert raises before anything is sent), cap the gas at ``max_gas``
-    (None: it would need more, nothing sent), sign, send, ``record`` the hash, wait."""
-    chain = client.chain
-    action = f"MarginEngine.{name}"
-    gas = estimate(client, signer, name, *args)
-    limit = gas * GAS_MARGIN_NUM // GAS_MARGIN_DEN + GAS_MARGIN_ADD
-    if gas > max_gas:
-        return None
-    limit = min(limit, max_gas)
-    fn = client.engine.web3.functions[name](*args)
-    fields: TxParams = {
-        "from": signer.address,
-        "nonce": Nonce(chain.nonce(signer.address)),
-        "gas": limit,
-        "gasPrice": chain.guarded(action, lambda: chain.w3.eth.gas_price),
-        "chainId": chain.chain_id,
-    }
-    tx = chain.guarded(action, lambda: fn.build_transaction(fields))
-    raw = signer.sign_transaction(cast(Mapping[str, Any], tx))
-    tx_hash = (
-        "0x" + bytes(chain.guarded(action, lambda: chain.w3.eth.send_raw_transaction(raw))).hex()
-    )
-    record(Sent(tx_hash, limit))
-    receipt = chain.wait_receipt(tx_hash, action)
-    result = TxResult(
-        action=action,
-        tx_hash=tx_hash,
-        gas_used=int(receipt["gasUsed"]),
-        block_number=int(receipt["blockNumber"]),
-        receipt=receipt,
-    )
-    if receipt["status"] != 1:
-        raise ChainError(f"{action} (tx {tx_hash}) failed on-chain")
-    return result
 
 
 def tx_status(client: EngineClient, tx_hash: str) -> str:
@@ -367,14 +316,17 @@ class Keeper:
         return busy
 
     def _send(self, action: str, who: str, key: str) -> TxResult | None:
-        def record(sent: Sent) -> None:
-            self.state.sent[key] = {"tx": sent.tx_hash, "status": "pending"}
+        def record(tx_hash: str) -> None:
+            self.state.sent[key] = {"tx": tx_hash, "status": "pending"}
             self._save()
 
         fn = "flagShock" if action == "flag" else "liquidate"
-        result = send_bounded(
-            self.client, self.signer, fn, who, max_gas=self.config.max_gas, record=record
-        )
+        try:
+            result: TxResult | None = self.client.engine.transact(
+                self.signer, fn, who, max_gas=self.config.max_gas, on_sent=record
+            )
+        except GasCapExceeded:
+            result = None
         if result is None:
             if key not in self._skipped:  # one line per account state, not per loop
                 self._skipped.add(key)

@@ -56,6 +56,14 @@ T = TypeVar("T")
 _UNUSED_MIDDLEWARE = ("validation", "ens_name_to_address", "gas_price_strategy", "gas_estimate")
 
 
+class GasCapExceeded(ChainError):
+    """A transaction would need more gas than the caller's cap; nothing was sent."""
+
+    def __init__(self, action: str, estimate: int, cap: int) -> None:
+        super().__init__(f"{action}: needs {estimate:,} gas, more than the cap {cap:,}")
+        self.estimate = estimate
+
+
 class RpcError(ChainError):
     """The node answered with a JSON-RPC error that is not a revert."""
 
@@ -302,6 +310,8 @@ class Chain:
         build: Callable[[TxParams], TxParams],
         gas: int | None = None,
         min_gas: int = 0,
+        max_gas: int | None = None,
+        on_sent: Callable[[str], None] | None = None,
     ) -> TxResult:
         """Estimate, build, sign, send and wait for a transaction; a revert raises RevertError.
 
@@ -311,12 +321,19 @@ class Chain:
         reported before anything is sent) and the limit is the estimate plus a margin.
         With ``gas``, the transaction is sent as is; if it reverts on-chain, the reason
         is recovered by replaying it as a call on the state before its block.
+        ``max_gas`` caps the limit (an estimate above it raises :class:`GasCapExceeded`,
+        nothing sent); ``on_sent`` gets the hash once the node took the transaction, before
+        the wait (a daemon records it, so a restart never sends the same thing twice).
         """
         sender: TxParams = {"from": signer.address}
         if gas is None:
             estimated = self.guarded(action, lambda: estimate(sender))
+            if max_gas is not None and estimated > max_gas:
+                raise GasCapExceeded(action, estimated, max_gas)
             gas = max(estimated * GAS_MARGIN_NUM // GAS_MARGIN_DEN + GAS_MARGIN_ADD, min_gas)
             gas = min(gas, _int(self.block()["gasLimit"]))
+        if max_gas is not None:
+            gas = min(gas, max_gas)
         fields: TxParams = {
             **sender,
             "nonce": Nonce(self.nonce(signer.address)),
@@ -329,6 +346,8 @@ class Chain:
         tx_hash = (
             "0x" + bytes(self.guarded(action, lambda: self.w3.eth.send_raw_transaction(raw))).hex()
         )
+        if on_sent is not None:
+            on_sent(tx_hash)
         receipt = self.wait_receipt(tx_hash, action)
         if receipt["status"] != 1:
             self._explain_failure(tx, receipt, tx_hash, action)
@@ -446,7 +465,14 @@ class Contract:
         )
 
     def transact(
-        self, signer: Signer, name: str, *args: Any, gas: int | None = None, min_gas: int = 0
+        self,
+        signer: Signer,
+        name: str,
+        *args: Any,
+        gas: int | None = None,
+        min_gas: int = 0,
+        max_gas: int | None = None,
+        on_sent: Callable[[str], None] | None = None,
     ) -> TxResult:
         fn = self._function(name, args)
         return self.chain.transact(
@@ -456,6 +482,8 @@ class Contract:
             build=fn.build_transaction,
             gas=gas,
             min_gas=min_gas,
+            max_gas=max_gas,
+            on_sent=on_sent,
         )
 
     def _event(self, name: str) -> Any:
