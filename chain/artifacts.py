@@ -44,6 +44,10 @@ CONTRACTS: dict[str, tuple[str, str]] = {
     },
     "MockAggregator": ("MockAggregator.sol", "MockAggregator"),
     "MockERC20": ("MockERC20.sol", "MockERC20"),
+    # risk governance (chain/governance.py)
+    "RiskGovernor": ("RiskGovernor.sol", "RiskGovernor"),
+    "VolatilityMonitor": ("VolatilityMonitor.sol", "VolatilityMonitor"),
+    "TimelockController": ("TimelockController.sol", "TimelockController"),
 }
 
 

@@ -40,6 +40,7 @@ from chain.artifacts import (
     load_artifact,
 )
 from chain.errors import ChainError
+from chain.governance import LOCAL_GOVERNANCE, GovernanceSpec, deploy_governance
 from chain.markets import AssetListing, MarketListing, build_market_data
 from chain.rpc import Chain, Contract, TxResult, deploy_contract
 from chain.signers import Signer, dev_signers
@@ -352,8 +353,15 @@ def deploy_system(
     *,
     log: Callable[[str], None] = _quiet,
     build: bool = True,
+    governance: GovernanceSpec | None = LOCAL_GOVERNANCE,
 ) -> tuple[Deployment, list[TxResult]]:
-    """Deploy everything in ``spec`` from ``deployer`` (the engine's owner)."""
+    """Deploy everything in ``spec`` from ``deployer`` (the engine's owner).
+
+    With ``governance`` (the default), a TimelockController, VolatilityMonitor and
+    RiskGovernor follow, and the governor becomes the engine's owner (chain/governance.py;
+    ``deployer`` is the timelock's proposer and the risk publisher). ``None``: the
+    deployer keeps the engine.
+    """
     if build:
         ensure_built(log)
     d = _Deployer(chain, deployer, log)
@@ -420,6 +428,15 @@ def deploy_system(
             + ", ".join(f"{a.faucet} {a.name}" for a in spec.assets)
             + " to each dev account 1..9 (mock tokens)"
         )
+    governed: dict[str, str] = {}
+    if governance is not None:
+        market_feeds = [feeds[m.feed].address for m in spec.markets]
+        gov = deploy_governance(
+            chain, deployer, engine, oracle.address, market_feeds, governance, log=log
+        )
+        governed = gov.addresses
+        d.gas.update(gov.gas)
+        d.results.extend(gov.results)
     deployment = Deployment(
         chain_id=chain.chain_id,
         rpc_url=chain.rpc_url,
@@ -428,6 +445,7 @@ def deploy_system(
             "OracleAdapter": oracle.address,
             **{verifier_name(c): verifiers[c].address for c in VERIFIED_CIRCUITS},
             "Poseidon4": poseidon.address,
+            **governed,
         },
         feeds=tuple(feed_info),
         markets=tuple(markets),
@@ -436,8 +454,9 @@ def deploy_system(
             "proof_lifetime": spec.proof_lifetime,
             "grace_period": spec.grace_period,
             "liquidation_penalty_bps": spec.liquidation_penalty_bps,
+            **({"timelock_delay": governance.timelock_delay} if governance else {}),
         },
-        owner=deployer.address,
+        owner=governed.get("RiskGovernor", deployer.address),
         block=start_block + 1,
         mock=True,
         deploy_gas=d.gas,

@@ -25,7 +25,7 @@ from cli.values import SignedArgsCommand
 
 # What the dev accounts are used for by `deploy` and `demo` (anvil's default mnemonic).
 DEV_ROLES = {
-    0: "deployer, engine owner, oracle admin",
+    0: "deployer, timelock proposer, risk publisher, oracle admin",
     1: "trader (demo: Alice)",
     2: "trader (demo: Bob)",
     3: "keeper (demo)",

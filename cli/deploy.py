@@ -81,6 +81,8 @@ def deploy(
     Runs `zkmargin setup` and `forge build` first if anything changed (both cached).
     Signs with --key-file / ZKMARGIN_PRIVATE_KEY, or on anvil with dev account 0.
     The mocks let anyone set prices and mint: local and test chains only.
+    The engine is then handed to a RiskGovernor behind a 60-second TimelockController
+    (the signer proposes and publishes; docs/risk.md, `zkmargin risk-admin`).
     """
     path = deployment_file or default_deployment_file()
     live = live_engine(path)
