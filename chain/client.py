@@ -40,6 +40,7 @@ from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder, Revert
 from chain.markets import AssetListing, MarketListing, build_market_data
 from chain.rpc import PROOF_MIN_GAS, Chain, Contract, Event, TxResult
 from chain.signers import Signer
+from chain.stresscheck import StressVerdict
 from prover.prove import Prover
 from zkmargin.accounts import fresh_salt
 from zkmargin.amounts import format_fixed
@@ -401,6 +402,12 @@ class EngineClient:
                 n: Price(1) for n in [*(m.name for m in dep.markets), *(a.name for a in dep.assets)]
             },
         )
+
+    def check_stress(self, bundle: ProofBundle) -> StressVerdict:
+        """A stress proof against the engine now (``stressInputs``, ``verifyStress``)."""
+        from chain.stresscheck import check_stress
+
+        return check_stress(self, bundle)
 
     def market_data_for(self, state: AccountState) -> MarketData:
         return self.market_data(state.kind, state.market, state.asset)

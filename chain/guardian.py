@@ -10,9 +10,11 @@ re-proves (``proveMargin``):
   becomes liquidatable (``lead`` = proving time + block margin, at least the lapse margin);
 * before prices are likely to leave the proven move set: when the probability that they
   leave it within the next proving time plus a block margin exceeds ``reprove_before``
-  (5% by default). The probability comes from :func:`zkmargin.forecast.simulate` (paths of
-  every feed the account's slots use, a constant daily volatility per feed), each path
-  decided with the engine's own integer rule for the shrunk move set.
+  (5% by default). The probability comes from :func:`zkmargin.forecast.simulate`: joint,
+  correlated paths of every feed the account's slots use, with the volatility and
+  correlation of :class:`zkmargin.feedrisk.FeedRisk` (fitted to a price history, to the
+  oracle prices the guardian observed, or explicit ``--daily-vol``), each path decided
+  with the engine's own integer rule for the shrunk move set.
 
 The decision itself is :func:`decide`, a pure function of those numbers.
 
@@ -32,7 +34,6 @@ afresh).
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -49,11 +50,11 @@ from chain.signers import Signer
 from prover.prove import Prover
 from zkmargin.amounts import format_fixed
 from zkmargin.errors import InputError, InsufficientMargin
+from zkmargin.feedrisk import FeedRisk, PriceObserver
 from zkmargin.forecast import simulate
 from zkmargin.jsonio import PRIVATE, read_json_file, write_json
 from zkmargin.model import Account, MarketData, Mode, evaluate
 from zkmargin.units import BALANCE_BITS, BALANCE_DECIMALS, BPS_ONE, PRICE_DECIMALS, Balance
-from zkmargin.volatility import VolFit
 
 STATE_VERSION = 1
 DEFAULT_REPROVE_BEFORE = 0.05
@@ -128,7 +129,7 @@ def engine_flaggable(client: EngineClient, who: str) -> bool:
 def leave_probability(
     slots: Sequence[Slot],
     current: Mapping[str, int],
-    daily_vol: Mapping[str, float],
+    risk: FeedRisk | Mapping[str, float],
     horizon_s: float,
     *,
     samples: int = SAMPLES,
@@ -136,18 +137,21 @@ def leave_probability(
 ) -> float:
     """Probability that some slot's price leaves its shrunk proven set within
     ``horizon_s`` seconds (monitored at 8 times), starting from ``current`` (slot name ->
-    price). Feeds move independently, log-normal with ``daily_vol[feed]``; slots on one
-    feed move together. 1.0 when a slot is outside already (exact)."""
+    price). Feeds move jointly with ``risk``'s volatilities and correlation (a mapping
+    feed -> daily volatility: constant and uncorrelated); slots on one feed move
+    together. 1.0 when a slot is outside already (exact)."""
+    if not isinstance(risk, FeedRisk):
+        risk = FeedRisk.constant(risk)
     live = [s for s in slots if s.proven]
     if any(s.outside(current[s.name]) for s in live):
         return 1.0
-    feeds = sorted({s.feed for s in live if daily_vol.get(s.feed, 0.0) > 0})
+    feeds = sorted({s.feed for s in live if risk.daily_vol(s.feed) > 0})
     if not feeds or horizon_s <= 0:
         return 0.0
     hours = horizon_s / 3600.0
     times = np.linspace(hours / 8, hours, 8)
-    fits = [VolFit("ewma", daily_vol[f] ** 2, daily_vol[f] ** 2, 1.0, math.inf) for f in feeds]
-    paths = simulate(fits, np.eye(len(feeds)), times, step_hours=24.0, samples=samples, seed=seed)
+    fits, corr = risk.subset(feeds)
+    paths = simulate(fits, corr, times, step_hours=risk.step_hours, samples=samples, seed=seed)
     out = np.zeros(samples, dtype=bool)
     for s in live:
         if s.feed not in feeds:
@@ -282,6 +286,9 @@ class GuardConfig:
     reprove_before: float = DEFAULT_REPROVE_BEFORE
     top_up_limits: Mapping[str, int] = field(default_factory=dict)  # asset -> base units
     daily_vol: Mapping[str, float] = field(default_factory=dict)  # feed -> daily vol
+    # fitted to a price history (None: DEFAULT_DAILY_VOL per market feed, uncorrelated)
+    feed_risk: FeedRisk | None = None
+    observe_every_s: float = 0.0  # > 0: also fit the oracle prices seen, one per this
     interval: float = 5.0
     block_margin_s: float = DEFAULT_BLOCK_MARGIN_S
     lapse_margin_s: float = DEFAULT_LAPSE_MARGIN_S
@@ -318,10 +325,15 @@ class Guardian:
         self.stop = stop or threading.Event()
         dep = client.deployment
         self.state = GuardState.load(config.state_file, dep.engine, dep.chain_id)
-        self.daily_vol = dict(config.daily_vol)
-        market_feeds = {m.feed for m in dep.markets}
-        for f in dep.feeds:
-            self.daily_vol.setdefault(f.name, DEFAULT_DAILY_VOL if f.name in market_feeds else 0.0)
+        market_feeds = sorted({m.feed for m in dep.markets})
+        self.base_risk = config.feed_risk or FeedRisk.constant(
+            dict.fromkeys(market_feeds, DEFAULT_DAILY_VOL),
+            f"the default {100 * DEFAULT_DAILY_VOL:g}% a day per market feed",
+        )
+        self.observer = (
+            PriceObserver(config.observe_every_s) if config.observe_every_s > 0 else None
+        )
+        self.risk = self.base_risk.with_vols(config.daily_vol)
         self._all_failed = False
         self._refused: dict[str, str] = {}
 
@@ -353,6 +365,29 @@ class Guardian:
         self._save()
         return False
 
+    # ---- volatility
+
+    def _observe(self) -> None:
+        """Record every feed's oracle price (one sample per ``observe_every_s``); once
+        enough are seen, fit them (explicit ``--daily-vol`` still wins), and say so once.
+        No sample while a feed cannot be read (stale, RPC error)."""
+        if self.observer is None or not self.observer.due(time.time()):
+            return
+        prices: dict[str, int] = {}
+        for feed in self.client.deployment.feeds:
+            try:
+                prices[feed.name] = self.client.price(feed.name)
+            except ChainError:
+                return  # no sample this time (a partial one would drop the feed)
+        self.observer.observe(time.time(), prices)
+        observed = self.observer.risk()
+        if observed is None:
+            return
+        first = self.risk.source == self.base_risk.with_vols(self.config.daily_vol).source
+        self.risk = observed.with_vols(self.config.daily_vol)
+        if first:
+            self.log(self.risk.describe())
+
     # ---- one account
 
     def check(self, g: Guarded) -> str | None:
@@ -372,7 +407,7 @@ class Guardian:
             client, g.address
         )
         horizon = self.state.prove_s + self.config.block_margin_s
-        p = leave_probability(slots, current, self.daily_vol, horizon)
+        p = leave_probability(slots, current, self.risk, horizon)
         decision = decide(
             now=status.now,
             shock_at=state.shock_at,
@@ -514,6 +549,7 @@ class Guardian:
         logged and the next account is still judged. Returns what was done, by address."""
         done: dict[str, str] = {}
         failed: list[ChainError] = []
+        self._observe()
         for g in self.accounts:
             if self.stop.is_set():
                 break
@@ -539,6 +575,7 @@ class Guardian:
             f"guarding {names}: re-prove above {100 * self.config.reprove_before:g}% "
             f"chance of leaving the proven set, {self.config.lapse_margin_s:g} s before a lapse"
         )
+        self.log(self.risk.describe())
         run_loop(
             self._step_ok,
             stop=self.stop,

@@ -44,6 +44,8 @@ def build_market_data(
     """The model's MarketData for these listings, each feed priced once (1e-8 quote).
 
     ``haircuts=False`` values collateral at its raw price (what the pool would receive).
+    An asset priced by the feed of a listed market gets that market (the first listed on
+    the feed, as the engine's ``stressInputs`` picks it) as its ``risk_factor``.
     """
     by_feed: dict[str, Price] = {}
 
@@ -55,12 +57,18 @@ def build_market_data(
     market_params: dict[str, MarketParams] = {}
     collateral: dict[str, CollateralParams] = {}
     prices: dict[str, Price] = {}
-    for m in markets:
+    markets_list = list(markets)
+    for m in markets_list:
         market_params[m.name] = MarketParams(mmr_bps=Bps(m.mmr_bps), imr_bps=Bps(m.imr_bps))
         prices[m.name] = price(m.feed)
+    market_of_feed: dict[str, str] = {}
+    for m in markets_list:
+        market_of_feed.setdefault(m.feed, m.name)
     for a in assets:
         collateral[a.name] = CollateralParams(
-            haircut_bps=Bps(a.haircut_bps if haircuts else 0), decimals=a.decimals
+            haircut_bps=Bps(a.haircut_bps if haircuts else 0),
+            decimals=a.decimals,
+            risk_factor=market_of_feed.get(a.feed),
         )
         prices[a.name] = price(a.feed)
     return MarketData(markets=market_params, collateral=collateral, prices=prices)

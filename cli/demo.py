@@ -10,7 +10,10 @@ Cast (anvil's public dev accounts, see ``zkmargin chain accounts``):
 Story: deploy; both deposit and open private positions (the chain stores a commitment);
 both prove maintenance margin; ETH falls 20%; Bob proves again, Alice cannot (the prover
 refuses: no proof exists); the keeper flags the shock on Alice, waits out the grace
-period (anvil's clock moves) and liquidates her. Balances before and after.
+period (anvil's clock moves) and liquidates her. Balances before and after. Last act:
+ETH drifts down towards the edge of the moves Bob's proof covers; Bob's guardian
+re-proves before the edge is crossed, so when the price crosses it the keeper finds
+nothing to flag (without the guardian, Bob would have been flagged).
 """
 
 from __future__ import annotations
@@ -251,9 +254,71 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
 
     after = _balances(client, [alice, bob], keeper)
     _balance_table(out, "Token balances after the liquidation (change)", after, before)
+    _guardian_act(out, client, prover, bob, accounts["Bob"], keeper, work)
     out.print(
         "\n[green]Done.[/] The chain never saw a position: only commitments, balances, prices "
-        "and proofs. Bob kept proving and stayed safe; Alice could not, and was liquidated."
+        "and proofs. Bob kept proving and stayed safe; Alice could not, and was liquidated; "
+        "Bob's guardian re-proved before a keeper could flag him."
+    )
+
+
+# ETH drifts from the 1,600 of Bob's last proof towards the edge of its move set (4.75%
+# below: 1,524), then past it. Prices in quote units.
+GUARDIAN_PATH = ("1590", "1570", "1550", "1535", "1526", "1515")
+
+
+def _guardian_act(
+    out: Console,
+    client: EngineClient,
+    prover: Prover,
+    trader: Trader,
+    account: Account,
+    keeper: Signer,
+    work: Path,
+) -> None:
+    """Act 9: the guardian (chain.guardian) re-proves before the price leaves the set."""
+    from chain.guardian import GuardConfig, Guarded, Guardian
+
+    out.print(
+        f"\n[bold]9. {trader.name}'s guardian[/] (`zkmargin guard`) watches the oracle: it "
+        "re-proves when the chance of leaving the proven set before a proof could land "
+        "exceeds 5%"
+    )
+    admin = dev_signer(0)
+    proven = client.account_state(trader.signer.address).proven_prices[0]
+    mmr, pen = DEFAULT_SPEC.markets[0].mmr_bps, DEFAULT_SPEC.liquidation_penalty_bps
+    edge = proven * (10_000 * 10_000 - mmr * (10_000 - pen)) // (10_000 * 10_000)
+    out.print(
+        f"   {trader.name}'s last proof was at ETH {format_fixed(proven, PRICE_DECIMALS)}; a "
+        f"keeper may flag him below {format_fixed(edge, PRICE_DECIMALS)} (MMR "
+        f"{mmr / 100:g}% shrunk by the {pen / 100:g}% penalty)"
+    )
+    lines: list[str] = []
+    config = GuardConfig(state_file=work / "guard.json", interval=0.01)
+    guardian = Guardian(client, prover, [Guarded(account, trader.signer)], config, log=lines.append)
+    for price in GUARDIAN_PATH:
+        client.set_price(admin, "ETH/USD", parse_price(price))
+        lines.clear()
+        action = guardian.step().get(trader.signer.address)
+        if action == "proved":
+            reason = lines[-1].split("; ", 1)[1].split("):", 1)[0]
+            out.print(f"   ETH {price}: [green]guardian re-proves[/] ({reason})")
+        else:
+            out.print(f"   ETH {price}: guardian: safe, nothing to do")
+    now = parse_price(GUARDIAN_PATH[-1])
+    if now >= edge:
+        raise click.ClickException("the demo's price path never leaves the first proof's set")
+    out.print(
+        f"   ETH {GUARDIAN_PATH[-1]} is past the edge of the {format_fixed(proven, 8)} proof: "
+        "without the guardian a keeper would flag Bob now"
+    )
+    if client.flaggable(trader.signer.address):
+        raise click.ClickException("the guardian did not keep Bob inside his proven set")
+    _expect_revert(
+        out,
+        f"the keeper tries to flag {trader.name} at ETH {format_fixed(now, PRICE_DECIMALS)}",
+        "his guardian's proof covers this price",
+        lambda: client.flag_shock(keeper, trader.signer.address),
     )
 
 

@@ -49,8 +49,9 @@ def model_options(func: F) -> F:
             "--series",
             "series_pairs",
             multiple=True,
-            metavar="MARKET=SERIES",
-            help="Which history series stands for a market (default: same name, else in order).",
+            metavar="NAME=SERIES",
+            help="Which history series stands for a market (default: same name, else in "
+            "order), or for a collateral asset on its own feed (then it moves; else held).",
         ),
         click.option(
             "--model",
@@ -109,6 +110,11 @@ def render(fc: Forecast, console: Any) -> None:
         + ", ".join(f"{m} <- {s}" for m, s in fc.series.items())
     )
     console.print(head)
+    moves = [
+        f"{a} moves with {f}" if a != f else f"{a} on its own series"
+        for a, f in fc.collateral_moves.items()
+    ]
+    console.print("collateral: " + ("; ".join(moves) if moves else "prices held fixed"))
     vol = Table(title="volatility (per history step)")
     for col in ("market", "series", "step vol", "long-run", "persistence", "t dof"):
         vol.add_column(col, justify="right" if col not in ("market", "series") else "left")
@@ -132,7 +138,7 @@ def render(fc: Forecast, console: Any) -> None:
         )
     console.print(risk)
 
-    liq = Table(title="liquidation price (others fixed, exact model)")
+    liq = Table(title="liquidation price (others fixed, collateral on its feed moves; exact)")
     for col in ("market", "price", "MMR", "liquidation price", "move"):
         liq.add_column(col, justify="right" if col != "market" else "left")
     for lp in fc.liquidation_prices:

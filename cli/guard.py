@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from cli.chainopts import Connection, connection_options, load_account_file, parse_amount
+from cli.guardvol import explicit_vols, history_risk, vol_options
 from cli.keeper_run import default_state, echo, stop_on_signals
 from zkmargin.errors import InputError
 
@@ -48,14 +49,7 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
     help="Re-prove when the chance of leaving the proven set within the next "
     "proving time plus the block margin exceeds PROB (5% or 0.05).",
 )
-@click.option(
-    "--daily-vol",
-    "daily_vol",
-    multiple=True,
-    metavar="FEED-or-MARKET=PCT",
-    help="Daily volatility of a feed (e.g. ETH-USD=4%). Default 5% for a feed "
-    "that prices a market, 0 for the others.",
-)
+@vol_options
 @click.option(
     "--interval",
     type=click.FloatRange(0.1),
@@ -93,6 +87,10 @@ def guard(
     top_up: tuple[str, ...],
     reprove_before: str,
     daily_vol: tuple[str, ...],
+    history_file: Path | None,
+    series_pairs: tuple[str, ...],
+    vol_model: str,
+    observe_every: float,
     interval: float,
     block_margin: float,
     lapse_margin: float,
@@ -115,10 +113,14 @@ def guard(
     for asset, amount in _pairs(top_up, "--top-up-limit"):
         dep.asset(asset)  # refuses an unknown asset
         limits[asset] = parse_amount(client, asset, amount)
-    vols: dict[str, float] = {}
-    for name, pct in _pairs(daily_vol, "--daily-vol"):
-        feed = name if name in {f.name for f in dep.feeds} else dep.market(name).feed
-        vols[feed] = parse_percent(pct, "--daily-vol")
+    vols = explicit_vols(dep, _pairs(daily_vol, "--daily-vol"))
+    if series_pairs and history_file is None:
+        raise InputError("--series: needs --history")
+    feed_risk = (
+        None
+        if history_file is None
+        else history_risk(dep, history_file, _pairs(series_pairs, "--series"), vol_model)
+    )
     guarded = []
     for path in accounts:
         account = load_account_file(client, path)
@@ -129,6 +131,8 @@ def guard(
         reprove_before=parse_percent(reprove_before, "--reprove-before"),
         top_up_limits=limits,
         daily_vol=vols,
+        feed_risk=feed_risk,
+        observe_every_s=observe_every,
         interval=interval,
         block_margin_s=block_margin,
         lapse_margin_s=lapse_margin,

@@ -22,6 +22,7 @@ from cli.common import (
     mode_option,
 )
 from cli.serve import served_proof
+from cli.stressopts import attach_stress, prepare_stress, stress_option
 from prover.backends import BACKENDS, ENV_VAR
 from prover.prove import Prover
 from zkmargin.accounts import parse_account, parse_market_data
@@ -61,6 +62,7 @@ from zkmargin.proofs import ProofBundle
     is_flag=True,
     help="Prove in this process even if `zkmargin serve` is running.",
 )
+@stress_option
 @binding_options
 def prove(
     account_file: Path,
@@ -74,16 +76,25 @@ def prove(
     nonce: int,
     backend: str | None,
     local: bool,
+    stress_spec: str | None,
 ) -> None:
     """Prove that ACCOUNT meets the margin requirement at the market file's prices.
 
-    Writes nothing and exits 1 if the account does not meet it.
+    Writes nothing and exits 1 if the account does not meet it. With --stress, the
+    prices are the market file's moved by the shocks (a shareable stress proof).
     """
     check_output_path(output, account_file, market_file)
     market_raw = read_json_file(market_file, "market file")
     data = parse_market_data(market_raw, f"market file {market_file}")
     account_raw = read_json_file(account_file, "account file")
     account = parse_account(account_raw, data, f"account file {account_file}")
+    stressed = (
+        None
+        if stress_spec is None
+        else prepare_stress(stress_spec, mode, opening, market_raw, data)
+    )
+    if stressed is not None:
+        market_raw, data = stressed.market_json, stressed.data
     binding = make_binding(chain_id, engine, nonce)
     started = time.perf_counter()
     reply = None
@@ -112,6 +123,8 @@ def prove(
             opening=opening,
         )
         how = "locally"
+    if stressed is not None:
+        bundle = attach_stress(bundle, stressed, account, binding)
     bundle.save(output)
     click.echo(
         f"wrote {output}: {bundle.circuit} {mode} proof, verified {how} "

@@ -26,8 +26,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "Trader (on-chain)",
         ("faucet", "deposit", "open", "status", "submit", "withdraw", "close", "guard"),
     ),
-    ("Keeper (on-chain)", ("flag-shock", "liquidate", "dashboard", "keeper")),
-    ("Admin and local chain", ("chain", "deploy", "oracle", "time", "demo")),
+    ("Keeper (on-chain)", ("flag-shock", "liquidate", "stress-check", "dashboard", "keeper")),
+    ("Admin and local chain", ("chain", "deploy", "oracle", "risk-admin", "time", "demo")),
     ("Risk (off-chain)", ("forecast", "plot", "risk")),
 )
 OTHER = "Other"

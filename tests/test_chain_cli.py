@@ -93,6 +93,10 @@ def test_deploy_writes_the_deployment_file(env: Env) -> None:
         "IsolatedVerifier",
         "CrossVerifier",
         "Poseidon4",
+        # risk governance (docs/risk.md): the governor owns the engine
+        "RiskGovernor",
+        "VolatilityMonitor",
+        "TimelockController",
     }
     assert [(m["id"], m["name"]) for m in data["markets"]] == [(0, "ETH-USD"), (1, "BTC-USD")]
     assert [(a["id"], a["name"], a["decimals"]) for a in data["assets"]] == [
@@ -108,6 +112,7 @@ def test_deploy_writes_the_deployment_file(env: Env) -> None:
         "proof_lifetime": 3 * 86400,
         "grace_period": 600,
         "liquidation_penalty_bps": 500,
+        "timelock_delay": 60,
     }
     assert all(gas > 0 for gas in data["deploy_gas"].values())
     client = env.client()
@@ -382,8 +387,15 @@ def test_demo_tells_the_whole_story_and_leaves_no_anvil(manifest: Manifest) -> N
         "liquidates Alice: 100 USDC reward",
         "Token balances before the crash",
         "Token balances after the liquidation",
+        "ETH 1526: guardian re-proves (",
+        "ETH 1515 is past the edge of the 1600 proof: without the guardian a keeper would "
+        "flag Bob now",
+        "the keeper tries to flag Bob at ETH 1515: refused by the engine with "
+        "MarginEngine__InsideProvenSet",
         "anvil stopped",
     ):
         assert needle in out, needle
+    # the guardian acted once, before the edge, and not earlier
+    assert out.count("guardian re-proves") == 1
     pid = int(re.search(r"\(pid (\d+)\)", out).group(1))  # type: ignore[union-attr]
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()

@@ -338,7 +338,10 @@ def test_guard_command(setup: Setup, chain_snapshot: LocalSystem, tmp_path: Path
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0].startswith(f"guarding {TRADER.address}: re-prove above 2% chance")
-    assert lines[1].startswith(f"proved {TRADER.address} (nonce {nonce}; flagged")
+    assert lines[1] == (
+        "volatility from the default 5% a day per market feed: daily BTC/USD 5.00%, ETH/USD 5.00%"
+    )
+    assert lines[2].startswith(f"proved {TRADER.address} (nonce {nonce}; flagged")
     assert client.account_state(TRADER.address).nonce == nonce + 1
     code, out, err = run_cli(*args, "--top-up-limit", "USDC", "--max-iterations", "1")
     assert code == 2 and err.strip() == "error: --top-up-limit: 'USDC' is not NAME=VALUE"

@@ -1,9 +1,11 @@
 """A tiny run of the stress simulator (``benchmarks.stress``; the full run is `make audit`).
 
-Four hand-made cross accounts, one -30% crash of ETH and BTC, 15 minutes of chain time:
+Five hand-made cross accounts, one -30% crash of ETH and BTC, 15 minutes of chain time:
 the underwater passive account is liquidated with a bad debt the model predicts to the
-cent, the defender tops up and proves, the closer closes, the safe account proves; every
-accounting identity holds and no liquidation is wrongful.
+cent, the defender tops up and proves, the closer closes, the safe account proves, the
+slow one (it reacts after the grace period) is liquidated though solvent; every
+accounting identity holds and no liquidation is wrongful. Run again with a guardian per
+trader, the slow account re-proves at once and is not liquidated: one avoided.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ PORTFOLIOS = [
         0,
         "safe",
     ),
+    # 1 ETH on 2,000 USDC: solvent after the crash, but reacts after 900 s > grace 600 s
+    Portfolio(4, (long("ETH-USD", ETH),), {"USDC": 2_000 * USDC}, Style.PASSIVE, 900, 0, "safe"),
 ]
 
 
@@ -54,9 +58,9 @@ def test_stress_smoke(tmp_path: Path, prover: Prover) -> None:
     )
     (result,) = report["scenarios"]
     assert all(result["identities"].values()), result["identities"]
-    assert result["accounts"] == 4
+    assert result["accounts"] == 5
     assert result["wrongful_liquidations"] == 0
-    assert result["flags"] == 4  # both markets moved 30%: every account is flagged
+    assert result["flags"] == 5  # both markets moved 30%: every account is flagged
     assert result["proofs_accepted"] == 2  # the defender (after its top-up) and account 3
     assert result["proofs_refused"]["insufficient margin"] >= 3
     assert result["proof_attempts"] == result["proofs_accepted"] + result["proofs_refused_total"]
@@ -64,14 +68,25 @@ def test_stress_smoke(tmp_path: Path, prover: Prover) -> None:
     assert result["closed_bad_debt_usd"] == "0"
     # the defender needs 1.5 x MMR (105) - equity (50) = 55 USDC, exactly
     assert result["topup_usd"] == "55"
-    (liq,) = result["liquidation_records"]
+    liq, slow = result["liquidation_records"]
     assert liq["trader"] == 0 and liq["cls"] == "insolvent"
+    assert slow["trader"] == 4 and slow["cls"] == "solvent_slow"
     # exact, to the cent: loss 600 - 220 deposited; the pool gets 95% of 220; reward 5%
     assert liq["bad_debt_usd"] == "380"
     assert liq["pool_shortfall_usd"] == "391"
     assert liq["reward_usd"] == "11"
     assert result["bad_debt_usd"] == "380" and result["pool_shortfall_usd"] == "391"
     assert result["open_at_end"] == 2 and result["insolvent_open_at_end"] == 0
+
+    # with a guardian per trader: the slow account re-proves when flagged; the underwater
+    # one still cannot prove (no proof exists) and is liquidated
+    assert result["liquidations_without_guardian"] == 2
+    assert result["liquidations_with_guardian"] == 1 and result["avoided"] == 1
+    guarded = result["with_guardian"]
+    assert guarded["guardian"] is True and all(guarded["identities"].values())
+    assert [r["trader"] for r in guarded["liquidation_records"]] == [0]
+    assert guarded["guardian_triggers"] >= 2  # account 4, and account 3 before its 30 s
+    assert guarded["bad_debt_usd"] == "380"  # the guardian cannot save the underwater one
 
     # the bisection on the model: one long ETH position at exactly MMR on USDC absorbs a
     # fall of MMR x (1 - penalty) = 4.75% before the pool loses, 5% before equity < 0
@@ -83,5 +98,6 @@ def test_stress_smoke(tmp_path: Path, prover: Prover) -> None:
     saved = read_json_file(tmp_path / "stress-report.json", "stress report")
     assert saved["scenarios"][0]["name"] == "smoke-crash-30"
     text = (tmp_path / "stress-report.md").read_text()
-    assert "| smoke-crash-30 | 4 |" in text and "## Definitions" in text
+    assert "| smoke-crash-30 | 5 |" in text and "## Definitions" in text
+    assert "| smoke-crash-30 | 2 | 1 | 1 | 5 | 380 |" in text  # the guardian table
     assert "| 380.00 | 391.00 |" in text

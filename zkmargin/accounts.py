@@ -120,12 +120,22 @@ def parse_market_data(data: Any, what: str = "market file") -> MarketData:
         expect_name(name, field)
         if name in markets:
             raise InputError(f"{field}: {name!r} is listed both as a market and as collateral")
-        entry = expect_object(params, field, {"haircut_bps"}, frozenset({"decimals"}))
+        entry = expect_object(
+            params, field, {"haircut_bps"}, frozenset({"decimals", "risk_factor"})
+        )
         decimals = entry.get("decimals", BALANCE_DECIMALS)
         if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 18:
             raise InputError(f"{field}.decimals: expected an integer 0..18, got {decimals!r}")
+        factor = entry.get("risk_factor")
+        if factor is not None and (not isinstance(factor, str) or factor not in markets):
+            raise InputError(
+                f"{field}.risk_factor: expected the name of a listed market (the one whose "
+                f"feed prices {name}), got {factor!r}"
+            )
         collateral[name] = CollateralParams(
-            haircut_bps=_bps(entry["haircut_bps"], f"{field}.haircut_bps"), decimals=decimals
+            haircut_bps=_bps(entry["haircut_bps"], f"{field}.haircut_bps"),
+            decimals=decimals,
+            risk_factor=factor,
         )
 
     raw_prices = expect_mapping(root["prices"], f"{what}: prices")

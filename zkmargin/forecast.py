@@ -3,10 +3,10 @@ liquidatable or insolvent within a horizon, where each market's liquidation pric
 and what top-up or size reduction keeps the 24 h liquidation chance under a target.
 
 Exactness. Every verdict on the account (liquidatable: equity < maintenance requirement;
-insolvent: equity < 0) comes from the exact model. With collateral prices held fixed,
-:func:`zkmargin.model.evaluate` is affine in each market price, so :func:`linear_form`
-reads its integer coefficients off ``evaluate`` itself (one evaluation per market plus
-one); on a simulated path, prices are rounded to the integer unit (1e-8 quote) and the
+insolvent: equity < 0) comes from the exact model. :func:`zkmargin.model.evaluate` is
+affine in the prices (each market's, and each collateral asset's), so :func:`linear_forms`
+reads its integer coefficients off ``evaluate`` itself (one evaluation per moving price
+plus one); on a simulated path, prices are rounded to the integer unit (1e-8 quote) and the
 affine form is evaluated in floats only where the float's error bound cannot flip the sign,
 and in exact Python integers everywhere else. Liquidation prices are found by bisection
 on integer prices calling ``evaluate`` directly. Floats carry statistics only:
@@ -17,6 +17,11 @@ mixtures (GARCH(1,1)-t: one chi-square mixing draw per sample and history step, 
 every market, so each step's joint move is multivariate t with the fitted correlation).
 Paths are monitored hourly up to 24 h and every 6 h after, so "within h" means "at some
 monitored time up to h"; probabilities are therefore non-decreasing in the horizon.
+
+Collateral. An asset priced by a market's feed (``risk_factor`` in the market file: WETH
+by ETH-USD) moves with that market, on the same draw; an asset with its own feed moves
+with its own fitted volatility, correlated with the markets, when the history has a
+series for it (``--series USDC=SERIES``, or a series of its name); otherwise it is held.
 """
 
 from __future__ import annotations
@@ -63,7 +68,8 @@ FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 @dataclass(frozen=True)
 class LinearForm:
     """``value(P) = const + sum_k slope[k] * P[k]`` in margin units (1e-30 quote), exact,
-    for the account's markets with every other price held at the market file's."""
+    for the prices named in ``markets`` (markets, and collateral assets that move) with
+    every other price held at the market file's."""
 
     markets: tuple[str, ...]
     const: int
@@ -86,9 +92,27 @@ def with_prices(data: MarketData, prices: Mapping[str, int]) -> MarketData:
     return replace(data, prices=merged)
 
 
-def linear_forms(account: Account, data: MarketData) -> tuple[LinearForm, LinearForm]:
-    """(excess = equity - maintenance requirement, equity), read off ``evaluate``."""
-    markets = account_markets(account)
+def moving_prices(
+    account: Account, data: MarketData, factors: Sequence[str]
+) -> tuple[tuple[str, str], ...]:
+    """(price name, simulated factor it moves with): the account's markets, then each held
+    collateral asset priced by a factor's feed (``risk_factor``) or simulated on its own."""
+    out = [(m, m) for m in account_markets(account)]
+    for asset, balance in account.collateral.items():
+        factor = data.collateral[asset].risk_factor
+        if balance and factor is not None and factor in factors:
+            out.append((asset, factor))
+        elif balance and asset in factors:
+            out.append((asset, asset))
+    return tuple(out)
+
+
+def linear_forms(
+    account: Account, data: MarketData, names: Sequence[str] | None = None
+) -> tuple[LinearForm, LinearForm]:
+    """(excess = equity - maintenance requirement, equity), read off ``evaluate``, in the
+    prices ``names`` (default: the account's markets)."""
+    markets = tuple(names) if names is not None else account_markets(account)
     base = evaluate(account, data, Mode.MAINTENANCE)
     ex_slopes: list[int] = []
     eq_slopes: list[int] = []
@@ -154,13 +178,25 @@ class LiquidationPrice:
         return Fraction(self.liquidation - self.price, self.price)
 
 
+def moved_with(data: MarketData, market: str, price: int) -> MarketData:
+    """``data`` with ``market`` at ``price`` and every collateral asset priced by its feed
+    moved in proportion (rounded down, against the trader)."""
+    p0 = data.prices[market]
+    moved = {market: price}
+    for asset, params in data.collateral.items():
+        if params.risk_factor == market:
+            moved[asset] = max(1, data.prices[asset] * price // p0)
+    return with_prices(data, moved)
+
+
 def _liquidatable(account: Account, data: MarketData, market: str, price: int) -> bool:
-    return not evaluate(account, with_prices(data, {market: price}), Mode.MAINTENANCE).solvent
+    return not evaluate(account, moved_with(data, market, price), Mode.MAINTENANCE).solvent
 
 
 def liquidation_price(account: Account, data: MarketData, market: str) -> LiquidationPrice:
     """Bisection on integer prices with :func:`evaluate`: the price nearest the oracle's at
-    which the account (other prices fixed) stops meeting maintenance margin."""
+    which the account (other prices fixed, collateral on the market's feed moving with it,
+    :func:`moved_with`) stops meeting maintenance margin."""
     p0 = data.prices[market]
     if _liquidatable(account, data, market, p0):
         return LiquidationPrice(market, p0, p0, "now")
@@ -312,6 +348,8 @@ class Forecast:
     advice: Advice | None
     fan_times: FloatArray
     fan: dict[str, FloatArray] = field(default_factory=dict)  # market -> (Q, G) price ratios
+    # held collateral asset -> the simulated factor it moves with (absent: held fixed)
+    collateral_moves: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         def dec(p: int | None) -> str | None:
@@ -333,6 +371,7 @@ class Forecast:
                 for m, f in self.fits.items()
             },
             "correlation": self.corr.tolist(),
+            "collateral_moves_with": self.collateral_moves,
             "horizons": [
                 {
                     "hours": h.hours,
@@ -412,12 +451,29 @@ def make_scenario(
     return Scenario(tuple(markets), dict(fits), corr, step_hours, paths)
 
 
+def path_prices(
+    account: Account, data: MarketData, scenario: Scenario, upto: float | None = None
+) -> tuple[tuple[str, ...], IntArray]:
+    """The moving prices' names and their integer prices on every path (monitored times up
+    to ``upto`` hours): each name's oracle price times its factor's simulated ratio."""
+    moving = moving_prices(account, data, scenario.markets)
+    missing = [m for m in account_markets(account) if m not in scenario.markets]
+    if missing:
+        raise InputError(f"the scenario simulates no path for market {missing[0]}")
+    index = [scenario.markets.index(f) for _, f in moving]
+    paths = scenario.paths
+    keep = paths.times <= (upto if upto is not None else math.inf) + 1e-9
+    ratio = paths.ratio[:, keep, :][:, :, index]
+    base = [data.prices[n] for n, _ in moving]
+    prices = integer_prices(Paths(paths.times[keep], ratio, paths.samples, paths.seed), base)
+    return tuple(n for n, _ in moving), prices
+
+
 def _hit_times(
     account: Account, data: MarketData, scenario: Scenario, prices: IntArray
 ) -> tuple[FloatArray, FloatArray]:
-    ex, eq = linear_forms(account, data)
-    if ex.markets != scenario.markets:
-        raise InputError("the scenario was made for other markets than the account's")
+    names = tuple(n for n, _ in moving_prices(account, data, scenario.markets))
+    ex, eq = linear_forms(account, data, names)
     return (
         first_hit(negative_mask(ex, prices), scenario.paths.times),
         first_hit(negative_mask(eq, prices), scenario.paths.times),
@@ -430,12 +486,8 @@ def liquidation_probability(
     """Share of the scenario's paths on which ``account`` is liquidatable by ``hours``."""
     if not evaluate(account, data, Mode.MAINTENANCE).solvent:
         return 1.0
-    base = [data.prices[m] for m in scenario.markets]
-    times = scenario.paths.times
-    upto = times <= hours + 1e-9
-    ratio = scenario.paths.ratio[:, upto, :]
-    prices = integer_prices(Paths(times[upto], ratio, scenario.paths.samples, 0), base)
-    ex, _ = linear_forms(account, data)
+    names, prices = path_prices(account, data, scenario, hours)
+    ex, _ = linear_forms(account, data, names)
     return float(negative_mask(ex, prices).any(axis=1).mean())
 
 
@@ -448,16 +500,23 @@ def run_forecast(
     series: Mapping[str, str],
     target: float | None = 0.01,
 ) -> Forecast:
-    markets = scenario.markets
+    markets = account_markets(account)
     if not markets:
         raise InputError("the account has no positions: nothing to forecast")
-    base = [data.prices[m] for m in markets]
     paths = scenario.paths
-    prices = integer_prices(paths, base)
+    _, prices = path_prices(account, data, scenario)
     rates = {m: int(data.markets[m].mmr_bps) for m in markets}
-    rate_arr = np.asarray([rates[m] / BPS_ONE for m in markets])
+    # the proven set: each market within its MMR, each moving collateral asset not down
+    # by more than its haircut (the engine's rule, without the penalty's shrink)
+    moving = moving_prices(account, data, scenario.markets)
+    up = np.asarray([rates[n] / BPS_ONE if n in rates else math.inf for n, _ in moving])
+    down = (
+        np.asarray([rates[n] if n in rates else data.collateral[n].haircut_bps for n, _ in moving])
+        / BPS_ONE
+    )
+    ratio = paths.ratio[:, :, [scenario.markets.index(f) for _, f in moving]]
     outside: npt.NDArray[np.bool_] = np.asarray(
-        (np.abs(paths.ratio - 1.0) > rate_arr[None, None, :]).any(axis=2)
+        ((ratio - 1.0 > up[None, None, :]) | (1.0 - ratio > down[None, None, :])).any(axis=2)
     )
     t_out = first_hit(outside, paths.times)
     t_liq, t_ins = _hit_times(account, data, scenario, prices)
@@ -479,7 +538,8 @@ def run_forecast(
     capped = np.minimum(t_liq, cap)
     median = float(np.median(t_liq)) if np.isfinite(np.median(t_liq)) else None
     fan = {
-        m: np.quantile(paths.ratio[:, :, j], FAN_QUANTILES, axis=0) for j, m in enumerate(markets)
+        m: np.quantile(paths.ratio[:, :, scenario.markets.index(m)], FAN_QUANTILES, axis=0)
+        for m in markets
     }
     return Forecast(
         method=next(iter(scenario.fits.values())).method,
@@ -488,7 +548,7 @@ def run_forecast(
         step_hours=scenario.step_hours,
         markets=markets,
         series=dict(series),
-        fits={m: scenario.fits[m] for m in markets},
+        fits=dict(scenario.fits),
         corr=scenario.corr,
         rates_bps=rates,
         horizons=risks,
@@ -500,6 +560,7 @@ def run_forecast(
         advice=None if target is None else advise(account, data, scenario, target),
         fan_times=paths.times,
         fan=fan,
+        collateral_moves={n: f for n, f in moving if n not in rates},
     )
 
 
@@ -619,19 +680,27 @@ def parse_percent(text: str, option: str = "--target") -> float:
 
 
 def map_series(
-    markets: Sequence[str], names: Sequence[str], pairs: Sequence[str] = ()
+    markets: Sequence[str],
+    names: Sequence[str],
+    pairs: Sequence[str] = (),
+    optional: Sequence[str] = (),
 ) -> dict[str, str]:
     """Market -> history series: ``MARKET=SERIES`` pairs first, then a series of the
-    market's own name, then the remaining series in file order (the output says which)."""
+    market's own name, then the remaining series in file order (the output says which).
+    An ``optional`` name (collateral with its own feed) is mapped only by a pair or a
+    series of its own name; otherwise it is left out (its price is held)."""
     mapping: dict[str, str] = {}
     for pair in pairs:
         market, sep, name = pair.partition("=")
-        if not sep or market not in markets:
-            raise InputError(f"--series: {pair!r} is not MARKET=SERIES for a market of the account")
+        if not sep or (market not in markets and market not in optional):
+            raise InputError(
+                f"--series: {pair!r} is not MARKET=SERIES for a market or collateral asset "
+                "of the account"
+            )
         if name not in names:
             raise InputError(f"--series: the history has no series {name!r} ({', '.join(names)})")
         mapping[market] = name
-    for m in markets:
+    for m in [*markets, *optional]:
         if m not in mapping and m in names:
             mapping[m] = m
     spare = [n for n in names if n not in mapping.values()]
@@ -643,7 +712,7 @@ def map_series(
                     "map one with --series MARKET=SERIES)"
                 )
             mapping[m] = spare.pop(0)
-    return {m: mapping[m] for m in markets}
+    return {m: mapping[m] for m in [*markets, *optional] if m in mapping}
 
 
 def fit_markets(
@@ -687,10 +756,17 @@ def forecast_from_history(
         raise InputError(f"--window: at least {MIN_RETURNS} returns")
     if not 0 < step_hours <= 24 * 31:
         raise InputError("--step-hours: must be in (0, 744]")
-    mapping = map_series(markets, list(history.series), series_pairs)
+    held = [a for a, b in account.collateral.items() if b]
+    factors = list(markets)  # markets whose feed prices held collateral are simulated too
+    for asset in held:
+        factor = data.collateral[asset].risk_factor
+        if factor is not None and factor not in factors:
+            factors.append(factor)
+    own = [a for a in held if data.collateral[a].risk_factor is None]
+    mapping = map_series(factors, list(history.series), series_pairs, optional=own)
     returns = {name: history.returns(name) for name in set(mapping.values())}
     fits, rets = fit_markets(returns, mapping, method, window)
     scenario = make_scenario(
-        markets, fits, rets, horizons, step_hours=step_hours, samples=samples, seed=seed
+        list(mapping), fits, rets, horizons, step_hours=step_hours, samples=samples, seed=seed
     )
     return run_forecast(account, data, scenario, horizons, series=mapping, target=target)

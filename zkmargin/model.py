@@ -92,6 +92,9 @@ class MarketParams:
 class CollateralParams:
     haircut_bps: Bps
     decimals: int  # token decimals, for refusing amounts finer than the token's unit
+    # the market whose price feed also prices this asset (WETH -> ETH-USD), or None: the
+    # asset then moves with that market in stress proofs and forecasts
+    risk_factor: str | None = None
 
 
 @dataclass(frozen=True)

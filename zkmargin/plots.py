@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from zkmargin.forecast import Forecast, LiquidationPrice, with_prices
+from zkmargin.forecast import Forecast, LiquidationPrice, moved_with
 from zkmargin.model import Account, MarketData, Mode, evaluate
 from zkmargin.units import MARGIN_UNIT_DECIMALS, PRICE_DECIMALS
 
@@ -45,13 +45,14 @@ def price_range(lp: LiquidationPrice, rate_bps: int) -> tuple[int, int]:
 def curve(
     account: Account, data: MarketData, market: str, lo: int, hi: int, points: int = CURVE_POINTS
 ) -> tuple[list[int], list[int], list[int]]:
-    """Prices and exact (equity, maintenance requirement) in margin units at each."""
+    """Prices and exact (equity, maintenance requirement) in margin units at each (collateral
+    on the market's feed moving with it, as for the liquidation price)."""
     step = max((hi - lo) // (points - 1), 1)
     prices = list(range(lo, hi + 1, step))
     equity: list[int] = []
     requirement: list[int] = []
     for p in prices:
-        report = evaluate(account, with_prices(data, {market: p}), Mode.MAINTENANCE)
+        report = evaluate(account, moved_with(data, market, p), Mode.MAINTENANCE)
         equity.append(report.equity)
         requirement.append(report.requirement)
     return prices, equity, requirement

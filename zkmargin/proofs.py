@@ -4,14 +4,15 @@ Written by ``zkmargin prove``, read by ``zkmargin verify`` and the chain client:
 
     {"zkmargin_proof": 1, "circuit": "cross", "mode": "maintenance",
      "proof": {...snarkjs proof.json...}, "publicSignals": ["…", …],
-     "statement": {...decoded, for humans; never trusted by verifiers...}}
+     "statement": {...decoded, for humans; never trusted by verifiers...},
+     "stress": {...shocks and base prices, stress proofs only (zkmargin.stress)...}}
 
 A proof file holds no private value: only what the chain sees anyway.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from zkmargin.encoding import Statement
 from zkmargin.errors import InputError
 from zkmargin.jsonio import read_json_file, write_json
 from zkmargin.model import Mode
+from zkmargin.stress import StressInfo, check_stress
 from zkmargin.units import BALANCE_DECIMALS, PRICE_DECIMALS
 
 PROOF_FORMAT = 1
@@ -32,6 +34,7 @@ class ProofBundle:
     mode: Mode
     proof: dict[str, Any]  # snarkjs proof.json
     public_signals: list[int]
+    stress: StressInfo | None = None  # a stress proof: the shocks and base prices
 
     @property
     def statement(self) -> Statement:
@@ -39,6 +42,7 @@ class ProofBundle:
 
     def to_json(self) -> dict[str, Any]:
         st = self.statement
+        extra = {} if self.stress is None else {"stress": self.stress.to_json()}
         return {
             "zkmargin_proof": PROOF_FORMAT,
             "circuit": self.circuit,
@@ -58,6 +62,7 @@ class ProofBundle:
                 "engine": format_address(st.engine),
                 "chain_id": st.chain_id,
             },
+            **extra,
         }
 
     @classmethod
@@ -92,6 +97,14 @@ class ProofBundle:
         )
         if "statement" in data:
             _check_readable_statement(bundle, data["statement"], what)
+        if "stress" in data:
+            info = StressInfo.from_json(data["stress"], what)
+            try:
+                statement = bundle.statement
+            except (InputError, ValueError) as exc:
+                raise InputError(f"{what}: publicSignals: {exc}") from None
+            check_stress(info, statement, mode.value, what)
+            bundle = replace(bundle, stress=info)
         return bundle
 
     @classmethod

@@ -28,6 +28,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(s.name for s in default_scenarios()),
     )
     parser.add_argument("--no-confirm", action="store_true", help="skip the on-chain bracket")
+    parser.add_argument(
+        "--no-guardian", action="store_true", help="skip the runs with a guardian per trader"
+    )
     parser.add_argument("--out", type=Path, help="report directory (default <build>/audit)")
     args = parser.parse_args(argv)
     if args.accounts < 1:
@@ -46,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             scenarios,
             seed=args.seed,
             confirm=not args.no_confirm,
+            guardian=not args.no_guardian,
             out_dir=args.out,
             console=out,
         )

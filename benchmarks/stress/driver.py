@@ -99,12 +99,14 @@ class Simulation:
         finally:
             self.ctx.published = saved
 
-    def run(self, scenario: Scenario) -> ScenarioResult:
+    def run(self, scenario: Scenario, *, guardian: bool = False) -> ScenarioResult:
+        """One scenario from the snapshot; ``guardian``: every trader runs a guardian."""
         started = time.perf_counter()
         ctx = self.ctx
         res = ScenarioResult(
             scenario.name, scenario.description, scenario.duration, scenario.passive
         )
+        res.guardian = guardian
         rng = random.Random(f"{self.seed}/{scenario.name}")  # noqa: S311 -- trader order
         with self._fresh():
             traders = [
@@ -133,7 +135,7 @@ class Simulation:
                 keeper_step(ctx, opened, true, t0, res)
                 order = [t for t in opened if t.open]
                 rng.shuffle(order)
-                traders_step(ctx, order, scenario, res)
+                traders_step(ctx, order, scenario, res, guardian=guardian)
                 res.steps += 1
             now = ctx.chain.timestamp()
             self._sample([t for t in traders if t.open], true, now, last_sample, res, final=True)

@@ -61,7 +61,11 @@ def keeper_step(
             continue
         if t.state.shock_at:
             continue
-        if not ctx.client.flaggable(t.signer.address):
+        try:
+            if not ctx.client.flaggable(t.signer.address):
+                continue
+        except RevertError as exc:  # the view reads prices: a stale feed refuses, no flag
+            res.flags_refused[exc.name or "unknown revert"] += 1
             continue
         moved = moved_slots(t.state, oracle, 0)  # for the "unrelated flag" statistic
         try:

@@ -141,6 +141,32 @@ def merged_identities(scenarios: Sequence[Mapping[str, Any]]) -> dict[str, bool]
     return ids
 
 
+def _guardian(scenarios: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Liquidations with and without a guardian per trader (scenarios run both ways)."""
+    rows = [r for r in scenarios if "avoided" in r]
+    if not rows:
+        return []
+    return [
+        "## The guardian",
+        "",
+        "Each scenario again, every trader running a guardian (re-prove at once when "
+        "flagged or outside the proven set, and when the chance of leaving it before the "
+        "next step exceeds 5%; `benchmarks/stress/guardian.py`):",
+        "",
+        "| scenario | liquidations without guardian | with guardian | avoided | "
+        "early proof attempts | bad debt USD with guardian |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {r['name']} | {r['liquidations_without_guardian']} | "
+            f"{r['liquidations_with_guardian']} | {r['avoided']} | "
+            f"{r['with_guardian']['guardian_triggers']} | "
+            f"{r['with_guardian']['bad_debt_usd']} |"
+            for r in rows
+        ),
+        "",
+    ]
+
+
 def markdown(report: Mapping[str, Any]) -> str:
     """The whole Markdown report from the JSON report."""
     scenarios = report["scenarios"]
@@ -171,6 +197,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         "",
         *_details(scenarios),
         "",
+        *_guardian(scenarios),
         "## Largest one-block move absorbed with zero bad debt",
         "",
         *_thresholds(report),

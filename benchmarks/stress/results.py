@@ -95,6 +95,8 @@ class ScenarioResult:
     close_returned: Counter[str] = field(default_factory=Counter)
     topup_tokens: Counter[str] = field(default_factory=Counter)
     prove_seconds: float = 0.0  # wall clock (not money); integer milliseconds in the JSON
+    guardian: bool = False  # traders ran a guardian (benchmarks.stress.guardian)
+    guardian_triggers: int = 0  # attempts made earlier than the trader alone would have
     seconds: float = 0.0
 
     def count(self, cls: str) -> int:
@@ -122,6 +124,8 @@ class ScenarioResult:
             "description": self.description,
             "duration_s": self.duration,
             "all_passive": self.passive,
+            "guardian": self.guardian,
+            "guardian_triggers": self.guardian_triggers,
             "steps": self.steps,
             "accounts": self.accounts,
             "proof_attempts": self.proof_attempts,

@@ -41,8 +41,12 @@ def simulate(
     out_dir: Path | None = None,
     console: Console | None = None,
     prover: Prover | None = None,
+    guardian: bool = True,
 ) -> dict[str, Any]:
-    """Run everything and write ``stress-report.{json,md}``; returns the JSON report."""
+    """Run everything and write ``stress-report.{json,md}``; returns the JSON report.
+
+    ``guardian``: run each planned scenario again with every trader running a guardian
+    (:mod:`benchmarks.stress.guardian`) and report the liquidations it avoided."""
     started = time.perf_counter()
     spec = DEFAULT_SPEC
     out = console or Console(stderr=True)
@@ -68,6 +72,17 @@ def simulate(
                 f"{scenario.name}: {res['proofs_accepted']} proofs, {res['liquidations']} "
                 f"liquidations, bad debt {res['bad_debt_usd']} USD in {outcome.seconds:.0f} s"
             )
+            if guardian and expect is None:
+                guarded = sim.run(scenario, guardian=True)
+                with_g = len(guarded.liquidations)
+                res["liquidations_without_guardian"] = res["liquidations"]
+                res["liquidations_with_guardian"] = with_g
+                res["avoided"] = res["liquidations"] - with_g
+                res["with_guardian"] = guarded.to_json()
+                log(
+                    f"{scenario.name} with a guardian: {with_g} liquidations "
+                    f"({res['avoided']} avoided), {guarded.guardian_triggers} early attempts"
+                )
             if expect is not None:
                 some = outcome.pool_shortfall > 0 or outcome.bad_debt > 0  # exact, not cents
                 confirmations.append(

@@ -1,7 +1,9 @@
 """The traders: re-prove when due, and when the prover refuses, top up, close or wait.
 
 A trader is due when a shock is flagged on it (after its reaction time) or when its proof
-is ``REFRESH_MARGIN`` seconds from expiring; it attempts at most once per ``RETRY``.
+is ``REFRESH_MARGIN`` seconds from expiring; with a guardian (``guardian``), also whenever
+:func:`benchmarks.stress.guardian.guardian_due` says so. It attempts at most once per
+``RETRY``.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from benchmarks.stress.context import Context, Trader
+from benchmarks.stress.guardian import guardian_due, guardian_risk
 from benchmarks.stress.money import CLOSE_SCALE
 from benchmarks.stress.population import Style
 from benchmarks.stress.results import ScenarioResult
@@ -25,10 +28,25 @@ TOPUP_TARGET = (3, 2)  # defenders top up to 1.5x the maintenance requirement
 
 
 def traders_step(
-    ctx: Context, order: Sequence[Trader], scenario: Scenario, res: ScenarioResult
+    ctx: Context,
+    order: Sequence[Trader],
+    scenario: Scenario,
+    res: ScenarioResult,
+    *,
+    guardian: bool = False,
 ) -> None:
     data: MarketData | None = None
     stale: str | None = None
+    risk = guardian_risk(ctx) if guardian else None
+
+    def read() -> None:
+        nonlocal data, stale
+        if data is None and stale is None:
+            try:
+                data = ctx.client.market_data(Kind.CROSS)
+            except RevertError as exc:
+                stale = exc.name or "unknown revert"
+
     for t in order:
         if not t.open or t.state is None:
             continue
@@ -36,15 +54,16 @@ def traders_step(
         due = t.state.last_proof_at + ctx.spec.proof_lifetime - REFRESH_MARGIN
         if t.state.shock_at:
             due = min(due, t.state.shock_at + t.portfolio.reaction)
+        if risk is not None and now < due and now - t.last_attempt >= RETRY:
+            read()
+            if data is not None and guardian_due(ctx, t, data, risk, now):
+                due = now
+                res.guardian_triggers += 1
         if now < due or now - t.last_attempt < RETRY:
             continue
         t.last_attempt = now
         res.proof_attempts += 1
-        if data is None and stale is None:
-            try:
-                data = ctx.client.market_data(Kind.CROSS)
-            except RevertError as exc:
-                stale = exc.name or "unknown revert"
+        read()
         if data is None:
             # The engine cannot read a price: no proof, no flag, no close. Depositing
             # works but cannot stop a lapse. A trader that would act tries to close

@@ -75,7 +75,9 @@ contract MarginEngineGasTest is MarginEngineBase {
     function test_Gas_DeployEngine() public {
         uint256 g = gasleft();
         MarginEngine e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
-        _log("deploy engine", g - gasleft(), 4_700_000); // + policy epoch 1 and the 9 clock words
+        // + policy epoch 1 and the 9 clock words; the stress views (stressInputs,
+        // verifyStress: 1,470 bytes of code) add ~295,000
+        _log("deploy engine", g - gasleft(), 4_900_000);
         assertEq(e.owner(), owner);
     }
 

@@ -43,6 +43,7 @@ from chain.markets import AssetListing, MarketListing, build_market_data
 from prover import Prover
 from zkmargin import Account, Binding, MarketData, Mode, Position, load_manifest
 from zkmargin.jsonio import write_json
+from zkmargin.stress import shocked_price
 from zkmargin.units import Balance, Price, Size
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,6 +105,14 @@ PRICES: dict[str, Price] = {  # feed -> price
     "WETH/USD": px(2_000),
 }
 SHOCK_PRICES = {**PRICES, "ETH/USD": px(1_800)}  # -10%: beyond the 5% shock threshold
+# Stress proofs (engine.stressInputs / verifyStress): one shock per market id, in bps,
+# applied with zkmargin.stress's rule (WETH has its own feed here, so it does not move).
+STRESS_BPS = (-2_000, 1_000)  # ETH-USD -20%, BTC-USD +10%
+STRESS_PRICES = {
+    **PRICES,
+    "ETH/USD": Price(shocked_price(PRICES["ETH/USD"], STRESS_BPS[0])),
+    "BTC/USD": Price(shocked_price(PRICES["BTC/USD"], STRESS_BPS[1])),
+}
 
 ALICE_SALT = 0xA11CE_5A17
 BOB_SALT = 0xB0B_5A17
@@ -163,6 +172,8 @@ def jobs() -> list[Job]:
         Job("bobOpen", bob, PRICES, init, 0, "cross", opening=True),
         Job("bobProve", bob, PRICES, mmr, 1, "cross"),
         Job("bobWithdraw", bob_after, PRICES, wd, 1, "cross"),
+        Job("aliceStress", alice, STRESS_PRICES, mmr, 1, "isolated"),
+        Job("bobStress", bob, STRESS_PRICES, mmr, 1, "cross"),
         Job("eveOpen", eve, PRICES, init, 0, "cross", opening=True),
         Job("eveReopen", eve2, PRICES, init, 1, "cross", opening=True),
     ]
@@ -256,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             "eve": str(EVE_SALT),
             "eve2": str(EVE_SALT2),
         },
+        "stressBps": list(STRESS_BPS),
         "proofs": {job.name: res for job, res in zip(todo, results, strict=True)},
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)

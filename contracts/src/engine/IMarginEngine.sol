@@ -280,4 +280,30 @@ interface IMarginEngine {
         external
         view
         returns (uint256[] memory);
+
+    // ------------------------------------------------------------------ stress proofs (views)
+
+    /// @dev A stress view got `given` shocks; the engine lists `expected` markets (one each).
+    error MarginEngine__ShockCount(uint256 given, uint256 expected);
+    /// @dev A shock of -100% or less (`bps` <= -10,000) on market `market`: a price must stay positive.
+    error MarginEngine__ShockTooLow(uint8 market, int16 bps);
+    /// @dev The shocked price of slot `slot` (K markets then M assets) is 0 or does not fit 64 bits.
+    error MarginEngine__ShockedPriceOutOfRange(uint256 slot, uint256 price);
+
+    /// @notice The public inputs of a **stress proof** of `who`: its maintenance statement
+    ///         (stored commitment, balances, MMRs, haircuts, current nonce, this engine and
+    ///         chain) at the current oracle prices moved by `shockBps`, one shock per listed
+    ///         market id, in basis points. A market slot's price P becomes
+    ///         floor(P·(10⁴ + bps)/10⁴); a collateral slot priced by the same feed as a
+    ///         listed market (WETH by ETH/USD) takes the first such market's shock; other
+    ///         slots keep their price. Reverts with {MarginEngine__ShockCount},
+    ///         {MarginEngine__ShockTooLow}, {MarginEngine__ShockedPriceOutOfRange}, the
+    ///         adapter's stale-price error, or {MarginEngine__NoAccount}.
+    function stressInputs(address who, int16[] calldata shockBps) external view returns (uint256[] memory);
+    /// @notice Whether `proof` proves that `who` meets maintenance margin at the shocked
+    ///         prices of {stressInputs} (which builds every public input). Changes nothing;
+    ///         a proof is bound to the account's current nonce, so it expires with the next
+    ///         accepted proof. Same reverts as {stressInputs}, and
+    ///         {MarginEngine__InsufficientGas} when the verifier could not get its allowance.
+    function verifyStress(address who, int16[] calldata shockBps, Proof calldata proof) external view returns (bool);
 }

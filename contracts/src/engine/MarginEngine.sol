@@ -671,6 +671,67 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         (inputs,,) = _inputs(st, _balances[who]);
     }
 
+    // ================================================================== stress proofs (views)
+
+    /// @inheritdoc IMarginEngine
+    function stressInputs(address who, int16[] calldata shockBps) public view returns (uint256[] memory inputs) {
+        Stored storage s = _accounts[who];
+        uint256 meta = s.meta;
+        Kind kind = _openKind(who, meta);
+        uint256 markets = _marketCount;
+        if (shockBps.length != markets) revert MarginEngine__ShockCount(shockBps.length, markets);
+        for (uint256 m = 0; m < markets; ++m) {
+            // casting to 'uint8' is safe: m < _marketCount <= MAX_MARKETS
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (shockBps[m] <= -int256(BPS)) revert MarginEngine__ShockTooLow(uint8(m), shockBps[m]);
+        }
+        (inputs,,) = _inputs(_statement(who, s, meta, kind, false, false), _balances[who]);
+        int256[6] memory shock = _slotShocks(kind, meta, shockBps);
+        uint256 words = kind == Kind.Isolated ? 1 : 2;
+        for (uint256 slot = 0; slot < 3 * words; ++slot) {
+            uint256 at = 1 + slot / 3;
+            uint256 shift = PRICE_BITS * (slot % 3);
+            uint256 price = (inputs[at] >> shift) & PRICE_MASK;
+            if (price == 0) continue; // past the isolated account's two slots
+            // shock > -BPS, so the factor is positive; rounded down, as zkmargin.stress does
+            // forge-lint: disable-next-line(unsafe-typecast)
+            uint256 p = (price * uint256(int256(BPS) + shock[slot])) / BPS;
+            if (p == 0 || p > PRICE_MASK) revert MarginEngine__ShockedPriceOutOfRange(slot, p);
+            inputs[at] = (inputs[at] & ~(PRICE_MASK << shift)) | (p << shift);
+        }
+    }
+
+    /// @inheritdoc IMarginEngine
+    function verifyStress(address who, int16[] calldata shockBps, Proof calldata proof) external view returns (bool) {
+        uint256[] memory inputs = stressInputs(who, shockBps);
+        return _verifies(inputs.length == 6 ? Kind.Isolated : Kind.Cross, inputs, proof);
+    }
+
+    /// @dev The shock of each price slot (K markets then M assets) of an account of `kind`:
+    ///      a listed market slot takes its market's, a listed collateral slot the first
+    ///      listed market's on the same feed, an unlisted slot none.
+    function _slotShocks(Kind kind, uint256 meta, int16[] calldata shockBps)
+        private
+        view
+        returns (int256[6] memory shock)
+    {
+        (uint256[6] memory cfg, uint256 n, uint256 k) = _slotConfig(kind, meta);
+        for (uint256 slot = 0; slot < n; ++slot) {
+            uint256 c = cfg[slot];
+            if (c == 0) continue;
+            if (slot < k) {
+                shock[slot] = shockBps[kind == Kind.Isolated ? _marketOf(meta) : slot];
+                continue;
+            }
+            for (uint256 m = 0; m < shockBps.length; ++m) {
+                if (((_marketCfg[m] ^ c) & type(uint160).max) == 0) {
+                    shock[slot] = shockBps[m];
+                    break;
+                }
+            }
+        }
+    }
+
     // ================================================================== internal: proofs
 
     function _open(uint256 commitment, Kind kind, uint8 mkt, uint8 asset, Proof calldata proof) private {
@@ -759,6 +820,12 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     ///      input < r again and answers false otherwise (so a corrupted input still fails,
     ///      with {MarginEngine__InvalidProof}).
     function _verify(Kind kind, uint256[] memory inputs, Proof calldata proof) private view {
+        if (!_verifies(kind, inputs, proof)) revert MarginEngine__InvalidProof();
+    }
+
+    /// @dev Whether the verifier of `kind` accepts `proof` for `inputs` ({_verify} without
+    ///      the revert on a false answer; {verifyStress} returns it).
+    function _verifies(Kind kind, uint256[] memory inputs, Proof calldata proof) private view returns (bool ok) {
         // The snarkjs verifier answers false (instead of reverting) when the pairing
         // precompile runs out of gas, which would report a valid proof starved of gas as
         // invalid: refuse to start unless the verifier can get its whole allowance
@@ -768,7 +835,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         (address verifier, bytes4 selector) = kind == Kind.Isolated
             ? (isolatedVerifier, IIsolatedVerifier.verifyProof.selector)
             : (crossVerifier, ICrossVerifier.verifyProof.selector);
-        bool ok;
         // verifyProof(uint256[2], uint256[2][2], uint256[2], uint256[k]): all static, so the
         // calldata is the selector, the proof's 8 words as they came in, then the k inputs.
         assembly ("memory-safe") {
@@ -784,7 +850,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             }
             ok := and(eq(returndatasize(), 32), eq(mload(0), 1))
         }
-        if (!ok) revert MarginEngine__InvalidProof();
     }
 
     /// @dev The statement an open account proves: MMR (or IMR), no opening flag, the

@@ -126,6 +126,8 @@ interface Vm {
     function parseJsonUint(string calldata json, string calldata key) external pure returns (uint256);
     /// @notice Reads a uint array at `key`.
     function parseJsonUintArray(string calldata json, string calldata key) external pure returns (uint256[] memory);
+    /// @dev A JSON array of (signed) integers.
+    function parseJsonIntArray(string calldata json, string calldata key) external pure returns (int256[] memory);
     /// @notice Reads a string at `key`.
     function parseJsonString(string calldata json, string calldata key) external pure returns (string memory);
     /// @notice Reads an address at `key`.
