@@ -74,10 +74,10 @@ stress: setup
 bench: setup
 	$(PY) -m benchmarks.bench
 	$(PY) -m benchmarks.bench_batch
-	$(PY) benchmarks/gas.py
+	$(PY) -m benchmarks.gas
 
 bench-gas: setup
-	$(PY) benchmarks/gas.py
+	$(PY) -m benchmarks.gas
 
 # calibration of the liquidation forecast over the shipped daily history (docs/forecast.md):
 # predicted vs realized breach frequency, build/bench/backtest.json (~2-3 min on 2 cores)

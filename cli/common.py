@@ -35,6 +35,22 @@ circuit_option = click.option(
     help="Circuit instance; auto picks isolated when the account fits it.",
 )
 
+prove_circuit_option = click.option(
+    "--circuit",
+    type=click.Choice(["auto", "isolated", "cross", "portfolio"]),
+    default="auto",
+    show_default=True,
+    help="Circuit instance; auto picks isolated when the account fits it, else cross. "
+    "portfolio: portfolio margin (perpetuals and options) against a risk file given as -m "
+    "(docs/portfolio.md).",
+)
+now_option = click.option(
+    "--now",
+    default=None,
+    help="Portfolio only: the time option expiries are checked against (UTC, "
+    "YYYY-MM-DDTHH:MM:SSZ; default: the clock).",
+)
+
 
 def binding_options(func: F) -> F:
     """--chain-id, --engine, --nonce: where the proof may be used."""
