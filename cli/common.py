@@ -107,7 +107,7 @@ mode_option = click.option(
 class TimedLog:
     """A progress logger for long steps: each line on stderr with the seconds elapsed.
 
-    A cold ``zkmargin setup`` runs for a minute and a half, most of it in one step (the
+    A cold ``zkmargin setup`` runs for minutes, most of it in one step (the
     phase-2 preparation of the Powers of Tau); a line per step with the running time
     shows where the time goes, and while one step runs longer than ``every`` seconds a
     "still …" line repeats, so a slow machine never looks hung. Use it as a context

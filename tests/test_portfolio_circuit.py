@@ -13,6 +13,8 @@ near 2^96), funded in USDC to the model's exact boundary ± 1 unit.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -323,54 +325,95 @@ def _field(word: int, index: int, value: int, width: int = 16) -> int:
     return (word & ~mask) + value * (1 << shift)
 
 
+SOURCE = Path(__file__).resolve().parent.parent / "circuits" / "lib" / "portfolio_margin.circom"
+_FRAME = re.compile(r"Error in template (\w+?)_\d+ line: (\d+)")
+
+
+def rejection(calc: WitnessCalculator, inputs: dict[str, Any]) -> tuple[str, str]:
+    """Which check refuses ``inputs``: the innermost template that failed, and the
+    statement of ``PortfolioMargin`` it was reached from (its source line, so the test
+    names the check and survives line shifts)."""
+    try:
+        calc.calculate(inputs)
+    except ProverError as exc:
+        frames = _FRAME.findall(str(exc))
+        assert frames and frames[-1][0] == "PortfolioMargin", str(exc)
+        line = SOURCE.read_text().splitlines()[int(frames[-1][1]) - 1].strip()
+        return frames[0][0], line
+    raise AssertionError("accepted")
+
+
 TAMPERS = {
+    # label -> (tamper, the template that fails, the PortfolioMargin statement it serves)
     # the short perp turned into a negative-size long: a gain instead of a loss
-    "negative size": lambda i: _set(_set(i, "side", 0, 1), "size", 0, -ONE),
-    "size 2^64": lambda i: _set(i, "size", 0, 2**64),
-    "negative entry": lambda i: _set(i, "entry", 0, -1),
-    "side 2": lambda i: _set(i, "side", 0, 2),
-    "side -1": lambda i: _set(i, "side", 0, -1),
-    "instrument K+J": lambda i: _set(i, "instrument", 0, 12),
-    "instrument -1": lambda i: _set(i, "instrument", 0, -1),
-    "unlisted option slot": lambda i: _set(i, "instrument", 1, 5),
-    "unlisted market slot": lambda i: _set(i, "instrument", 0, 3),
+    "negative size": (lambda i: _set(_set(i, "side", 0, 1), "size", 0, -ONE),
+                      "Num2Bits", "sizeBits[i].in <== size[i];"),
+    "size 2^64": (lambda i: _set(i, "size", 0, 2**64), "Num2Bits", "sizeBits[i].in <== size[i];"),
+    "negative entry": (lambda i: _set(i, "entry", 0, -1),
+                       "Num2Bits", "entryBits[i].in <== entry[i];"),
+    "side 2": (lambda i: _set(i, "side", 0, 2), "AssertBool", "sideIsBit[i].in <== side[i];"),
+    "side -1": (lambda i: _set(i, "side", 0, -1), "AssertBool", "sideIsBit[i].in <== side[i];"),
+    "instrument K+J": (lambda i: _set(i, "instrument", 0, 12),
+                       "OneHot", "instSel[i].index <== instrument[i];"),
+    "instrument -1": (lambda i: _set(i, "instrument", 0, -1),
+                      "OneHot", "instSel[i].index <== instrument[i];"),
+    "unlisted option slot": (lambda i: _set(i, "instrument", 1, 5),
+                             "PortfolioMargin", "size[i] * (1 - listedSel[i].out) === 0;"),
+    "unlisted market slot": (lambda i: _set(i, "instrument", 0, 3),
+                             "PortfolioMargin", "size[i] * (1 - listedSel[i].out) === 0;"),
     # L_10 committed as p - 450 instead of 10000 - 450 (skipping the offset)
-    "negative L raw": lambda i: _set(i, "riskCholesky", None, _field(i["riskCholesky"], 1, -450)),
-    "L above 20000": lambda i: _set(i, "riskCholesky", None, _field(i["riskCholesky"], 0, 20001)),
-    "delta above 1": lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 0, 10001)),
-    "delta sign 2": lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 1, 2)),
-    "underlying K": lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 2, 4)),
-    "floor above 1": lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 0, 10001)),
-    "haircut negative": lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 8, -1)),
-    "risk factor K+1": lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 10, 5)),
-    "listed 2": lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 4, 2)),
-    "option values word negative": lambda i: _set(i, "optionValues", 0, -1),
-    "gamma above 2^64": lambda i: _set(i, "optionValues", 0, i["optionValues"][0] + 2**192),
-}
+    "negative L raw": (lambda i: _set(i, "riskCholesky", None, _field(i["riskCholesky"], 1, -450)),
+                       "Num2Bits", "cholBound[e].in <== chol.out[e];"),
+    "L above 20000": (lambda i: _set(i, "riskCholesky", None, _field(i["riskCholesky"], 0, 20001)),
+                      "Num2Bits", "cholBound[e].in <== chol.out[e];"),
+    "delta above 1": (lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 0, 10001)),
+                      "Num2Bits", "deltaBound[j].in <== deltaMag[j];"),
+    "delta sign 2": (lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 1, 2)),
+                     "AssertBool", "deltaNegIsBit[j].in <== deltaNeg[j];"),
+    "underlying K": (lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 2, 4)),
+                     "OneHot", "marketSel[i].index <== perpIndex + underlyingSel[i].out;"),
+    "floor above 1": (lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 0, 10001)),
+                      "Num2Bits", "floorBound[k].in <== floorBps[k];"),
+    "haircut negative": (lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 8, -1)),
+                         "Num2Bits", "haircutBound[c].in <== haircut[c];"),
+    "risk factor K+1": (lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 10, 5)),
+                        "OneHot", "factorSel[c].index <== params.out[2 * K + M + c];"),
+    "listed 2": (lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 4, 2)),
+                 "AssertBool", "listedMarketIsBit[k].in <== listedMarket[k];"),
+    "option values word negative": (lambda i: _set(i, "optionValues", 0, -1),
+                                    "Num2Bits", "optValues[j].word <== optionValues[j];"),
+    "gamma above 2^64": (lambda i: _set(i, "optionValues", 0, i["optionValues"][0] + 2**192),
+                         "Num2Bits", "optValues[j].word <== optionValues[j];"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("label", sorted(TAMPERS))
 def test_tampered_inputs_refused(calc: WitnessCalculator, label: str) -> None:
-    assert not accepts(calc, recommit(TAMPERS[label](tamper_base(calc))))
+    tamper, template, statement = TAMPERS[label]
+    assert rejection(calc, recommit(tamper(tamper_base(calc)))) == (template, statement)
 
 
 PUBLIC_TAMPERS = {
-    "withdrawal without initial": ("modeWord", 2),
-    "mode 4": ("modeWord", 4),
-    "balance word 2^192": ("balanceWords", [2**192]),
-    "zero price": ("priceWords", None),
-    "other risk commitment": ("riskCommitment", 1),
-    "other account": ("accountNonce", 0xA11CF | 7 << 160),
-}
+    "withdrawal without initial": ("modeWord", 2,
+                                   "PortfolioMargin", "withdrawal * (1 - initial) === 0;"),
+    "mode 4": ("modeWord", 4, "Num2Bits", "mode.word <== modeWord;"),
+    "balance word 2^192": ("balanceWords", [2**192],
+                           "Num2Bits", "balanceWord[w].word <== balanceWords[w];"),
+    "zero price": ("priceWords", None, "AssertNonZero", "priceNonZero[p].in <== price[p];"),
+    "other risk commitment": ("riskCommitment", 1,
+                              "PortfolioMargin", "riskCommitment === riskHash.out;"),
+    "other account": ("accountNonce", 0xA11CF | 7 << 160,
+                      "PortfolioMargin", "commitment === hash.out;"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("label", sorted(PUBLIC_TAMPERS))
 def test_tampered_public_inputs_refused(calc: WitnessCalculator, label: str) -> None:
     inputs = tamper_base(calc)
-    key, value = PUBLIC_TAMPERS[label]
+    key, value, template, statement = PUBLIC_TAMPERS[label]
     if value is None:
         value = [inputs["priceWords"][0] & ~(2**64 - 1), inputs["priceWords"][1]]
-    assert not accepts(calc, {**inputs, key: value})
+    assert rejection(calc, {**inputs, key: value}) == (template, statement)
 
 
 def test_withdrawal_mode_drops_gain(calc: WitnessCalculator) -> None:
