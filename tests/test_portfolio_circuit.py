@@ -213,10 +213,8 @@ def test_risk_free_book_boundary_is_d_zero(calc: WitnessCalculator) -> None:
 MAX64 = 2**64 - 1
 
 
-@pytest.mark.parametrize("mode", list(PortfolioMode))
-def test_huge_uncovered_exposures_refused(calc: WitnessCalculator, mode: PortfolioMode) -> None:
-    """Maximal exposures of both signs, negative Cholesky entries, maximal λ and balances:
-    no balance covers them, and the circuit refuses even the largest one."""
+def maximal_book() -> tuple[PortfolioAccount, RiskFile]:
+    """Maximal exposures of both signs, negative Cholesky entries, maximal λ and balances."""
     risk = make_risk(
         [MAX64, MAX64, MAX64 - 1],
         [[10000], [-10000, 1], [10000, -10000, 1]],
@@ -229,19 +227,12 @@ def test_huge_uncovered_exposures_refused(calc: WitnessCalculator, mode: Portfol
         perp("M2", False, MAX64, MAX64 - 1),
         WETH=2**96 - 1,
     )
-    assert not evaluate(account, risk, mode).solvent  # |x| ~ 2^128 * 1e10
-    assert min_usdc(account, risk, mode) is None
-    assert not accepts(calc, inputs_for(with_usdc(account, 2**96 - 1), risk, mode))
+    return with_usdc(account, 2**96 - 1), risk
 
 
-@pytest.mark.parametrize("mode", list(PortfolioMode))
-@pytest.mark.parametrize("variant", ["opposite sides", "negative cholesky"])
-def test_huge_cancelling_exposures(
-    calc: WitnessCalculator, mode: PortfolioMode, variant: str
-) -> None:
+def cancelling_book(variant: str) -> tuple[PortfolioAccount, RiskFile]:
     """Exposures of ~2^140 that cancel exactly in y_0 and y_1 (through opposite sides, or
-    through negative Cholesky entries): only y_2 = x_2 remains. The circuit agrees with
-    the model to the last unit, so no wrap-around helps or hurts."""
+    through negative Cholesky entries): only y_2 = x_2 remains."""
     q = 2**30
     if variant == "opposite sides":
         cholesky = [[10000], [10000, 1], [10000, 10000, 1]]
@@ -251,6 +242,26 @@ def test_huge_cancelling_exposures(
         legs = [(True, 9999 * q), (True, 10000 * q), (True, q)]
     risk = make_risk([MAX64] * 3, cholesky, lambdas=(65535, 65535), floors=[0, 0, 0])
     account = book(*(perp(f"M{k}", long, size, MAX64) for k, (long, size) in enumerate(legs)))
+    return account, risk
+
+
+@pytest.mark.parametrize("mode", list(PortfolioMode))
+def test_huge_uncovered_exposures_refused(calc: WitnessCalculator, mode: PortfolioMode) -> None:
+    """No balance covers the maximal book, and the circuit refuses even the largest one."""
+    account, risk = maximal_book()
+    assert not evaluate(account, risk, mode).solvent  # |x| ~ 2^128 * 1e10
+    assert min_usdc(account, risk, mode) is None
+    assert not accepts(calc, inputs_for(account, risk, mode))
+
+
+@pytest.mark.parametrize("mode", list(PortfolioMode))
+@pytest.mark.parametrize("variant", ["opposite sides", "negative cholesky"])
+def test_huge_cancelling_exposures(
+    calc: WitnessCalculator, mode: PortfolioMode, variant: str
+) -> None:
+    """The cancelling books agree with the model to the last unit, so no wrap-around helps
+    or hurts."""
+    account, risk = cancelling_book(variant)
     report = evaluate(account, risk, mode)
     assert report.rotated[0] == report.rotated[1] == 0
     assert report.rotated[2] == report.exposures["M2"] > 2**126
@@ -501,3 +512,48 @@ def test_spliced_insolvent_witness_breaks_the_r1cs(
     }
     assert spliced != bad
     assert r1cs.violated(on_wires(spliced, build.sym, r1cs))
+
+
+def violated_signals(r1cs: R1cs, build: Build, values: dict[str, int]) -> set[str]:
+    """Names of the signals the violated constraints of the real circuit touch (array
+    indices dropped: ``main.zHatSq[2]`` is ``main.zHatSq``)."""
+    from test_soundness import constraint_signals
+    from tooling.wtns_files import read_sym
+
+    names = read_sym(build.sym)
+    signals: set[str] = set()
+    for index in r1cs.violated(on_wires(values, build.sym, r1cs)):
+        signals |= constraint_signals(r1cs, names, index)
+    return {_INDICES.sub("", name) for name in signals}
+
+
+_INDICES = re.compile(r"(\[\d+\])+$")
+# D̂² >= Σ ẑ²: the constraint that decomposes its slack lhs − Σ ẑ² in 251 bits (main.claim)
+CLAIM_SIGNALS = {"main.lhs", "main.zHatSq"}
+
+
+@pytest.mark.parametrize(
+    "case", ["maximal", "opposite sides, one unit short", "negative cholesky, one unit short"]
+)
+def test_wrap_around_attempts_break_only_the_claim(
+    build: Build, r1cs: R1cs, assertless: Build, case: str
+) -> None:
+    """At the constraint level: the honest witness (assertless build) of the maximal
+    uncovered book, and of each cancelling book one unit below its boundary, violates the
+    real R1CS, and the only constraint it breaks is the claim's: no range check or
+    wrap-around lets ~2^140 exposures through. At the boundary, nothing is violated."""
+    mode = PortfolioMode.MAINTENANCE
+    if case == "maximal":
+        account, risk = maximal_book()
+    else:
+        account, risk = cancelling_book(case.split(",")[0])
+        need = min_usdc(account, risk, mode)
+        assert need is not None
+        boundary = assertless.witness_by_name(inputs_for(with_usdc(account, need), risk, mode))
+        assert not r1cs.violated(on_wires(boundary, build.sym, r1cs))
+        account = with_usdc(account, need - 1)
+    values = assertless.witness_by_name(inputs_for(account, risk, mode))
+    assert len(r1cs.violated(on_wires(values, build.sym, r1cs))) == 1
+    touched = violated_signals(r1cs, build, values)
+    assert CLAIM_SIGNALS <= touched
+    assert all(n in CLAIM_SIGNALS | {"wire0"} or n.startswith("main.claim.") for n in touched)
