@@ -22,7 +22,14 @@ from test_portfolio_model import min_usdc, with_usdc
 
 from prover.prove import Prover
 from verifier.bundle import verify_bundle
-from zkmargin.encoding import Binding
+from zkmargin.encoding import (
+    PORTFOLIO_TEMPLATE,
+    Binding,
+    circuit_entries,
+    circuit_shape,
+    circuit_shapes,
+    circuit_template,
+)
 from zkmargin.errors import InputError, InsufficientMargin, ProverError
 from zkmargin.jsonio import read_json_file
 from zkmargin.model import Account, Mode
@@ -34,7 +41,7 @@ from zkmargin.portfolio_encoding import (
     portfolio_commitment,
 )
 from zkmargin.proofs import ProofBundle
-from zkmargin.riskfile import RiskFile, parse_time, risk_commitment
+from zkmargin.riskfile import DEFAULT_SHAPE, RiskFile, parse_time, risk_commitment
 
 __all__ = ["risk", "risk_path"]  # fixtures shared with tests/test_portfolio_cli.py
 
@@ -71,6 +78,24 @@ def test_prove_portfolio_on_every_backend(manifest: Any, risk: RiskFile, backend
             verdict = verify_bundle(bundle, manifest)
             assert verdict.valid, verdict.reason
             assert verdict.reason.startswith(f"portfolio proof verifies ({mode.value}, ")
+
+
+def test_setup_lists_the_portfolio_circuit_with_the_encoders_shape(manifest: Any) -> None:
+    """circuits.json's portfolio entry is the shape the encoder and the statement use, and
+    the keys setup made have its 8 public inputs; the rate-based shapes exclude it."""
+    entry = circuit_entries()[PORTFOLIO_CIRCUIT]
+    assert entry["template"] == PORTFOLIO_TEMPLATE == circuit_template(PORTFOLIO_CIRCUIT)
+    shape = DEFAULT_SHAPE
+    assert entry["params"] == {
+        "N": shape.positions, "K": shape.markets, "M": shape.collateral, "J": shape.options
+    }  # fmt: skip
+    art = manifest.circuit(PORTFOLIO_CIRCUIT)
+    assert (art.constraints, art.n_public) == (13222, 8)
+    sol = art.verifier_sol.read_text()
+    assert "IC8x" in sol and "IC9x" not in sol  # one point per public input, plus IC0
+    assert PORTFOLIO_CIRCUIT not in circuit_shapes()
+    with pytest.raises(InputError, match=r"^circuit 'portfolio' is not a rate-based"):
+        circuit_shape(PORTFOLIO_CIRCUIT)
 
 
 def test_statement_round_trips_through_the_signals(risk: RiskFile) -> None:
