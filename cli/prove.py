@@ -81,8 +81,8 @@ def prove(
 ) -> None:
     """Prove that ACCOUNT meets the margin requirement at the market file's prices.
 
-    Writes nothing and exits 1 if the account does not meet it. With ``--circuit
-    portfolio``, -m is a risk file and ACCOUNT may hold options (docs/portfolio.md).
+    Writes nothing and exits 1 if the account does not meet it. With --circuit
+    portfolio, -m is a risk file and ACCOUNT may hold options (docs/portfolio.md).
     """
     check_output_path(output, account_file, market_file)
     if circuit == "portfolio":  # proved here: `zkmargin serve` answers rate-based accounts
