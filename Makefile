@@ -59,7 +59,7 @@ test: lint typecheck pytest forge-test
 test-fast: setup
 	$(VENV)/bin/pytest -q -n 2 -m "not chain and not slow and not audit"
 
-# heavy sweeps, not part of `make test`: cross-circuit mutants, long fuzz/invariant runs,
+# heavy sweeps, not part of `make test`: cross- and portfolio-circuit mutants, long fuzz/invariant runs,
 # and the stress simulation (build/audit/stress-report.{md,json}, ~10-12 min on 2 cores)
 audit: setup
 	$(VENV)/bin/pytest -m audit
@@ -74,10 +74,10 @@ stress: setup
 bench: setup
 	$(PY) -m benchmarks.bench
 	$(PY) -m benchmarks.bench_batch
-	$(PY) benchmarks/gas.py
+	$(PY) -m benchmarks.gas
 
 bench-gas: setup
-	$(PY) benchmarks/gas.py
+	$(PY) -m benchmarks.gas
 
 # calibration of the liquidation forecast over the shipped daily history (docs/forecast.md):
 # predicted vs realized breach frequency, build/bench/backtest.json (~2-3 min on 2 cores)

@@ -2,14 +2,19 @@
 
     python -m benchmarks.bench [--runs N] [--skip-cold-setup | --skip-setup]
 
-Measures, per circuit: constraints, witness time (in-process wasm); prove time through
+Measures, per circuit (isolated and cross on examples/markets.json; portfolio on the
+covered-call book of examples/portfolio/ under a risk file published from the shipped
+history): constraints, public inputs, witness time (in-process wasm); prove time through
 the library once warm (model + witness + proof + self-check) for each installed backend
 (arkworks, snarkjs-worker) with its resident memory, the one-shot ``snarkjs groth16 prove``
 baseline, ``zkmargin prove`` in a fresh process (and the prove command alone; both proving
-in-process, then answered by a running ``zkmargin serve``), Python (py_ecc) and snarkjs
-verify; and setup time, cold (a fresh build directory: compile,
-ceremony, keys) and warm (everything cached). The proving numbers also go to
-``build/bench/prove.json`` (other keys in that file, e.g. batch numbers, are kept).
+in-process, then answered by a running ``zkmargin serve``; serve answers rate-based
+accounts only, so portfolio has no served rows), Python (py_ecc) and snarkjs verify; and
+setup time, cold (a fresh build directory: compile, ceremony, keys) and warm (everything
+cached). The proving numbers also go to ``build/bench/prove.json`` (other keys in that
+file, e.g. batch numbers, are kept): per circuit ``library_warm_ms`` (default backend),
+``snarkjs_cli_ms``, ``speedup_vs_snarkjs_cli``, ``cli_ms``, ``verify_ms``, constraints,
+public inputs and each backend's warm time.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks import portfolio_book
+from benchmarks.portfolio_book import covered_call
 from benchmarks.results import update_results
 from prover.backends import backend_name, installed_backends
 from prover.backends.snarkjs_cli import SnarkjsCliBackend
@@ -37,9 +45,17 @@ from prover.setup import run_setup
 from verifier.bundle import verify_bundle
 from zkmargin.accounts import account_to_json, load_market_data, new_account
 from zkmargin.artifacts import Manifest
+from zkmargin.encoding import Binding
 from zkmargin.model import Account, MarketData, Position
 from zkmargin.paths import build_dir
+from zkmargin.portfolio import (
+    PortfolioAccount,
+    PortfolioMode,
+    portfolio_account_to_json,
+)
+from zkmargin.portfolio_encoding import PORTFOLIO_CIRCUIT, encode_portfolio
 from zkmargin.proofs import ProofBundle
+from zkmargin.riskfile import RiskFile
 from zkmargin.toolrun import run_tool
 from zkmargin.units import Balance, Price, Size
 
@@ -56,22 +72,65 @@ def median_time(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(samples)
 
 
-def accounts() -> dict[str, Account]:
-    return {
-        "isolated": new_account(
-            0x1111,
-            {"USDC": Balance(2000 * 10**18)},
-            (Position("ETH-USD", True, Size(5 * 10**8), Price(2000 * 10**8)),),
+@dataclass
+class Case:
+    """One benchmarked circuit: an account, its market or risk file, and how to prove it."""
+
+    circuit: str
+    account: Account | PortfolioAccount
+    data: MarketData | RiskFile
+    data_file: Path
+    cli_args: list[str] = field(default_factory=list)  # extra `zkmargin prove` arguments
+    served: bool = True  # `zkmargin serve` answers it
+    now: int | None = None
+
+    def prove(self, prover: Prover) -> ProofBundle:
+        return prover.prove(self.account, self.data, circuit=self.circuit, now=self.now)
+
+    def inputs(self, prover: Prover) -> dict[str, Any]:
+        if isinstance(self.account, PortfolioAccount):
+            assert isinstance(self.data, RiskFile)
+            mode = PortfolioMode.MAINTENANCE
+            return encode_portfolio(self.account, self.data, mode=mode, binding=Binding()).inputs
+        assert isinstance(self.data, MarketData)
+        return prover.encode(self.account, self.data, circuit=self.circuit).inputs
+
+    def account_json(self) -> dict[str, Any]:
+        if isinstance(self.account, PortfolioAccount):
+            return portfolio_account_to_json(self.account)
+        return account_to_json(self.account)
+
+
+def cases(tmp: Path) -> list[Case]:
+    markets = ROOT / "examples" / "markets.json"
+    data = load_market_data(markets)
+    isolated = new_account(
+        0x1111,
+        {"USDC": Balance(2000 * 10**18)},
+        (Position("ETH-USD", True, Size(5 * 10**8), Price(2000 * 10**8)),),
+    )
+    cross = new_account(
+        0x2222,
+        {"USDC": Balance(20000 * 10**18), "WETH": Balance(3 * 10**18)},
+        (
+            Position("ETH-USD", True, Size(5 * 10**8), Price(2000 * 10**8)),
+            Position("BTC-USD", False, Size(10**7), Price(58000 * 10**8)),
         ),
-        "cross": new_account(
-            0x2222,
-            {"USDC": Balance(20000 * 10**18), "WETH": Balance(3 * 10**18)},
-            (
-                Position("ETH-USD", True, Size(5 * 10**8), Price(2000 * 10**8)),
-                Position("BTC-USD", False, Size(10**7), Price(58000 * 10**8)),
-            ),
+    )
+    book, risk, risk_file = covered_call(tmp)
+    return [
+        Case("isolated", isolated, data, markets),
+        Case("cross", cross, data, markets),
+        Case(
+            PORTFOLIO_CIRCUIT,
+            book,
+            risk,
+            risk_file,
+            ["--circuit", PORTFOLIO_CIRCUIT, "--now", portfolio_book.NOW_TEXT],
+            served=False,
+            now=portfolio_book.NOW,
         ),
-    }
+    ]
 
 
 def rss_bytes(pid: int | str = "self") -> int:
@@ -85,17 +144,15 @@ def rss_bytes(pid: int | str = "self") -> int:
     return 0
 
 
-def warm_backend(
-    manifest: Manifest, backend: str, account: Account, data: MarketData, runs: int
-) -> tuple[float, float]:
+def warm_backend(manifest: Manifest, backend: str, case: Case, runs: int) -> tuple[float, float]:
     """Median seconds of ``Prover.prove`` once warm (model + witness + proof + self-check)
     and the backend's resident memory: the Node worker's RSS, or for an in-process backend
     the growth of this process' RSS while it loads keys and proves."""
     with Prover(manifest, backend=backend) as prover:
-        prover.witness_calculator(prover.encode(account, data).statement.circuit)
+        prover.witness_calculator(case.circuit)
         before = rss_bytes()
-        prover.prove(account, data)  # keys, worker start-up
-        t = median_time(lambda: prover.prove(account, data), runs)
+        case.prove(prover)  # keys, worker start-up
+        t = median_time(lambda: case.prove(prover), runs)
         impl = prover.backend_impl()
         if isinstance(impl, SnarkjsWorkerBackend):
             memory = impl.rss_bytes() or 0
@@ -104,29 +161,25 @@ def warm_backend(
     return t, memory
 
 
-def bench_prove(
-    manifest: Manifest, circuit: str, account: Account, tmp: Path, runs: int
-) -> dict[str, Any]:
+def bench_prove(manifest: Manifest, case: Case, tmp: Path, runs: int) -> dict[str, Any]:
     """The per-circuit proving numbers of ``build/bench/prove.json`` (milliseconds)."""
-    markets = ROOT / "examples" / "markets.json"
-    data = load_market_data(markets)
+    circuit = case.circuit
     backends: dict[str, dict[str, float]] = {}
     for name in installed_backends():
         if name == "snarkjs-cli":
             continue  # measured below as the bare one-shot baseline
-        t, memory = warm_backend(manifest, name, account, data, runs)
+        t, memory = warm_backend(manifest, name, case, runs)
         backends[name] = {"library_warm_ms": t * 1000, "rss_mb": memory / 2**20}
 
     reference = Prover(manifest, backend="snarkjs-cli")
-    enc = reference.encode(account, data)
-    wtns = reference.witness_calculator(circuit).wtns_bytes(enc.inputs)
+    wtns = reference.witness_calculator(circuit).wtns_bytes(case.inputs(reference))
     cli_backend = SnarkjsCliBackend(manifest)
     snarkjs_cli = median_time(lambda: cli_backend.prove(circuit, wtns), runs)
 
     account_file = tmp / f"{circuit}.account.json"
-    account_file.write_text(json.dumps(account_to_json(account)))
+    account_file.write_text(json.dumps(case.account_json()))
     proof_file = tmp / f"{circuit}.proof.json"
-    args = [str(account_file), "-m", str(markets), "-o", str(proof_file)]
+    args = [str(account_file), "-m", str(case.data_file), "-o", str(proof_file), *case.cli_args]
     cli = median_time(
         lambda: subprocess.run(
             [str(ZKMARGIN), "prove", *args, "--local"], check=True, capture_output=True
@@ -140,28 +193,35 @@ def bench_prove(
         lambda: subprocess.run([*command_only, "--local"], check=True, capture_output=True),
         runs,
     )
-    with prove_server(tmp) as env:
-        cli_served = median_time(
-            lambda: subprocess.run(command_only, check=True, capture_output=True, env=env), runs
-        )
-        cli_full_served = median_time(
-            lambda: subprocess.run(
-                [str(ZKMARGIN), "prove", *args], check=True, capture_output=True, env=env
-            ),
-            runs,
-        )
+    served: dict[str, float] = {}
+    if case.served:
+        with prove_server(tmp) as env:
+            served["cli_served_ms"] = median_time(
+                lambda: subprocess.run(command_only, check=True, capture_output=True, env=env),
+                runs,
+            )
+            served["cli_full_served_ms"] = median_time(
+                lambda: subprocess.run(
+                    [str(ZKMARGIN), "prove", *args], check=True, capture_output=True, env=env
+                ),
+                runs,
+            )
     bundle = ProofBundle.load(proof_file)
     verify = median_time(lambda: verify_bundle(bundle, manifest), runs)
 
     default = backend_name()
     return {
         "backend": default,
+        "constraints": manifest.circuit(circuit).constraints,
+        "public_inputs": manifest.circuit(circuit).n_public,
         "library_warm_ms": round(backends[default]["library_warm_ms"], 1),
         "snarkjs_cli_ms": round(snarkjs_cli * 1000, 1),
+        "speedup_vs_snarkjs_cli": round(
+            snarkjs_cli * 1000 / backends[default]["library_warm_ms"], 1
+        ),
         "cli_ms": round(cli * 1000, 1),
         "cli_command_only_ms": round(cli_command * 1000, 1),
-        "cli_served_ms": round(cli_served * 1000, 1),
-        "cli_full_served_ms": round(cli_full_served * 1000, 1),
+        **{key: round(value * 1000, 1) for key, value in served.items()},
         "verify_ms": round(verify * 1000, 1),
         "backends": {
             name: {key: round(value, 1) for key, value in numbers.items()}
@@ -205,14 +265,15 @@ def prove_rows(circuit: str, numbers: dict[str, Any]) -> list[tuple[str, str, st
         (circuit, f"prove: {name} warm (library)", f"{n['library_warm_ms']:8.1f} ms")
         for name, n in numbers["backends"].items()
     ]
-    rows += [
-        (circuit, "prove: snarkjs groth16 prove (one-shot)", ms("snarkjs_cli_ms")),
-        (circuit, "prove: zkmargin prove (fresh process)", ms("cli_ms")),
-        (circuit, "prove: prove command only (fresh)", ms("cli_command_only_ms")),
-        (circuit, "prove: prove command only, served", ms("cli_served_ms")),
-        (circuit, "prove: zkmargin prove, served", ms("cli_full_served_ms")),
-        (circuit, "verify: Python (py_ecc)", ms("verify_ms")),
-    ]
+    labels = {
+        "snarkjs_cli_ms": "prove: snarkjs groth16 prove (one-shot)",
+        "cli_ms": "prove: zkmargin prove (fresh process)",
+        "cli_command_only_ms": "prove: prove command only (fresh)",
+        "cli_served_ms": "prove: prove command only, served",
+        "cli_full_served_ms": "prove: zkmargin prove, served",
+        "verify_ms": "verify: Python (py_ecc)",
+    }
+    rows += [(circuit, label, ms(key)) for key, label in labels.items() if key in numbers]
     speedup = numbers["snarkjs_cli_ms"] / numbers["library_warm_ms"]
     rows.append((circuit, f"speed-up {numbers['backend']} vs one-shot", f"{speedup:8.1f} x"))
     for name, n in numbers["backends"].items():
@@ -221,24 +282,21 @@ def prove_rows(circuit: str, numbers: dict[str, Any]) -> list[tuple[str, str, st
     return rows
 
 
-def bench_circuit(
-    prover: Prover, circuit: str, account: Account, tmp: Path, runs: int
-) -> list[tuple[str, str, str]]:
+def bench_circuit(prover: Prover, case: Case, tmp: Path, runs: int) -> list[tuple[str, str, str]]:
     """Constraints, witness time and snarkjs' own verify (the proving numbers are in
     :func:`bench_prove`)."""
-    manifest = prover.manifest
-    data = load_market_data(ROOT / "examples" / "markets.json")
-    art = manifest.circuit(circuit)
+    circuit = case.circuit
+    art = prover.manifest.circuit(circuit)
     rows = [
         (circuit, "constraints", f"{art.constraints:8d}"),
         (circuit, "public inputs", f"{art.n_public:8d}"),
     ]
-    enc = prover.encode(account, data)
+    inputs = case.inputs(prover)
     calc = prover.witness_calculator(circuit)
-    calc.calculate(enc.inputs)
-    t = median_time(lambda: calc.calculate(enc.inputs), runs * 4)
+    calc.calculate(inputs)
+    t = median_time(lambda: calc.calculate(inputs), runs * 4)
     rows.append((circuit, "witness (wasm, in-process)", f"{t * 1000:8.1f} ms"))
-    bundle = prover.prove(account, data)
+    bundle = case.prove(prover)
     (tmp / "proof.json").write_text(json.dumps(bundle.proof))
     (tmp / "public.json").write_text(json.dumps([str(s) for s in bundle.public_signals]))
     snark: list[str | Path] = [
@@ -265,8 +323,15 @@ def main() -> None:
     rows: list[tuple[str, str, str]] = []
     if not (args.skip_cold_setup or args.skip_setup):
         with tempfile.TemporaryDirectory(prefix="zkmargin-bench-") as tmp:
-            cold = run_setup(build=Path(tmp), export=False).seconds
-        rows.append(("setup", "cold (compile + 2^12 ceremony + keys)", f"{cold:8.1f} s"))
+            cold_report = run_setup(build=Path(tmp), export=False)
+        power = cold_report.manifest.ptau["power"]
+        rows.append(
+            (
+                "setup",
+                f"cold (compile + 2^{power} ceremony + keys)",
+                f"{cold_report.seconds:8.1f} s",
+            )
+        )
     if not args.skip_setup:
         warm = median_time(run_setup, runs)
         rows.append(("setup", "warm (all cached)", f"{warm * 1000:8.1f} ms"))
@@ -275,10 +340,11 @@ def main() -> None:
     prover = Prover(manifest)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="zkmargin-bench-") as tmp_dir:
-        for circuit, account in accounts().items():
-            results[circuit] = bench_prove(manifest, circuit, account, Path(tmp_dir), runs)
-            rows += prove_rows(circuit, results[circuit])
-            rows += bench_circuit(prover, circuit, account, Path(tmp_dir), runs)
+        work = Path(tmp_dir)
+        for case in cases(work):
+            results[case.circuit] = bench_prove(manifest, case, work, runs)
+            rows += prove_rows(case.circuit, results[case.circuit])
+            rows += bench_circuit(prover, case, work, runs)
     prover.close()
     update_results(args.prove_json, results, merge_entries=True)
 

@@ -1,6 +1,6 @@
 """Gas of every engine operation, from mined receipts, beside the Groth16 floor.
 
-    python benchmarks/gas.py
+    python -m benchmarks.gas
 
 Starts a private anvil, deploys the system, and for an isolated and a cross account runs
 deposit, open, submit (proveMargin), withdraw, close, and a liquidation (flag a price
@@ -8,14 +8,21 @@ shock, wait out the grace period, liquidate). Every number is ``gasUsed`` of a m
 receipt: ``eth_estimateGas`` is not trusted for proofs (a snarkjs verifier starved of
 gas returns false instead of reverting, so an estimate may sit at the failing amount).
 
-The operations table is printed, and the proof operations (open, submit, withdraw) and
-the floor are written per circuit to ``build/bench/gas.json`` (``--json`` moves it)::
+The portfolio circuit has no engine yet: its generated ``PortfolioVerifier`` is deployed
+alone and verifies a portfolio proof (the covered call of docs/portfolio.md) in a mined
+transaction.
 
-    {"isolated": {"submit": 316731, "open": 356605, "withdraw": 338935, "floor": 246160},
-     "cross": {"submit": 356800, "open": 415268, "withdraw": 379198, "floor": 252820}}
+The operations table is printed, and the proof operations (open, submit, withdraw), the
+verifier alone (``verify``) and the floor are written per circuit to
+``build/bench/gas.json`` (``--json`` moves it; other keys of the file are kept)::
+
+    {"isolated": {"submit": 316731, "open": 356605, "withdraw": 338935, "verify": …,
+                  "floor": 246160},
+     "cross": {…, "floor": 252820},
+     "portfolio": {"verify": …, "floor": 259480}}
 
 The floor of a Groth16 verification with k public inputs is 206,200 + 6,660·k gas
-(isolated k = 6, cross k = 7): four pairings (EIP-1108: 45,000 + 4·34,000) and the
+(isolated k = 6, cross k = 7, portfolio k = 8): four pairings (EIP-1108: 45,000 + 4·34,000) and the
 verifier's own work and a transaction's intrinsic cost, then per public input one ecMul
 (6,000) and one ecAdd (150) to fold it into vk_x, plus its calldata word and field check
 (~510). The "verifyProof tx" row is a transaction straight to the generated verifier,
@@ -26,6 +33,8 @@ and the calldata.
 from __future__ import annotations
 
 import argparse
+import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,29 +42,38 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from chain.artifacts import load_artifact
+from benchmarks.portfolio_book import NOW, covered_call
+from benchmarks.results import update_results
+from chain.artifacts import FORGE_TIMEOUT, ContractArtifact, contracts_dir, load_artifact, out_dir
 from chain.calldata import proof_calldata
 from chain.client import Kind, ProofTx
 from chain.deploy import parse_price
 from chain.local import LocalSystem, local_system
-from chain.rpc import Contract, TxResult
+from chain.rpc import Contract, TxResult, deploy_contract
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
 from prover.setup import run_setup
-from prover.solidity import verifier_name
-from zkmargin.jsonio import write_json
+from prover.solidity import verifier_contract_name, verifier_name
 from zkmargin.model import Account, Position
 from zkmargin.paths import build_dir
+from zkmargin.portfolio_encoding import PORTFOLIO_CIRCUIT
+from zkmargin.proofs import ProofBundle
+from zkmargin.toolrun import run_tool
 from zkmargin.units import Price, Size
 
 FLOOR_BASE = 206_200
 FLOOR_PER_INPUT = 6_660
 INTRINSIC = 21_000
-PUBLIC_INPUTS = {"isolated": 6, "cross": 7}
+PUBLIC_INPUTS = {"isolated": 6, "cross": 7, PORTFOLIO_CIRCUIT: 8}
 # Public inputs each circuit would have without packing (one value per input):
 #   commitment, K+M prices, M balances, K rates, M haircuts, opening flag,
-#   account, nonce, engine, chain id
-UNPACKED = {"isolated": 1 + 2 + 1 + 1 + 1 + 1 + 4, "cross": 1 + 6 + 2 + 4 + 2 + 1 + 4}
+#   account, nonce, engine, chain id; portfolio: commitment, K+M prices, M balances,
+#   risk commitment, initial and withdrawal flags, account, nonce, engine, chain id
+UNPACKED = {
+    "isolated": 1 + 2 + 1 + 1 + 1 + 1 + 4,
+    "cross": 1 + 6 + 2 + 4 + 2 + 1 + 4,
+    PORTFOLIO_CIRCUIT: 1 + 6 + 2 + 1 + 2 + 4,
+}
 OPERATIONS = (
     "approve (ERC-20)",
     "deposit",
@@ -81,7 +99,9 @@ JSON_KEYS = {
     "submit": "submit (proveMargin)",
     "open": "open",
     "withdraw": "withdraw (with proof)",
+    "verify": "verifyProof tx (verifier alone)",
 }
+VERIFY_ROWS = ("verifyProof tx (verifier alone)", "  of which execution")
 
 
 def floor(circuit: str) -> int:
@@ -106,8 +126,13 @@ def verifier_alone(
     verifier = Contract(
         system.chain, system.deployment.verifier(circuit), load_artifact(name).abi, name
     )
-    a, b, c = proof_calldata(tx.bundle.proof)
-    args = (a, b, c, list(tx.bundle.public_signals))
+    return verify_tx(verifier, signer, tx.bundle)
+
+
+def verify_tx(verifier: Contract, signer: Signer, bundle: ProofBundle) -> tuple[int, int]:
+    """``verifyProof`` of ``bundle`` as a mined transaction: (gas used, execution gas)."""
+    a, b, c = proof_calldata(bundle.proof)
+    args = (a, b, c, list(bundle.public_signals))
     assert verifier.call("verifyProof", *args) is True  # gas of eth_call: the node's cap
     result = verifier.transact(signer, "verifyProof", *args, gas=1_000_000)
     data = verifier.encode("verifyProof", *args)
@@ -162,6 +187,48 @@ def run_account(
     return col
 
 
+def portfolio_verifier_artifact() -> ContractArtifact:
+    """forge's artifact of the generated ``PortfolioVerifier`` (the engine does not deploy
+    it yet, so it is not in chain.artifacts.CONTRACTS); rebuilt when missing or stale."""
+    name = verifier_name(PORTFOLIO_CIRCUIT)
+    path = out_dir() / f"{name}.sol" / f"{verifier_contract_name(PORTFOLIO_CIRCUIT)}.json"
+
+    def read() -> ContractArtifact | None:
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        sources = {
+            str(src): str(info.get("keccak256", ""))
+            for src, info in (data.get("metadata") or {}).get("sources", {}).items()
+        }
+        code = bytes.fromhex(data["bytecode"]["object"].removeprefix("0x"))
+        return ContractArtifact(name, data["abi"], code, sources)
+
+    artifact = read()
+    if artifact is None or artifact.stale_sources():
+        run_tool("forge", ["build", "--offline"], cwd=contracts_dir(), timeout=FORGE_TIMEOUT)
+        artifact = read()
+    assert artifact is not None and not artifact.stale_sources(), path
+    return artifact
+
+
+def run_portfolio(system: LocalSystem, prover: Prover, signer: Signer) -> Column:
+    """Deploy the generated PortfolioVerifier and verify a portfolio proof in a mined
+    transaction (the verifier alone: no engine takes portfolio proofs yet)."""
+    artifact = portfolio_verifier_artifact()
+    verifier, _ = deploy_contract(
+        system.chain, signer, artifact.abi, artifact.bytecode, name=artifact.name
+    )
+    with tempfile.TemporaryDirectory(prefix="zkmargin-gas-") as tmp:
+        account, risk, _ = covered_call(Path(tmp))
+    bundle = prover.prove_portfolio(account, risk, now=NOW)
+    col = Column(PORTFOLIO_CIRCUIT)
+    whole, execution = verify_tx(verifier, signer, bundle)
+    col.gas[VERIFY_ROWS[0]] = whole
+    col.gas[VERIFY_ROWS[1]] = execution
+    return col
+
+
 def report(out: Console, system: LocalSystem, columns: list[Column], seconds: float) -> None:
     deploy = Table(title="Deployment (gas from mined receipts)")
     deploy.add_column("contract")
@@ -172,23 +239,34 @@ def report(out: Console, system: LocalSystem, columns: list[Column], seconds: fl
     deploy.add_row("all deployment transactions (listings, pool, faucet too)", f"{total:,}")
     out.print(deploy)
 
+    engine_columns = [col for col in columns if col.circuit != PORTFOLIO_CIRCUIT]
     ops = Table(title="Operations (gas from mined receipts)")
     ops.add_column("operation")
-    for col in columns:
+    for col in engine_columns:
         ops.add_column(f"{col.circuit} (k={PUBLIC_INPUTS[col.circuit]})", justify="right")
         ops.add_column("above floor", justify="right")
     for name in OPERATIONS:
         cells = []
-        for col in columns:
+        for col in engine_columns:
             gas = col.gas[name]
             cells.append(f"{gas:,}")
             cells.append(f"{gas - floor(col.circuit):+,}" if name in PROOF_OPS else "")
         ops.add_row(name, *cells)
     floors = []
-    for col in columns:
+    for col in engine_columns:
         floors += [f"{floor(col.circuit):,}", ""]
     ops.add_row("[bold]Groth16 floor 206,200 + 6,660·k", *floors)
     out.print(ops)
+    alone = Table(title="Verifiers alone: verifyProof in a mined transaction")
+    for heading in ("circuit", "k", "verifyProof tx", "of which execution", "floor", "above"):
+        alone.add_column(heading, justify="left" if heading == "circuit" else "right")
+    for col in columns:
+        whole, execution = (col.gas[row] for row in VERIFY_ROWS)
+        k, base = PUBLIC_INPUTS[col.circuit], floor(col.circuit)
+        alone.add_row(
+            col.circuit, str(k), f"{whole:,}", f"{execution:,}", f"{base:,}", f"{whole - base:+,}"
+        )
+    out.print(alone)
     for col in columns:
         k, unpacked = PUBLIC_INPUTS[col.circuit], UNPACKED[col.circuit]
         out.print(
@@ -215,10 +293,11 @@ def report(out: Console, system: LocalSystem, columns: list[Column], seconds: fl
 
 
 def gas_json(columns: list[Column]) -> dict[str, dict[str, int]]:
-    """``{"<circuit>": {"submit": …, "open": …, "withdraw": …, "floor": …}, …}``."""
+    """``{"<circuit>": {"submit": …, "open": …, "withdraw": …, "verify": …, "floor": …}}``
+    (portfolio: ``verify`` and ``floor`` only)."""
     figures: dict[str, dict[str, int]] = {}
     for col in columns:
-        entry = {key: col.gas[row] for key, row in JSON_KEYS.items()}
+        entry = {key: col.gas[row] for key, row in JSON_KEYS.items() if row in col.gas}
         entry["floor"] = floor(col.circuit)
         figures[col.circuit] = entry
     return figures
@@ -240,10 +319,10 @@ def main() -> None:
         columns = [
             run_account(system, prover, Kind.ISOLATED, dev_signer(1), dev_signer(2)),
             run_account(system, prover, Kind.CROSS, dev_signer(4), dev_signer(5)),
+            run_portfolio(system, prover, dev_signer(6)),
         ]
         report(out, system, columns, time.perf_counter() - started)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    write_json(args.json, gas_json(columns))
+    update_results(args.json, gas_json(columns))
     out.print(f"wrote {args.json}")
 
 

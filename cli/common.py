@@ -35,6 +35,22 @@ circuit_option = click.option(
     help="Circuit instance; auto picks isolated when the account fits it.",
 )
 
+prove_circuit_option = click.option(
+    "--circuit",
+    type=click.Choice(["auto", "isolated", "cross", "portfolio"]),
+    default="auto",
+    show_default=True,
+    help="Circuit instance; auto picks isolated when the account fits it, else cross. "
+    "portfolio: portfolio margin (perpetuals and options) against a risk file given as -m "
+    "(docs/portfolio.md).",
+)
+now_option = click.option(
+    "--now",
+    default=None,
+    help="Portfolio only: the time option expiries are checked against (UTC, "
+    "YYYY-MM-DDTHH:MM:SSZ; default: the clock).",
+)
+
 
 def binding_options(func: F) -> F:
     """--chain-id, --engine, --nonce: where the proof may be used."""
@@ -91,7 +107,7 @@ mode_option = click.option(
 class TimedLog:
     """A progress logger for long steps: each line on stderr with the seconds elapsed.
 
-    A cold ``zkmargin setup`` runs for a minute and a half, most of it in one step (the
+    A cold ``zkmargin setup`` runs for minutes, most of it in one step (the
     phase-2 preparation of the Powers of Tau); a line per step with the running time
     shows where the time goes, and while one step runs longer than ``every`` seconds a
     "still …" line repeats, so a slow machine never looks hung. Use it as a context

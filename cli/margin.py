@@ -7,14 +7,12 @@ portfolio model of ``docs/portfolio.md``: E, R, G, F, D and the claim in every m
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
 
-from cli.common import account_argument, load_inputs, market_option, mode_option
+from cli.common import account_argument, load_inputs, market_option, mode_option, now_option
 from zkmargin.amounts import format_fixed
-from zkmargin.errors import InputError
 from zkmargin.jsonio import read_json_file
 from zkmargin.model import Mode, evaluate
 from zkmargin.units import PRICE_DECIMALS
@@ -32,12 +30,7 @@ from zkmargin.units import PRICE_DECIMALS
     help="rate: a market file (isolated/cross margin); portfolio: a risk file; auto: "
     'portfolio when the file has a "portfolio" section.',
 )
-@click.option(
-    "--now",
-    default=None,
-    help="Portfolio only: the time expiries are checked against (UTC, "
-    "YYYY-MM-DDTHH:MM:SSZ; default: the clock).",
-)
+@now_option
 def margin(account_file: Path, market_file: Path, mode: str, circuit: str, now: str | None) -> None:
     """Print equity and requirement of ACCOUNT at the market (or risk) file's prices (quote
     units)."""
@@ -61,34 +54,11 @@ def _up(units: int, decimals: int) -> str:
 
 
 def _portfolio(account_file: Path, risk_file: Path, mode: str, now_text: str | None) -> None:
-    from zkmargin.portfolio import (
-        PortfolioMode,
-        check_ranges,
-        load_portfolio_account,
-    )
-    from zkmargin.portfolio import (
-        evaluate as evaluate_portfolio,
-    )
-    from zkmargin.riskfile import DEFAULT_SHAPE, check_fits, load_risk_file
-    from zkmargin.riskpublish import format_time, parse_time
+    from cli.portfolio import load_portfolio_inputs
+    from zkmargin.portfolio import PortfolioMode
+    from zkmargin.portfolio import evaluate as evaluate_portfolio
 
-    risk = load_risk_file(risk_file)
-    check_fits(risk, DEFAULT_SHAPE, f"risk file {risk_file}")
-    account = load_portfolio_account(account_file, risk)
-    check_ranges(account)
-    if len(account.positions) > DEFAULT_SHAPE.positions:
-        raise InputError(
-            f"account file {account_file}: {len(account.positions)} positions; the portfolio "
-            f"circuit holds {DEFAULT_SHAPE.positions}"
-        )
-    now = int(time.time()) if now_text is None else parse_time(now_text, "--now")
-    for i, pos in enumerate(account.positions):
-        if pos.option and risk.options[pos.instrument].expiry <= now:
-            expiry = format_time(risk.options[pos.instrument].expiry)
-            raise InputError(
-                f"account file {account_file}: positions[{i}] (option {pos.instrument}): "
-                f"series expired at {expiry} (now {format_time(now)})"
-            )
+    account, risk, _ = load_portfolio_inputs(account_file, risk_file, now_text)
     click.echo(f"portfolio margin, risk file {risk_file} (quote units; R, G, F rounded up)")
     reports = {m: evaluate_portfolio(account, risk, m) for m in PortfolioMode}
     base = reports[PortfolioMode.MAINTENANCE]

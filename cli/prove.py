@@ -16,11 +16,13 @@ from cli.common import (
     account_argument,
     binding_options,
     circuit_choice,
-    circuit_option,
     make_binding,
     market_option,
     mode_option,
+    now_option,
+    prove_circuit_option,
 )
+from cli.portfolio import prove_portfolio_file
 from cli.serve import served_proof
 from cli.stressopts import attach_stress, prepare_stress, stress_option
 from prover.backends import BACKENDS, ENV_VAR
@@ -44,7 +46,8 @@ from zkmargin.proofs import ProofBundle
     help="Where to write the proof file (public data only).",
 )
 @mode_option
-@circuit_option
+@prove_circuit_option
+@now_option
 @click.option(
     "--opening",
     is_flag=True,
@@ -77,13 +80,34 @@ def prove(
     backend: str | None,
     local: bool,
     stress_spec: str | None,
+    now: str | None,
 ) -> None:
     """Prove that ACCOUNT meets the margin requirement at the market file's prices.
 
     Writes nothing and exits 1 if the account does not meet it. With --stress, the
-    prices are the market file's moved by the shocks (a shareable stress proof).
+    prices are the market file's moved by the shocks (a shareable stress proof). With
+    --circuit portfolio, -m is a risk file and ACCOUNT may hold options (docs/portfolio.md).
     """
     check_output_path(output, account_file, market_file)
+    if circuit == "portfolio" and stress_spec is not None:
+        raise InputError("--stress: stress proofs use the rate-based circuits, not --circuit portfolio")
+    if circuit == "portfolio":  # proved here: `zkmargin serve` answers rate-based accounts
+        started = time.perf_counter()
+        bundle = prove_portfolio_file(
+            account_file,
+            market_file,
+            mode=mode,
+            binding=make_binding(chain_id, engine, nonce),
+            backend=backend,
+            now_text=now,
+            opening=opening,
+        )
+        bundle.save(output)
+        click.echo(
+            f"wrote {output}: portfolio {mode} proof, verified locally "
+            f"({time.perf_counter() - started:.2f} s)"
+        )
+        return
     market_raw = read_json_file(market_file, "market file")
     data = parse_market_data(market_raw, f"market file {market_file}")
     account_raw = read_json_file(account_file, "account file")

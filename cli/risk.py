@@ -10,17 +10,21 @@ import click
 from cli.sections import WholeLinesGroup
 from zkmargin.amounts import format_fixed
 from zkmargin.jsonio import read_json_file, write_json
-from zkmargin.riskfile import load_risk_file, parse_risk_file, risk_commitment
+from zkmargin.riskfile import (
+    format_time,
+    load_risk_file,
+    parse_risk_file,
+    parse_time,
+    risk_commitment,
+)
 from zkmargin.riskpublish import (
     DEFAULT_DECAY,
     DEFAULT_STRESS_WEIGHT,
     Publication,
-    format_time,
     parse_duration_hours,
     parse_iv_file,
     parse_market_map,
     parse_percent,
-    parse_time,
     publish,
     summarize,
 )

@@ -43,7 +43,7 @@ from prover.backends import BACKENDS
 from prover.prove import Prover
 from zkmargin.accounts import parse_account, parse_market_data
 from zkmargin.artifacts import MANIFEST_NAME, load_manifest
-from zkmargin.encoding import Binding
+from zkmargin.encoding import Binding, circuit_shapes
 from zkmargin.errors import InputError, InsufficientMargin, ZkMarginError
 from zkmargin.jsonio import parse_json
 from zkmargin.model import Mode
@@ -226,7 +226,7 @@ def serve(backend: str | None) -> None:
         path.unlink()  # left by a server that was killed
     started = time.perf_counter()
     prover = Prover(manifest, backend=backend) if backend else Prover(manifest)
-    prover.warm()
+    prover.warm([c for c in manifest.circuits if c in circuit_shapes()])  # rate-based only
     server = _Server(path, prover, manifest_digest(build))
 
     def stop(signum: int, _frame: object) -> None:

@@ -21,7 +21,7 @@ from prover.setup import run_setup
 def setup(ptau: Path | None) -> None:
     """Compile the circuits (circom --O2) and run the Groth16 trusted setup.
 
-    Cached by content hash: the first run takes about 90 s on two cores (each step is
+    Cached by content hash: the first run takes minutes on two cores (each step is
     shown with the time elapsed), later runs well under a second.
     """
     with TimedLog() as log:

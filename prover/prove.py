@@ -15,6 +15,7 @@ Every artifact is checked against ``build/manifest.json`` (SHA-256) when first l
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,27 @@ from prover.backends import Backend, backend_name, make_backend
 from prover.backends.base import check_digest
 from prover.witness import WitnessCalculator
 from zkmargin.artifacts import Manifest, load_manifest, sha256_file
-from zkmargin.encoding import Binding, Encoded, encode, pick_circuit
-from zkmargin.errors import InsufficientMargin, ProverError
+from zkmargin.encoding import (
+    PORTFOLIO_TEMPLATE,
+    Binding,
+    Encoded,
+    circuit_template,
+    encode,
+    pick_circuit,
+)
+from zkmargin.errors import InputError, InsufficientMargin, ProverError
 from zkmargin.model import Account, MarginReport, MarketData, Mode, evaluate
+from zkmargin.portfolio import PortfolioAccount, PortfolioMode, PortfolioReport
+from zkmargin.portfolio import evaluate as evaluate_portfolio
+from zkmargin.portfolio_encoding import (
+    PORTFOLIO_CIRCUIT,
+    PortfolioEncoded,
+    check_provable,
+    encode_portfolio,
+)
 from zkmargin.poseidon import poseidon
 from zkmargin.proofs import ProofBundle
+from zkmargin.riskfile import DEFAULT_SHAPE, RiskFile
 
 if TYPE_CHECKING:  # prover.batch builds on Prover; Prover.prove_many loads it lazily
     from prover.batch import BatchSummary, Job
@@ -117,23 +134,45 @@ class Prover:
 
     def prove(
         self,
-        account: Account,
-        data: MarketData,
+        account: Account | PortfolioAccount,
+        data: MarketData | RiskFile,
         *,
         mode: Mode = Mode.MAINTENANCE,
         binding: Binding | None = None,
         circuit: str | None = None,
         opening: bool = False,
         encoded: Encoded | None = None,
+        now: int | None = None,
     ) -> ProofBundle:
         """Prove that ``account`` meets the ``mode`` requirement at ``data``'s prices.
 
-        ``encoded``: the result of :meth:`encode` for these same arguments, when the caller
-        already has it (e.g. to compare the public inputs with the engine's first); it is
-        then not computed again (commitment hashing included).
+        ``circuit="portfolio"`` (or a :class:`PortfolioAccount`): portfolio margin of the
+        account at the risk file ``data``, see :meth:`prove_portfolio` (``now``: the time
+        expiries are checked against). ``encoded``: the result of :meth:`encode` for these
+        same arguments, when the caller already has it (e.g. to compare the public inputs
+        with the engine's first); it is then not computed again (commitment hashing
+        included).
 
         The proof is verified (pairing check and public signals) before it is returned.
         """
+        if circuit is None:
+            portfolio = isinstance(account, PortfolioAccount)
+        else:
+            portfolio = circuit_template(circuit) == PORTFOLIO_TEMPLATE
+        if portfolio:
+            if not isinstance(account, PortfolioAccount) or not isinstance(data, RiskFile):
+                raise InputError(
+                    "the portfolio circuit proves a portfolio account against a risk file"
+                )
+            if opening:
+                raise InputError("--opening: the portfolio circuit has no opening proofs yet")
+            return self.prove_portfolio(
+                account, data, mode=PortfolioMode(mode.value), binding=binding, now=now
+            )
+        if isinstance(account, PortfolioAccount) or isinstance(data, RiskFile):
+            raise InputError(
+                f"the {circuit} circuit proves a rate-based account against a market file"
+            )
         self.check(account, data, mode)
         if encoded is None:
             encoded = self.encode(
@@ -141,14 +180,62 @@ class Prover:
             )
         return self.prove_encoded(encoded, mode)
 
+    def check_portfolio(
+        self,
+        account: PortfolioAccount,
+        risk: RiskFile,
+        mode: PortfolioMode,
+        now: int | None = None,
+    ) -> PortfolioReport:
+        """What the portfolio circuit would refuse besides the claim (one line naming the
+        field, :class:`InputError`), then the model's verdict (:class:`InsufficientMargin`)."""
+        check_provable(account, risk, DEFAULT_SHAPE, now)
+        report = evaluate_portfolio(account, risk, mode)
+        if not report.solvent:
+            raise InsufficientMargin(report.equity_display(), report.requirement_display())
+        return report
+
+    def prove_portfolio(
+        self,
+        account: PortfolioAccount,
+        risk: RiskFile,
+        *,
+        mode: PortfolioMode = PortfolioMode.MAINTENANCE,
+        binding: Binding | None = None,
+        now: int | None = None,
+    ) -> ProofBundle:
+        """Prove that ``account`` meets portfolio margin (``docs/portfolio.md``) under the
+        risk file ``risk`` in ``mode``; ``now`` (unix seconds, default the clock) must be
+        before the expiry of every series the account holds. Verified before returned."""
+        now = int(time.time()) if now is None else now
+        self.check_portfolio(account, risk, mode, now)
+        encoded = encode_portfolio(account, risk, mode=mode, binding=binding or Binding())
+        return self.prove_portfolio_encoded(encoded)
+
+    def prove_portfolio_encoded(self, encoded: PortfolioEncoded) -> ProofBundle:
+        """Prove an already encoded portfolio statement (no model pre-check: an insolvent
+        input fails in the witness with the circuit's assertion)."""
+        statement = encoded.statement
+        return self._prove(
+            PORTFOLIO_CIRCUIT,
+            encoded.inputs,
+            statement.public_signals(),
+            Mode(statement.mode.value),
+        )
+
     def prove_encoded(self, encoded: Encoded, mode: Mode) -> ProofBundle:
         """Prove an already encoded statement (no solvency pre-check: an insolvent input
         fails in the witness with the circuit's assertion instead of a clear message)."""
-        circuit = encoded.statement.circuit
-        wtns = self.witness_calculator(circuit).wtns_bytes(encoded.inputs)
+        statement = encoded.statement
+        return self._prove(statement.circuit, encoded.inputs, statement.public_signals(), mode)
+
+    def _prove(
+        self, circuit: str, inputs: dict[str, Any], expected: list[int], mode: Mode
+    ) -> ProofBundle:
+        wtns = self.witness_calculator(circuit).wtns_bytes(inputs)
         backend = self.backend_impl()
         proof, public = backend.prove(circuit, wtns)
-        if public != encoded.statement.public_signals():
+        if public != expected:
             raise ProverError(
                 f"{backend.name} returned public signals that differ from the statement"
             )

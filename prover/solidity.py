@@ -1,8 +1,9 @@
 """Solidity artifacts made by ``zkmargin setup`` for the contracts (never committed).
 
-* ``contracts/src/generated/{Isolated,Cross}Verifier.sol``: the snarkjs Groth16 verifiers
-  of the current keys, with the contract renamed (``IsolatedGroth16Verifier``,
-  ``CrossGroth16Verifier``) so both compile in one project. Nothing else is changed.
+* ``contracts/src/generated/{Isolated,Cross,Portfolio}Verifier.sol``: the snarkjs Groth16
+  verifiers of the current keys (one per circuit of ``circuits/circuits.json``), with the
+  contract renamed (``IsolatedGroth16Verifier``, ``CrossGroth16Verifier``,
+  ``PortfolioGroth16Verifier``) so all compile in one project. Nothing else is changed.
 * ``contracts/src/generated/Poseidon4.json``: circomlibjs' Poseidon contract for 4 inputs
   (bytecode and ABI); the engine uses it to check an opened commitment at close.
 """

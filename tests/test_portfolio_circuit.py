@@ -13,6 +13,8 @@ near 2^96), funded in USDC to the model's exact boundary ± 1 unit.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -211,10 +213,8 @@ def test_risk_free_book_boundary_is_d_zero(calc: WitnessCalculator) -> None:
 MAX64 = 2**64 - 1
 
 
-@pytest.mark.parametrize("mode", list(PortfolioMode))
-def test_huge_uncovered_exposures_refused(calc: WitnessCalculator, mode: PortfolioMode) -> None:
-    """Maximal exposures of both signs, negative Cholesky entries, maximal λ and balances:
-    no balance covers them, and the circuit refuses even the largest one."""
+def maximal_book() -> tuple[PortfolioAccount, RiskFile]:
+    """Maximal exposures of both signs, negative Cholesky entries, maximal λ and balances."""
     risk = make_risk(
         [MAX64, MAX64, MAX64 - 1],
         [[10000], [-10000, 1], [10000, -10000, 1]],
@@ -227,19 +227,12 @@ def test_huge_uncovered_exposures_refused(calc: WitnessCalculator, mode: Portfol
         perp("M2", False, MAX64, MAX64 - 1),
         WETH=2**96 - 1,
     )
-    assert not evaluate(account, risk, mode).solvent  # |x| ~ 2^128 * 1e10
-    assert min_usdc(account, risk, mode) is None
-    assert not accepts(calc, inputs_for(with_usdc(account, 2**96 - 1), risk, mode))
+    return with_usdc(account, 2**96 - 1), risk
 
 
-@pytest.mark.parametrize("mode", list(PortfolioMode))
-@pytest.mark.parametrize("variant", ["opposite sides", "negative cholesky"])
-def test_huge_cancelling_exposures(
-    calc: WitnessCalculator, mode: PortfolioMode, variant: str
-) -> None:
+def cancelling_book(variant: str) -> tuple[PortfolioAccount, RiskFile]:
     """Exposures of ~2^140 that cancel exactly in y_0 and y_1 (through opposite sides, or
-    through negative Cholesky entries): only y_2 = x_2 remains. The circuit agrees with
-    the model to the last unit, so no wrap-around helps or hurts."""
+    through negative Cholesky entries): only y_2 = x_2 remains."""
     q = 2**30
     if variant == "opposite sides":
         cholesky = [[10000], [10000, 1], [10000, 10000, 1]]
@@ -249,6 +242,26 @@ def test_huge_cancelling_exposures(
         legs = [(True, 9999 * q), (True, 10000 * q), (True, q)]
     risk = make_risk([MAX64] * 3, cholesky, lambdas=(65535, 65535), floors=[0, 0, 0])
     account = book(*(perp(f"M{k}", long, size, MAX64) for k, (long, size) in enumerate(legs)))
+    return account, risk
+
+
+@pytest.mark.parametrize("mode", list(PortfolioMode))
+def test_huge_uncovered_exposures_refused(calc: WitnessCalculator, mode: PortfolioMode) -> None:
+    """No balance covers the maximal book, and the circuit refuses even the largest one."""
+    account, risk = maximal_book()
+    assert not evaluate(account, risk, mode).solvent  # |x| ~ 2^128 * 1e10
+    assert min_usdc(account, risk, mode) is None
+    assert not accepts(calc, inputs_for(account, risk, mode))
+
+
+@pytest.mark.parametrize("mode", list(PortfolioMode))
+@pytest.mark.parametrize("variant", ["opposite sides", "negative cholesky"])
+def test_huge_cancelling_exposures(
+    calc: WitnessCalculator, mode: PortfolioMode, variant: str
+) -> None:
+    """The cancelling books agree with the model to the last unit, so no wrap-around helps
+    or hurts."""
+    account, risk = cancelling_book(variant)
     report = evaluate(account, risk, mode)
     assert report.rotated[0] == report.rotated[1] == 0
     assert report.rotated[2] == report.exposures["M2"] > 2**126
@@ -323,54 +336,95 @@ def _field(word: int, index: int, value: int, width: int = 16) -> int:
     return (word & ~mask) + value * (1 << shift)
 
 
+SOURCE = Path(__file__).resolve().parent.parent / "circuits" / "lib" / "portfolio_margin.circom"
+_FRAME = re.compile(r"Error in template (\w+?)_\d+ line: (\d+)")
+
+
+def rejection(calc: WitnessCalculator, inputs: dict[str, Any]) -> tuple[str, str]:
+    """Which check refuses ``inputs``: the innermost template that failed, and the
+    statement of ``PortfolioMargin`` it was reached from (its source line, so the test
+    names the check and survives line shifts)."""
+    try:
+        calc.calculate(inputs)
+    except ProverError as exc:
+        frames = _FRAME.findall(str(exc))
+        assert frames and frames[-1][0] == "PortfolioMargin", str(exc)
+        line = SOURCE.read_text().splitlines()[int(frames[-1][1]) - 1].strip()
+        return frames[0][0], line
+    raise AssertionError("accepted")
+
+
 TAMPERS = {
+    # label -> (tamper, the template that fails, the PortfolioMargin statement it serves)
     # the short perp turned into a negative-size long: a gain instead of a loss
-    "negative size": lambda i: _set(_set(i, "side", 0, 1), "size", 0, -ONE),
-    "size 2^64": lambda i: _set(i, "size", 0, 2**64),
-    "negative entry": lambda i: _set(i, "entry", 0, -1),
-    "side 2": lambda i: _set(i, "side", 0, 2),
-    "side -1": lambda i: _set(i, "side", 0, -1),
-    "instrument K+J": lambda i: _set(i, "instrument", 0, 12),
-    "instrument -1": lambda i: _set(i, "instrument", 0, -1),
-    "unlisted option slot": lambda i: _set(i, "instrument", 1, 5),
-    "unlisted market slot": lambda i: _set(i, "instrument", 0, 3),
+    "negative size": (lambda i: _set(_set(i, "side", 0, 1), "size", 0, -ONE),
+                      "Num2Bits", "sizeBits[i].in <== size[i];"),
+    "size 2^64": (lambda i: _set(i, "size", 0, 2**64), "Num2Bits", "sizeBits[i].in <== size[i];"),
+    "negative entry": (lambda i: _set(i, "entry", 0, -1),
+                       "Num2Bits", "entryBits[i].in <== entry[i];"),
+    "side 2": (lambda i: _set(i, "side", 0, 2), "AssertBool", "sideIsBit[i].in <== side[i];"),
+    "side -1": (lambda i: _set(i, "side", 0, -1), "AssertBool", "sideIsBit[i].in <== side[i];"),
+    "instrument K+J": (lambda i: _set(i, "instrument", 0, 12),
+                       "OneHot", "instSel[i].index <== instrument[i];"),
+    "instrument -1": (lambda i: _set(i, "instrument", 0, -1),
+                      "OneHot", "instSel[i].index <== instrument[i];"),
+    "unlisted option slot": (lambda i: _set(i, "instrument", 1, 5),
+                             "PortfolioMargin", "size[i] * (1 - listedSel[i].out) === 0;"),
+    "unlisted market slot": (lambda i: _set(i, "instrument", 0, 3),
+                             "PortfolioMargin", "size[i] * (1 - listedSel[i].out) === 0;"),
     # L_10 committed as p - 450 instead of 10000 - 450 (skipping the offset)
-    "negative L raw": lambda i: _set(i, "riskCholesky", None, _field(i["riskCholesky"], 1, -450)),
-    "L above 20000": lambda i: _set(i, "riskCholesky", None, _field(i["riskCholesky"], 0, 20001)),
-    "delta above 1": lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 0, 10001)),
-    "delta sign 2": lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 1, 2)),
-    "underlying K": lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 2, 4)),
-    "floor above 1": lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 0, 10001)),
-    "haircut negative": lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 8, -1)),
-    "risk factor K+1": lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 10, 5)),
-    "listed 2": lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 4, 2)),
-    "option values word negative": lambda i: _set(i, "optionValues", 0, -1),
-    "gamma above 2^64": lambda i: _set(i, "optionValues", 0, i["optionValues"][0] + 2**192),
-}
+    "negative L raw": (lambda i: _set(i, "riskCholesky", None, _field(i["riskCholesky"], 1, -450)),
+                       "Num2Bits", "cholBound[e].in <== chol.out[e];"),
+    "L above 20000": (lambda i: _set(i, "riskCholesky", None, _field(i["riskCholesky"], 0, 20001)),
+                      "Num2Bits", "cholBound[e].in <== chol.out[e];"),
+    "delta above 1": (lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 0, 10001)),
+                      "Num2Bits", "deltaBound[j].in <== deltaMag[j];"),
+    "delta sign 2": (lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 1, 2)),
+                     "AssertBool", "deltaNegIsBit[j].in <== deltaNeg[j];"),
+    "underlying K": (lambda i: _set(i, "optionParams", 0, _field(i["optionParams"][0], 2, 4)),
+                     "OneHot", "marketSel[i].index <== perpIndex + underlyingSel[i].out;"),
+    "floor above 1": (lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 0, 10001)),
+                      "Num2Bits", "floorBound[k].in <== floorBps[k];"),
+    "haircut negative": (lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 8, -1)),
+                         "Num2Bits", "haircutBound[c].in <== haircut[c];"),
+    "risk factor K+1": (lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 10, 5)),
+                        "OneHot", "factorSel[c].index <== params.out[2 * K + M + c];"),
+    "listed 2": (lambda i: _set(i, "riskParams", None, _field(i["riskParams"], 4, 2)),
+                 "AssertBool", "listedMarketIsBit[k].in <== listedMarket[k];"),
+    "option values word negative": (lambda i: _set(i, "optionValues", 0, -1),
+                                    "Num2Bits", "optValues[j].word <== optionValues[j];"),
+    "gamma above 2^64": (lambda i: _set(i, "optionValues", 0, i["optionValues"][0] + 2**192),
+                         "Num2Bits", "optValues[j].word <== optionValues[j];"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("label", sorted(TAMPERS))
 def test_tampered_inputs_refused(calc: WitnessCalculator, label: str) -> None:
-    assert not accepts(calc, recommit(TAMPERS[label](tamper_base(calc))))
+    tamper, template, statement = TAMPERS[label]
+    assert rejection(calc, recommit(tamper(tamper_base(calc)))) == (template, statement)
 
 
 PUBLIC_TAMPERS = {
-    "withdrawal without initial": ("modeWord", 2),
-    "mode 4": ("modeWord", 4),
-    "balance word 2^192": ("balanceWords", [2**192]),
-    "zero price": ("priceWords", None),
-    "other risk commitment": ("riskCommitment", 1),
-    "other account": ("accountNonce", 0xA11CF | 7 << 160),
-}
+    "withdrawal without initial": ("modeWord", 2,
+                                   "PortfolioMargin", "withdrawal * (1 - initial) === 0;"),
+    "mode 4": ("modeWord", 4, "Num2Bits", "mode.word <== modeWord;"),
+    "balance word 2^192": ("balanceWords", [2**192],
+                           "Num2Bits", "balanceWord[w].word <== balanceWords[w];"),
+    "zero price": ("priceWords", None, "AssertNonZero", "priceNonZero[p].in <== price[p];"),
+    "other risk commitment": ("riskCommitment", 1,
+                              "PortfolioMargin", "riskCommitment === riskHash.out;"),
+    "other account": ("accountNonce", 0xA11CF | 7 << 160,
+                      "PortfolioMargin", "commitment === hash.out;"),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("label", sorted(PUBLIC_TAMPERS))
 def test_tampered_public_inputs_refused(calc: WitnessCalculator, label: str) -> None:
     inputs = tamper_base(calc)
-    key, value = PUBLIC_TAMPERS[label]
+    key, value, template, statement = PUBLIC_TAMPERS[label]
     if value is None:
         value = [inputs["priceWords"][0] & ~(2**64 - 1), inputs["priceWords"][1]]
-    assert not accepts(calc, {**inputs, key: value})
+    assert rejection(calc, {**inputs, key: value}) == (template, statement)
 
 
 def test_withdrawal_mode_drops_gain(calc: WitnessCalculator) -> None:
@@ -458,3 +512,48 @@ def test_spliced_insolvent_witness_breaks_the_r1cs(
     }
     assert spliced != bad
     assert r1cs.violated(on_wires(spliced, build.sym, r1cs))
+
+
+def violated_signals(r1cs: R1cs, build: Build, values: dict[str, int]) -> set[str]:
+    """Names of the signals the violated constraints of the real circuit touch (array
+    indices dropped: ``main.zHatSq[2]`` is ``main.zHatSq``)."""
+    from test_soundness import constraint_signals
+    from tooling.wtns_files import read_sym
+
+    names = read_sym(build.sym)
+    signals: set[str] = set()
+    for index in r1cs.violated(on_wires(values, build.sym, r1cs)):
+        signals |= constraint_signals(r1cs, names, index)
+    return {_INDICES.sub("", name) for name in signals}
+
+
+_INDICES = re.compile(r"(\[\d+\])+$")
+# D̂² >= Σ ẑ²: the constraint that decomposes its slack lhs − Σ ẑ² in 251 bits (main.claim)
+CLAIM_SIGNALS = {"main.lhs", "main.zHatSq"}
+
+
+@pytest.mark.parametrize(
+    "case", ["maximal", "opposite sides, one unit short", "negative cholesky, one unit short"]
+)
+def test_wrap_around_attempts_break_only_the_claim(
+    build: Build, r1cs: R1cs, assertless: Build, case: str
+) -> None:
+    """At the constraint level: the honest witness (assertless build) of the maximal
+    uncovered book, and of each cancelling book one unit below its boundary, violates the
+    real R1CS, and the only constraint it breaks is the claim's: no range check or
+    wrap-around lets ~2^140 exposures through. At the boundary, nothing is violated."""
+    mode = PortfolioMode.MAINTENANCE
+    if case == "maximal":
+        account, risk = maximal_book()
+    else:
+        account, risk = cancelling_book(case.split(",")[0])
+        need = min_usdc(account, risk, mode)
+        assert need is not None
+        boundary = assertless.witness_by_name(inputs_for(with_usdc(account, need), risk, mode))
+        assert not r1cs.violated(on_wires(boundary, build.sym, r1cs))
+        account = with_usdc(account, need - 1)
+    values = assertless.witness_by_name(inputs_for(account, risk, mode))
+    assert len(r1cs.violated(on_wires(values, build.sym, r1cs))) == 1
+    touched = violated_signals(r1cs, build, values)
+    assert CLAIM_SIGNALS <= touched
+    assert all(n in CLAIM_SIGNALS | {"wire0"} or n.startswith("main.claim.") for n in touched)

@@ -23,8 +23,8 @@ from zkmargin.portfolio import (
     evaluate,
     load_portfolio_account,
 )
-from zkmargin.riskfile import RiskFile, load_risk_file, risk_commitment
-from zkmargin.riskpublish import parse_iv_file, parse_market_map, parse_time, publish
+from zkmargin.riskfile import RiskFile, load_risk_file, parse_time, risk_commitment
+from zkmargin.riskpublish import parse_iv_file, parse_market_map, publish
 from zkmargin.volatility import load_history
 
 ROOT = Path(__file__).resolve().parent.parent

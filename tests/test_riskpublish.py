@@ -12,7 +12,7 @@ import pytest
 
 from zkmargin.errors import InputError
 from zkmargin.jsonio import read_json_file
-from zkmargin.riskfile import parse_risk_file, risk_commitment
+from zkmargin.riskfile import parse_risk_file, parse_time, risk_commitment
 from zkmargin.riskpublish import (
     IvSeries,
     Publication,
@@ -23,7 +23,6 @@ from zkmargin.riskpublish import (
     parse_iv_file,
     parse_market_map,
     parse_percent,
-    parse_time,
     publish,
     summarize,
 )

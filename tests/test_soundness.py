@@ -5,7 +5,8 @@ The honest witness of an insolvent account comes from an "assertless" build (eve
 --O2 circuit and checked against its R1CS. Each class of internal signal is then
 tampered to try to make it pass; every attempt must break a constraint, and the test
 names which. Mutants of every ``<--`` hint must leave the R1CS unchanged and still
-produce no accepted witness. The cross-circuit mutant sweep is in `make audit`.
+produce no accepted witness. The cross- and portfolio-circuit mutant sweeps are in
+`make audit`.
 
 The same is done for a withdrawal (withdrawal flag set): an account solvent only on its
 unrealized gain has no accepted witness, however the new signals (the price comparison,
@@ -422,6 +423,34 @@ def _mutant_id(case: tuple[Hint, str]) -> str:
     return f"{Path(hint.path).name}:{hint.line}-{replacement}"
 
 
+def margin_insolvent_inputs(circuit: str) -> list[dict[str, Any]]:
+    """An account one step short of margin, and a withdrawal only its (uncounted) gain
+    would cover."""
+    inputs, solvent = account_inputs(circuit, usdc=100)
+    assert not solvent
+    withdrawal, solvent, with_gain = withdrawal_inputs(circuit, usdc=100)
+    assert not solvent and with_gain
+    return [inputs, withdrawal]
+
+
+def portfolio_insolvent_inputs() -> list[dict[str, Any]]:
+    """docs/portfolio.md's boundary book (perps and options on three markets, a Cholesky
+    factor with a negative entry, WETH) one unit of 1e-18 USDC below its boundary, in each
+    mode (maintenance, initial, withdrawal)."""
+    from test_portfolio_circuit import boundary_book, inputs_for
+    from test_portfolio_model import min_usdc, with_usdc
+
+    from zkmargin.portfolio import PortfolioMode
+
+    account, risk = boundary_book()
+    cases = []
+    for mode in PortfolioMode:
+        need = min_usdc(account, risk, mode)
+        assert need is not None and need > 0
+        cases.append(inputs_for(with_usdc(account, need - 1), risk, mode))
+    return cases
+
+
 def check_mutant(circuit: str, hint: Hint, replacement: str) -> None:
     r1cs, sym = real_circuit(circuit)
     original = build_variant(circuit, outputs=("--r1cs",))
@@ -436,12 +465,11 @@ def check_mutant(circuit: str, hint: Hint, replacement: str) -> None:
         flags=("--O0",),
         outputs=("--wasm",),
     )
-    inputs, solvent = account_inputs(circuit, usdc=100)
-    assert not solvent
-    # and a withdrawal that only the (uncounted) gain would cover
-    withdrawal, solvent, with_gain = withdrawal_inputs(circuit, usdc=100)
-    assert not solvent and with_gain
-    for case in (inputs, withdrawal):
+    if circuit == "portfolio":
+        cases = portfolio_insolvent_inputs()
+    else:
+        cases = margin_insolvent_inputs(circuit)
+    for case in cases:
         try:
             values = witness_build.witness_by_name(case)
         except Exception:  # the mutant cannot even compute a witness (e.g. 1/0): killed
@@ -458,3 +486,12 @@ def test_hint_mutant_is_killed_isolated(case: tuple[Hint, str], manifest: Any) -
 @pytest.mark.parametrize("case", MUTANTS, ids=_mutant_id)
 def test_hint_mutant_is_killed_cross(case: tuple[Hint, str], manifest: Any) -> None:
     check_mutant("cross", *case)
+
+
+@pytest.mark.audit
+@pytest.mark.parametrize("case", MUTANTS, ids=_mutant_id)
+def test_hint_mutant_is_killed_portfolio(case: tuple[Hint, str], manifest: Any) -> None:
+    """The same sweep over the portfolio circuit (it uses Num2Bits, OneHot and
+    AssertNonZero from the same files): no mutant changes the R1CS, and no mutant's
+    witness of an account one unit short of portfolio margin satisfies it."""
+    check_mutant("portfolio", *case)

@@ -79,19 +79,43 @@ class CircuitShape:
         return 1 + self.price_words + self.balance_words + 3
 
 
+MARGIN_TEMPLATE = "MarginProof"
+PORTFOLIO_TEMPLATE = "PortfolioMargin"
+
+
+@cache
+def circuit_entries() -> dict[str, dict[str, Any]]:
+    """Every circuit of ``circuits/circuits.json`` (file, template, params), in file order."""
+    entries: dict[str, dict[str, Any]] = json.loads(
+        (project_root() / "circuits" / "circuits.json").read_text()
+    )
+    return entries
+
+
+def circuit_template(name: str) -> str:
+    """The template of circuit ``name`` (``MarginProof`` or ``PortfolioMargin``)."""
+    entries = circuit_entries()
+    if name not in entries:
+        raise InputError(f"unknown circuit {name!r} (known: {', '.join(entries)})")
+    return str(entries[name]["template"])
+
+
 @cache
 def circuit_shapes() -> dict[str, CircuitShape]:
-    manifest = json.loads((project_root() / "circuits" / "circuits.json").read_text())
+    """The rate-based circuits (``MarginProof``); portfolio circuits have their own shape
+    (:class:`zkmargin.riskfile.RiskShape`) and statement."""
     return {
         name: CircuitShape(name, entry["params"]["N"], entry["params"]["K"], entry["params"]["M"])
-        for name, entry in manifest.items()
+        for name, entry in circuit_entries().items()
+        if entry["template"] == MARGIN_TEMPLATE
     }
 
 
 def circuit_shape(name: str) -> CircuitShape:
     shapes = circuit_shapes()
     if name not in shapes:
-        raise InputError(f"unknown circuit {name!r} (known: {', '.join(shapes)})")
+        if circuit_template(name) != MARGIN_TEMPLATE:  # unknown names are refused there
+            raise InputError(f"circuit {name!r} is not a rate-based (isolated/cross) circuit")
     return shapes[name]
 
 

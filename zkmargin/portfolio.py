@@ -39,7 +39,7 @@ from zkmargin.accounts import format_address, parse_collateral, parse_owner
 from zkmargin.amounts import format_fixed, parse_fixed
 from zkmargin.errors import InputError
 from zkmargin.jsonio import expect_object, read_json_file
-from zkmargin.riskfile import RiskFile, check_risk_ranges
+from zkmargin.riskfile import RiskFile, check_risk_ranges, format_time
 from zkmargin.units import (
     ADDRESS_BITS,
     BALANCE_BITS,
@@ -225,6 +225,17 @@ def check_names(account: PortfolioAccount, risk: RiskFile) -> None:
     for asset in account.collateral:
         if asset not in risk.collateral:
             raise InputError(f"collateral.{asset}: asset is not listed in the risk file")
+
+
+def check_expiries(account: PortfolioAccount, risk: RiskFile, now: int) -> None:
+    """No position in a series whose expiry is at or before ``now`` (unix seconds): its
+    mark and Greeks describe an option that no longer trades."""
+    for i, pos in enumerate(account.positions):
+        if pos.option and risk.options[pos.instrument].expiry <= now:
+            expiry = format_time(risk.options[pos.instrument].expiry)
+            raise InputError(
+                f"{_where(i, pos)}: series expired at {expiry} (now {format_time(now)})"
+            )
 
 
 def check_ranges(account: PortfolioAccount) -> None:

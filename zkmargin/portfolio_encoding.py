@@ -24,14 +24,16 @@ and collateral slots get price 1 (prices must be non-zero) and balance 0.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from zkmargin.encoding import Binding, pack_words
+from zkmargin.encoding import Binding, pack_words, unpack_words
 from zkmargin.errors import InputError
 from zkmargin.portfolio import (
     PortfolioAccount,
     PortfolioMode,
+    check_expiries,
     check_names,
     check_ranges,
 )
@@ -46,6 +48,8 @@ from zkmargin.units import (
 )
 
 PORTFOLIO_DOMAIN_TAG: Final = int.from_bytes(b"zkmargin/portfolio/v1", "big")
+# the circuit of circuits/circuits.json that proves this statement (shape DEFAULT_SHAPE)
+PORTFOLIO_CIRCUIT: Final = "portfolio"
 INSTRUMENT_BITS: Final = 8
 SIDE_SHIFT: Final = INSTRUMENT_BITS
 SIZE_SHIFT: Final = SIDE_SHIFT + 1
@@ -58,6 +62,17 @@ PAD_PRICE: Final = 1
 
 def mode_word(mode: PortfolioMode) -> int:
     return int(mode.initial) | int(mode.withdrawal) << 1
+
+
+def mode_from_word(word: int) -> PortfolioMode:
+    """The mode a ``modeWord`` encodes (the circuit refuses any other word)."""
+    for mode in PortfolioMode:
+        if mode_word(mode) == word:
+            return mode
+    raise InputError(
+        f"modeWord: {word} is not a mode (0 maintenance, 1 initial, 3 withdrawal; "
+        "a withdrawal is also initial)"
+    )
 
 
 def instrument_index(risk: RiskFile, shape: RiskShape, option: bool, name: str) -> int:
@@ -95,16 +110,21 @@ def portfolio_commitment(
     return poseidon([PORTFOLIO_DOMAIN_TAG, account.address, digest, account.salt])
 
 
-def check_provable(account: PortfolioAccount, risk: RiskFile, shape: RiskShape) -> None:
+def check_provable(
+    account: PortfolioAccount, risk: RiskFile, shape: RiskShape, now: int | None = None
+) -> None:
     """Refuse, one line naming the field, what the circuit would reject besides the claim:
-    unlisted names, out-of-range values, more positions or listings than slots."""
+    unlisted names, out-of-range values, more positions or listings than slots; and, given
+    ``now`` (unix seconds), a position in an expired series."""
     check_names(account, risk)
     check_ranges(account)
     check_fits(risk, shape)
+    if now is not None:
+        check_expiries(account, risk, now)
     if len(account.positions) > shape.positions:
         raise InputError(
-            f"positions: the account has {len(account.positions)}; "
-            f"the portfolio circuit holds at most {shape.positions}"
+            f"positions: {len(account.positions)} positions; "
+            f"the portfolio circuit holds {shape.positions}"
         )
 
 
@@ -131,6 +151,41 @@ class PortfolioStatement:
             self.engine | self.chain_id << ADDRESS_BITS,
         ]
         return signals
+
+    @classmethod
+    def from_public_signals(
+        cls, signals: Sequence[int], shape: RiskShape = DEFAULT_SHAPE
+    ) -> PortfolioStatement:
+        """Unpack the public signals (their count, every packed word and the mode word
+        checked: what does not decode is refused, one line naming the word)."""
+        k, m = shape.markets, shape.collateral
+        price_words = -(-(k + m) // PRICES_PER_WORD)
+        balance_words = -(-m // BALANCES_PER_WORD)
+        expected = 1 + price_words + balance_words + 4
+        if len(signals) != expected:
+            raise InputError(
+                f"{PORTFOLIO_CIRCUIT}: expected {expected} public signals, got {len(signals)}"
+            )
+        pos = 1
+        prices = unpack_words(signals[pos : pos + price_words], k + m, PRICE_BITS, PRICES_PER_WORD)
+        pos += price_words
+        balances = unpack_words(
+            signals[pos : pos + balance_words], m, BALANCE_BITS, BALANCES_PER_WORD
+        )
+        pos += balance_words
+        risk_commitment, word, account_word, engine_word = signals[pos : pos + 4]
+        mask = 2**ADDRESS_BITS - 1
+        return cls(
+            commitment=signals[0],
+            prices=tuple(prices),
+            balances=tuple(balances),
+            risk_commitment=risk_commitment,
+            mode=mode_from_word(word),
+            account=account_word & mask,
+            nonce=account_word >> ADDRESS_BITS,
+            engine=engine_word & mask,
+            chain_id=engine_word >> ADDRESS_BITS,
+        )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ Written by ``zkmargin prove``, read by ``zkmargin verify`` and the chain client:
      "statement": {...decoded, for humans; never trusted by verifiers...},
      "stress": {...shocks and base prices, stress proofs only (zkmargin.stress)...}}
 
+The statement block depends on the circuit's template: a rate-based statement
+(``MarginProof``: rates, haircuts, opening and withdrawal flags) or a portfolio statement
+(``PortfolioMargin``: the risk commitment and the mode; the rates live in the risk file).
+Either way it must say exactly what the signals say.
+
 A proof file holds no private value: only what the chain sees anyway.
 """
 
@@ -18,11 +23,12 @@ from typing import Any
 
 from zkmargin.accounts import format_address
 from zkmargin.amounts import format_fixed
-from zkmargin.encoding import Statement
+from zkmargin.encoding import PORTFOLIO_TEMPLATE, Statement, circuit_template
 from zkmargin.errors import InputError
 from zkmargin.jsonio import read_json_file, write_json
 from zkmargin.model import Mode
 from zkmargin.stress import StressInfo, check_stress
+from zkmargin.portfolio_encoding import PortfolioStatement
 from zkmargin.units import BALANCE_DECIMALS, PRICE_DECIMALS
 
 PROOF_FORMAT = 1
@@ -37,11 +43,17 @@ class ProofBundle:
     stress: StressInfo | None = None  # a stress proof: the shocks and base prices
 
     @property
-    def statement(self) -> Statement:
+    def portfolio(self) -> bool:
+        """A portfolio-margin proof (template ``PortfolioMargin``)."""
+        return circuit_template(self.circuit) == PORTFOLIO_TEMPLATE
+
+    @property
+    def statement(self) -> Statement | PortfolioStatement:
+        if self.portfolio:
+            return PortfolioStatement.from_public_signals(self.public_signals)
         return Statement.from_public_signals(self.circuit, self.public_signals)
 
     def to_json(self) -> dict[str, Any]:
-        st = self.statement
         extra = {} if self.stress is None else {"stress": self.stress.to_json()}
         return {
             "zkmargin_proof": PROOF_FORMAT,
@@ -49,19 +61,7 @@ class ProofBundle:
             "mode": self.mode.value,
             "proof": self.proof,
             "publicSignals": [str(s) for s in self.public_signals],
-            "statement": {
-                "commitment": str(st.commitment),
-                "prices": [format_fixed(p, PRICE_DECIMALS) for p in st.prices],
-                "balances": [format_fixed(b, BALANCE_DECIMALS) for b in st.balances],
-                "rates_bps": list(st.rates),
-                "haircuts_bps": list(st.haircuts),
-                "opening": st.opening,
-                "withdrawal": st.withdrawal,
-                "account": format_address(st.account),
-                "nonce": st.nonce,
-                "engine": format_address(st.engine),
-                "chain_id": st.chain_id,
-            },
+            "statement": readable_statement(self.statement),
             **extra,
         }
 
@@ -117,6 +117,36 @@ class ProofBundle:
         write_json(path, self.to_json())
 
 
+def readable_statement(st: Statement | PortfolioStatement) -> dict[str, Any]:
+    """The ``statement`` block of a proof file: the decoded signals, for humans."""
+    if isinstance(st, PortfolioStatement):
+        return {
+            "commitment": str(st.commitment),
+            "prices": [format_fixed(p, PRICE_DECIMALS) for p in st.prices],
+            "balances": [format_fixed(b, BALANCE_DECIMALS) for b in st.balances],
+            "risk_commitment": str(st.risk_commitment),
+            "initial": st.mode.initial,
+            "withdrawal": st.mode.withdrawal,
+            "account": format_address(st.account),
+            "nonce": st.nonce,
+            "engine": format_address(st.engine),
+            "chain_id": st.chain_id,
+        }
+    return {
+        "commitment": str(st.commitment),
+        "prices": [format_fixed(p, PRICE_DECIMALS) for p in st.prices],
+        "balances": [format_fixed(b, BALANCE_DECIMALS) for b in st.balances],
+        "rates_bps": list(st.rates),
+        "haircuts_bps": list(st.haircuts),
+        "opening": st.opening,
+        "withdrawal": st.withdrawal,
+        "account": format_address(st.account),
+        "nonce": st.nonce,
+        "engine": format_address(st.engine),
+        "chain_id": st.chain_id,
+    }
+
+
 def _check_readable_statement(bundle: ProofBundle, written: Any, what: str) -> None:
     """The human-readable ``statement`` block must say exactly what the signals say.
 
@@ -130,6 +160,12 @@ def _check_readable_statement(bundle: ProofBundle, written: Any, what: str) -> N
         raise InputError(f"{what}: publicSignals: {exc}") from None
     if not isinstance(written, dict):
         raise InputError(f"{what}: statement: expected a JSON object")
+    st = bundle.statement
+    if isinstance(st, PortfolioStatement) and st.mode.value != bundle.mode.value:
+        raise InputError(
+            f"{what}: mode {bundle.mode.value!r} does not match the public signals "
+            f"(modeWord: {st.mode.value}; the readable statement was altered)"
+        )
     for key in sorted(set(derived) | set(written)):
         if written.get(key, _MISSING) != derived.get(key, _MISSING):
             raise InputError(

@@ -160,11 +160,27 @@ def _price(value: Any, field: str, *, positive: bool) -> Price:
     )
 
 
+TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def parse_time(text: str, field: str) -> int:
+    """``YYYY-MM-DDTHH:MM:SSZ`` -> unix seconds."""
+    try:
+        moment = datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        raise InputError(f'{field}: expected a UTC time such as "2026-12-25T08:00:00Z"') from None
+    return int(moment.timestamp())
+
+
+def format_time(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime(TIME_FORMAT)
+
+
 def _expiry(value: Any, field: str) -> int:
     if not isinstance(value, str) or not _EXPIRY.fullmatch(value):
         raise InputError(f'{field}: expected a UTC time such as "2026-12-25T08:00:00Z"')
     try:
-        moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        moment = datetime.strptime(value, TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
         raise InputError(f"{field}: {value!r} is not a valid date and time") from None
     seconds = int(moment.timestamp())

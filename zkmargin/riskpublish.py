@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any, Final
 
@@ -45,7 +44,9 @@ from zkmargin.riskfile import (
     DEFAULT_SHAPE,
     RiskFile,
     check_fits,
+    format_time,
     parse_risk_file,
+    parse_time,
 )
 from zkmargin.units import BPS_ONE, PRICE_BITS, PRICE_DECIMALS
 from zkmargin.volatility import (
@@ -64,7 +65,6 @@ DEFAULT_CONFIDENCE: Final = 0.99
 DEFAULT_VOL_SHOCK: Final = 0.25  # implied vol ×(1 ± 0.25)
 YEAR_SECONDS: Final = 365 * 86_400
 GRID_POINTS: Final = 41  # revaluation grid over [−r, r] for the gamma charge
-EXPIRY_FORMAT: Final = "%Y-%m-%dT%H:%M:%SZ"
 
 
 # ---------------------------------------------------------------- parsing helpers
@@ -93,19 +93,6 @@ def parse_percent(text: str, field: str, *, low: float, high: float) -> float:
     if not (math.isfinite(value) and low < value < high):
         raise InputError(f"{field}: {text!r} must be a fraction or percentage in ({low}, {high})")
     return value
-
-
-def parse_time(text: str, field: str) -> int:
-    """``YYYY-MM-DDTHH:MM:SSZ`` -> unix seconds."""
-    try:
-        moment = datetime.strptime(text, EXPIRY_FORMAT).replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        raise InputError(f'{field}: expected a UTC time such as "2026-12-25T08:00:00Z"') from None
-    return int(moment.timestamp())
-
-
-def format_time(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime(EXPIRY_FORMAT)
 
 
 def parse_market_map(

@@ -1,0 +1,57 @@
+"""Portfolio margin from the command line: the account file (perpetuals and options) and
+the risk file of ``docs/portfolio.md``, loaded and checked the same way for ``zkmargin
+margin`` and ``zkmargin prove --circuit portfolio``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from zkmargin.encoding import Binding
+from zkmargin.errors import InputError
+from zkmargin.portfolio import PortfolioAccount, PortfolioMode, load_portfolio_account
+from zkmargin.portfolio_encoding import check_provable
+from zkmargin.proofs import ProofBundle
+from zkmargin.riskfile import DEFAULT_SHAPE, RiskFile, check_fits, load_risk_file, parse_time
+
+
+def load_portfolio_inputs(
+    account_file: Path, risk_file: Path, now_text: str | None
+) -> tuple[PortfolioAccount, RiskFile, int]:
+    """The account and the risk file, refused (one line naming the file and the field)
+    where the portfolio circuit would refuse them besides the claim: a risk file larger
+    than the circuit's slots, unlisted names, out-of-range values, too many positions, a
+    series expired at ``now`` (``--now``, default the clock)."""
+    now = int(time.time()) if now_text is None else parse_time(now_text, "--now")
+    risk = load_risk_file(risk_file)
+    check_fits(risk, DEFAULT_SHAPE, f"risk file {risk_file}")
+    account = load_portfolio_account(account_file, risk)
+    try:
+        check_provable(account, risk, DEFAULT_SHAPE, now)
+    except InputError as exc:
+        raise InputError(f"account file {account_file}: {exc}") from None
+    return account, risk, now
+
+
+def prove_portfolio_file(
+    account_file: Path,
+    risk_file: Path,
+    *,
+    mode: str,
+    binding: Binding,
+    backend: str | None,
+    now_text: str | None,
+    opening: bool,
+) -> ProofBundle:
+    """``zkmargin prove --circuit portfolio``: proved in this process (``zkmargin serve``
+    answers rate-based statements only)."""
+    if opening:
+        raise InputError("--opening: the portfolio circuit has no opening proofs yet")
+    from prover.prove import Prover  # `zkmargin margin` needs only the loader above
+
+    account, risk, now = load_portfolio_inputs(account_file, risk_file, now_text)
+    prover = Prover(backend=backend) if backend else Prover()
+    with prover:
+        return prover.prove_portfolio(
+            account, risk, mode=PortfolioMode(mode), binding=binding, now=now
+        )
