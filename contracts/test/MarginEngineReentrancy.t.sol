@@ -26,7 +26,9 @@ contract MarginEngineReentrancyTest is MarginEngineBase {
     ///      guard must refuse the call before looking at them).
     function _reentries() internal view returns (bytes[] memory calls) {
         IMarginEngine.Proof memory p = _proof("aliceProve");
-        calls = new bytes[](10);
+        calls = new bytes[](11);
+        uint256[6] memory record;
+        calls[10] = abi.encodeCall(engine.reclaim, (1, record, _alicePositions(), 1));
         calls[0] = abi.encodeCall(engine.deposit, (USDC, 1));
         calls[1] = abi.encodeCall(engine.withdrawIdle, (USDC, 1));
         calls[2] = abi.encodeCall(engine.withdraw, (USDC, 1, p));
