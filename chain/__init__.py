@@ -31,6 +31,7 @@ from chain.client import (
 )
 from chain.deploy import DEFAULT_SPEC, Deployment, SystemSpec, deploy_system
 from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder, RevertError
+from chain.pool import LpPosition, Pools, PoolState
 from chain.rpc import Chain, Contract, TxResult
 from chain.signers import Signer, dev_signer, dev_signers, resolve_signer
 
@@ -45,7 +46,10 @@ __all__ = [
     "EngineClient",
     "Kind",
     "LocalChain",
+    "LpPosition",
     "OpenPlan",
+    "PoolState",
+    "Pools",
     "ProofCalldata",
     "ProofTx",
     "PublicInputsMismatch",

@@ -14,8 +14,9 @@ made new keys. Deploying a stale verifier would reject every proof.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ VERIFIED_CIRCUITS = ("isolated", "cross")
 CONTRACTS: dict[str, tuple[str, str]] = {
     "MarginEngine": ("MarginEngine.sol", "MarginEngine"),
     "OracleAdapter": ("OracleAdapter.sol", "OracleAdapter"),
+    "MarginPool": ("MarginPool.sol", "MarginPool"),
+    "Settlement": ("Settlement.sol", "Settlement"),
+    "StressCheck": ("StressCheck.sol", "StressCheck"),
     **{
         verifier_name(c): (f"{verifier_name(c)}.sol", verifier_contract_name(c))
         for c in VERIFIED_CIRCUITS
@@ -67,8 +71,22 @@ def poseidon_json() -> Path:
 class ContractArtifact:
     name: str
     abi: list[dict[str, Any]]
-    bytecode: bytes
+    bytecode: bytes  # library placeholders zeroed: deploy :meth:`linked` bytecode
     sources: dict[str, str]  # path relative to contracts/ -> keccak256 hex at compile time
+    # library name -> byte offsets of its 20-byte address in the creation code
+    link_references: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def linked(self, libraries: dict[str, str]) -> bytes:
+        """The creation code with each linked library's address written in."""
+        missing = set(self.link_references) - set(libraries)
+        if missing:
+            raise ArtifactError(f"{self.name}: library {', '.join(sorted(missing))} not given")
+        code = bytearray(self.bytecode)
+        for name, offsets in self.link_references.items():
+            address = bytes.fromhex(libraries[name].removeprefix("0x"))
+            for at in offsets:
+                code[at : at + 20] = address
+        return bytes(code)
 
     def stale_sources(self) -> list[str]:
         """Sources whose content changed since this artifact was compiled."""
@@ -115,7 +133,13 @@ def load_artifact(name: str) -> ContractArtifact:
     sources = {
         str(path): str(info.get("keccak256", "")) for path, info in meta.get("sources", {}).items()
     }
-    return ContractArtifact(name, data["abi"], bytes.fromhex(code.removeprefix("0x")), sources)
+    refs: dict[str, tuple[int, ...]] = {}
+    for libs in data.get("bytecode", {}).get("linkReferences", {}).values():
+        for lib, spots in libs.items():
+            refs[str(lib)] = tuple(int(spot["start"]) for spot in spots)
+    # unlinked code holds `__$<hash>$__` placeholders (40 characters): zero them
+    text = re.sub(r"__\$[0-9a-fA-F]{34}\$__", "0" * 40, code.removeprefix("0x"))
+    return ContractArtifact(name, data["abi"], bytes.fromhex(text), sources, refs)
 
 
 def poseidon_artifact() -> ContractArtifact:

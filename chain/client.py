@@ -38,6 +38,7 @@ from chain.calldata import proof_calldata as proof_calldata
 from chain.deploy import Deployment, feed_answer
 from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder, RevertError
 from chain.markets import AssetListing, MarketListing, build_market_data
+from chain.pool import Pools
 from chain.rpc import PROOF_MIN_GAS, Chain, Contract, Event, TxResult
 from chain.signers import Signer
 from chain.stresscheck import StressVerdict
@@ -275,6 +276,7 @@ class EngineClient:
         self.feeds = {
             f.name: Contract(chain, f.address, feed_abi, f"{f.name} feed") for f in deployment.feeds
         }
+        self.pools = Pools(chain, deployment)
 
     @classmethod
     def connect(cls, deployment: Deployment, rpc_url: str | None = None) -> EngineClient:
@@ -322,7 +324,8 @@ class EngineClient:
         return int(self.tokens[asset].call("balanceOf", _checksum(who)))
 
     def pool(self, asset: str) -> int:
-        return int(self.engine.call("pool", self.deployment.asset(asset).id))
+        """What ``asset``'s vault holds for its LPs (``totalAssets()``: held − IOUs)."""
+        return self.pools.total_assets(asset)
 
     def liquidatable(self, who: str) -> tuple[bool, int | None]:
         now, at = self.engine.call("liquidatable", _checksum(who))
@@ -378,7 +381,7 @@ class EngineClient:
         asset_ids = [asset] if kind is Kind.ISOLATED else list(range(n_assets))
         markets = []
         for i in market_ids:
-            _feed, mmr, imr = self.engine.call("market", i)
+            _feed, mmr, imr, _fee = self.engine.call("market", i)
             info = dep.markets[i]
             markets.append(MarketListing(info.name, info.feed, int(mmr), int(imr)))
         assets = []
@@ -697,7 +700,8 @@ class EngineClient:
         return ProofTx(result, bundle, seconds, tuple(self.engine.events(result, event)))
 
     def close(self, signer: Signer, account: Account) -> TxResult:
-        """Open the commitment (positions + salt); PnL settles against the pool."""
+        """Open the commitment (positions + salt); PnL less the close fee settles against
+        the vaults (profit paid by them, an IOU if one is short)."""
         who = self._signer_is(signer, account)
         state = self._require_open(who)
         data = self.market_data_for(state)
@@ -711,13 +715,51 @@ class EngineClient:
         )
         if enc.statement.commitment != state.commitment:
             raise PublicInputsMismatch(f"refusing to send: {_MISMATCH_HINT['commitment']}")
-        slots = circuit_shape(state.kind.circuit).positions
-        index = {name: k for k, name in enumerate(data.markets)}
-        positions: list[tuple[int, bool, int, int]] = [
-            (index[p.market], p.long, p.size, p.entry_price) for p in account.positions
-        ]
-        positions += [(0, False, 0, 0)] * (slots - len(positions))
-        return self.engine.transact(signer, "close", positions, account.salt)
+        return self.engine.transact(
+            signer, "close", _revealed(account, state.kind, list(data.markets)), account.salt
+        )
+
+    # ------------------------------------------------------------ trader: after liquidation
+
+    def liquidation(self, who: str) -> Liquidation | None:
+        """The latest unreclaimed liquidation of ``who`` (from ``LiquidationRecorded``
+        logs, checked against the hash the engine stores), None if there is none."""
+        event = self.engine.web3.events.LiquidationRecorded()
+        who = _checksum(who)
+
+        def fetch() -> list[Any]:
+            return list(
+                event.get_logs(from_block=self.deployment.block, argument_filters={"account": who})
+            )
+
+        for log in reversed(self.chain.guarded("MarginEngine LiquidationRecorded logs", fetch)):
+            nonce, record = int(log["args"]["nonce"]), tuple(int(w) for w in log["args"]["record"])
+            if bytes(self.engine.call("liquidationOf", who, nonce)) != b"\0" * 32:
+                return Liquidation(who, nonce, record)  # type: ignore[arg-type]
+        return None
+
+    def reclaim(self, signer: Signer, account: Account) -> TxResult:
+        """Reveal a liquidated account's positions and salt to get back the equity left
+        above the penalty at the liquidation prices (until the record's deadline)."""
+        who = self._signer_is(signer, account)
+        found = self.liquidation(who)
+        if found is None:
+            raise ChainError(f"{who} has no liquidation left to reclaim")
+        if self.chain.timestamp() > found.deadline:
+            raise ChainError(
+                f"the reclaim window of {who}'s liquidation closed at {found.deadline}; the "
+                "vault kept the rest"
+            )
+        kind = Kind(found.record[1] & 3)
+        markets = (
+            [self.deployment.markets[(found.record[1] >> 2) & 3].name]
+            if kind is Kind.ISOLATED
+            else [m.name for m in self.deployment.markets]
+        )
+        positions = _revealed(account, kind, markets)
+        return self.engine.transact(
+            signer, "reclaim", found.nonce, list(found.record), positions, account.salt
+        )
 
     # ------------------------------------------------------------ keeper and admin
 
@@ -755,6 +797,29 @@ class EngineClient:
                 f"the account is {who} but the transaction would be signed by {signer.address}"
             )
         return who
+
+
+@dataclass(frozen=True)
+class Liquidation:
+    """A liquidation waiting for its reclaim (IMarginEngine ``LiquidationRecorded``)."""
+
+    account: str
+    nonce: int
+    record: tuple[int, int, int, int, int, int]
+
+    @property
+    def deadline(self) -> int:
+        """Last chain timestamp at which ``reclaim`` is accepted."""
+        return self.record[1] >> 8
+
+
+def _revealed(account: Account, kind: Kind, markets: list[str]) -> list[tuple[int, bool, int, int]]:
+    """The account's positions as the engine's ``Position[]``: slot index (the market's
+    position in ``markets``), side, size, entry; padded to the circuit's slot count."""
+    slots = circuit_shape(kind.circuit).positions
+    index = {name: k for k, name in enumerate(markets)}
+    positions = [(index[p.market], p.long, p.size, p.entry_price) for p in account.positions]
+    return positions + [(0, False, 0, 0)] * (slots - len(positions))
 
 
 def _checksum(address: str) -> str:

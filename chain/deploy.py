@@ -4,9 +4,11 @@
 decimals and a first answer), one MockERC20 per collateral asset, the OracleAdapter
 (and ``setFeed`` with each feed's heartbeat), the two generated Groth16 verifiers,
 circomlibjs' Poseidon(4) from its bytecode, and the MarginEngine (proof lifetime, grace
-period, liquidation penalty); then lists the markets and collateral
-assets (ids follow the listing order), funds the engine's pool, and on anvil mints
-tokens to the dev accounts 1..9 so that traders can deposit.
+period, liquidation penalty); then lists the markets (with their close fee) and
+collateral assets (ids follow the listing order), deploys one MarginPool vault per asset
+(ERC-4626, delayed exits; docs/pool.md) and wires it (``setEngine``, ``setPool``), makes
+the deployer the first LP of each vault, and on anvil mints tokens to the dev accounts
+1..9 so that traders can deposit.
 
 The deployment file (JSON, default ``<build>/chain/deployment.json``) records the chain
 id, RPC URL, every address, market and asset names -> ids, token decimals, feeds and
@@ -16,7 +18,8 @@ the engine's parameters; every later command reads it::
      "contracts": {"MarginEngine": "0x…", "OracleAdapter": "0x…", …},
      "feeds": [{"name": "ETH/USD", "address": "0x…", "decimals": 8, "heartbeat": 3600}, …],
      "markets": [{"id": 0, "name": "ETH-USD", "feed": "ETH/USD"}, …],
-     "assets": [{"id": 0, "name": "USDC", "token": "0x…", "decimals": 6, "feed": "USDC/USD"}, …],
+     "assets": [{"id": 0, "name": "USDC", "token": "0x…", "decimals": 6, "feed": "USDC/USD",
+                 "pool": "0x…"}, …],
      "params": {"proof_lifetime": 3600, …}, "mock": true, "deploy_gas": {…}}
 
 The mocks let anyone set prices and mint tokens: local and test chains only.
@@ -75,6 +78,10 @@ class MarketSpec:
     feed: str
     mmr_bps: int
     imr_bps: int
+    # fee on the notional at close, sized to the feed's deviation threshold (Chainlink's
+    # ETH/USD and BTC/USD: 0.5%): a round trip against a known next round then never
+    # profits (SECURITY.md, "Oracle latency")
+    close_fee_bps: int = 50
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ class AssetSpec:
     decimals: int
     feed: str
     haircut_bps: int
-    pool: str  # tokens the deployer puts in the engine's pool
+    pool: str  # tokens the deployer deposits as the first LP of the asset's vault
     faucet: str  # tokens minted to each dev account 1..9 (anvil only)
 
 
@@ -101,6 +108,15 @@ class SystemSpec:
     # set); kept for callers that still pass it (cli deploy, stress heuristics).
     shock_threshold_bps: int = 1000
     liquidation_penalty_bps: int = 500  # 5% of seized collateral to the liquidator
+    # LP exits wait past a proof's lifetime and grace (docs/pool.md, "Exits through a
+    # delay"): a loss that has happened settles before a request made after it executes
+    pool_window: int = 86400
+
+    @property
+    def pool_delay(self) -> int:
+        """The vaults' withdrawal delay: proof lifetime + grace period + one hour of keeper
+        latency, within the vault's bounds (1 hour .. 30 days)."""
+        return max(3600, min(30 * 86400, self.proof_lifetime + self.grace_period + 3600))
 
     def market_data(self, prices: Mapping[str, int], *, haircuts: bool = True) -> MarketData:
         """The model's view of this system at ``prices`` (feed name -> 1e-8 quote)."""
@@ -156,6 +172,7 @@ class AssetInfo:
     token: str
     decimals: int
     feed: str
+    pool: str  # the asset's MarginPool vault
 
 
 @dataclass(frozen=True)
@@ -220,6 +237,7 @@ class Deployment:
         out = {addr: name for name, addr in self.contracts.items()}
         out.update({f.address: f"{f.name} feed" for f in self.feeds})
         out.update({a.token: f"{a.name} token" for a in self.assets})
+        out.update({a.pool: f"{a.name} pool" for a in self.assets})
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -268,6 +286,7 @@ class Deployment:
                         _address(a["token"]),
                         int(a["decimals"]),
                         str(a["feed"]),
+                        _address(a["pool"]),
                     )
                     for a in data["assets"]
                 ),
@@ -331,9 +350,16 @@ class _Deployer:
         self.gas: dict[str, int] = {}
         self.results: list[TxResult] = []
 
-    def deploy(self, label: str, artifact: ContractArtifact, *args: Any) -> Contract:
+    def deploy(
+        self,
+        label: str,
+        artifact: ContractArtifact,
+        *args: Any,
+        libraries: dict[str, str] | None = None,
+    ) -> Contract:
+        code = artifact.linked(libraries or {})
         contract, result = deploy_contract(
-            self.chain, self.signer, artifact.abi, artifact.bytecode, *args, name=label
+            self.chain, self.signer, artifact.abi, code, *args, name=label
         )
         self.gas[label] = result.gas_used
         self.results.append(result)
@@ -386,6 +412,8 @@ def deploy_system(
         c: d.deploy(verifier_name(c), load_artifact(verifier_name(c))) for c in VERIFIED_CIRCUITS
     }
     poseidon = d.deploy("Poseidon4", load_artifact("Poseidon4"))
+    # the engine's settlement arithmetic, an external library (EIP-170: the engine's size)
+    settlement = d.deploy("Settlement", load_artifact("Settlement"))
     engine = d.deploy(
         "MarginEngine",
         load_artifact("MarginEngine"),
@@ -396,28 +424,51 @@ def deploy_system(
         spec.proof_lifetime,
         spec.grace_period,
         spec.liquidation_penalty_bps,
+        libraries={"Settlement": settlement.address},
     )
+    # shareable stress proofs, checked by anyone (a periphery contract: views only)
+    stress_check = d.deploy("StressCheck", load_artifact("StressCheck"), engine.address)
     markets = []
     for i, m in enumerate(spec.markets):
         d.tx(engine, "listMarket", feeds[m.feed].address, m.mmr_bps, m.imr_bps)
+        if m.close_fee_bps:
+            d.tx(engine, "setCloseFee", i, m.close_fee_bps)
         markets.append(MarketInfo(i, m.name, m.feed))
-        log(f"listed market {i} {m.name} (MMR {m.mmr_bps} bps, IMR {m.imr_bps} bps)")
+        log(
+            f"listed market {i} {m.name} (MMR {m.mmr_bps} bps, IMR {m.imr_bps} bps, "
+            f"close fee {m.close_fee_bps} bps)"
+        )
     assets = []
+    pools: dict[str, Contract] = {}
     for i, a in enumerate(spec.assets):
         d.tx(engine, "listCollateral", tokens[a.name].address, feeds[a.feed].address, a.haircut_bps)
-        assets.append(AssetInfo(i, a.name, tokens[a.name].address, a.decimals, a.feed))
+        pools[a.name] = d.deploy(
+            f"MarginPool {a.name}",
+            load_artifact("MarginPool"),
+            tokens[a.name].address,
+            f"zkmargin {a.name} pool",
+            f"zmp{a.name}",
+            deployer.address,
+            spec.pool_delay,
+            spec.pool_window,
+        )
+        d.tx(pools[a.name], "setEngine", engine.address)
+        d.tx(engine, "setPool", i, pools[a.name].address)
+        assets.append(
+            AssetInfo(i, a.name, tokens[a.name].address, a.decimals, a.feed, pools[a.name].address)
+        )
         log(f"listed asset {i} {a.name} ({a.decimals} decimals, haircut {a.haircut_bps} bps)")
     if int(engine.call("marketCount")) != len(markets) or int(
         engine.call("collateralCount")
     ) != len(assets):
         raise ChainError("the engine's listing ids do not follow the listing order")
-    for i, a in enumerate(spec.assets):
+    for a in spec.assets:
         amount = _tokens(a.pool, a.decimals, f"asset {a.name} pool")
         if amount:
             d.tx(tokens[a.name], "mint", deployer.address, amount)
-            d.tx(tokens[a.name], "approve", engine.address, amount)
-            d.tx(engine, "fundPool", i, amount)
-            log(f"funded the pool with {a.pool} {a.name}")
+            d.tx(tokens[a.name], "approve", pools[a.name].address, amount)
+            d.tx(pools[a.name], "deposit", amount, deployer.address)
+            log(f"deposited {a.pool} {a.name} into its pool (the deployer is the first LP)")
     if chain.is_anvil:
         for a in spec.assets:
             amount = _tokens(a.faucet, a.decimals, f"asset {a.name} faucet")
@@ -445,6 +496,9 @@ def deploy_system(
             "OracleAdapter": oracle.address,
             **{verifier_name(c): verifiers[c].address for c in VERIFIED_CIRCUITS},
             "Poseidon4": poseidon.address,
+            "Settlement": settlement.address,
+            "StressCheck": stress_check.address,
+            **{f"MarginPool {name}": p.address for name, p in pools.items()},
             **governed,
         },
         feeds=tuple(feed_info),
@@ -454,6 +508,8 @@ def deploy_system(
             "proof_lifetime": spec.proof_lifetime,
             "grace_period": spec.grace_period,
             "liquidation_penalty_bps": spec.liquidation_penalty_bps,
+            "pool_withdraw_delay": spec.pool_delay,
+            "pool_execution_window": spec.pool_window,
             **({"timelock_delay": governance.timelock_delay} if governance else {}),
         },
         owner=governed.get("RiskGovernor", deployer.address),

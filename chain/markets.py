@@ -45,7 +45,7 @@ def build_market_data(
 
     ``haircuts=False`` values collateral at its raw price (what the pool would receive).
     An asset priced by the feed of a listed market gets that market (the first listed on
-    the feed, as the engine's ``stressInputs`` picks it) as its ``risk_factor``.
+    the feed, as ``StressCheck.stressInputs`` picks it) as its ``risk_factor``.
     """
     by_feed: dict[str, Price] = {}
 

@@ -1,6 +1,7 @@
-"""Check a stress proof against the engine: ``stressInputs`` and ``verifyStress``.
+"""Check a stress proof on-chain: ``StressCheck.stressInputs`` and ``verifyStress``.
 
-The engine builds the stress statement itself (stored commitment, balances, MMRs,
+The periphery contract StressCheck (beside the engine; views only) builds the stress
+statement from the engine's own maintenance statement (stored commitment, balances, MMRs,
 haircuts, the account's current nonce, current oracle prices moved by the shocks); the
 proof file supplies only the shocks (one per listed market id) and the proof. Before the
 pairing check, the file's public signals are compared with the engine's inputs so that a
@@ -12,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from chain.artifacts import load_artifact
 from chain.calldata import proof_calldata
+from chain.rpc import Contract
 from zkmargin.accounts import format_address
 from zkmargin.errors import InputError
 from zkmargin.proofs import ProofBundle
@@ -20,6 +23,14 @@ from zkmargin.stress import engine_shocks
 
 if TYPE_CHECKING:
     from chain.client import EngineClient
+
+
+def stress_check(client: EngineClient) -> Contract:
+    """The deployment's StressCheck contract."""
+    address = client.deployment.contracts.get("StressCheck")
+    if address is None:
+        raise InputError("deployment: no StressCheck contract (deployed before stress proofs)")
+    return Contract(client.chain, address, load_artifact("StressCheck").abi, "StressCheck")
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,7 @@ def check_stress(client: EngineClient, bundle: ProofBundle) -> StressVerdict:
             f"{client.deployment.engine} on chain {client.chain.chain_id}",
             shocks,
         )
-    inputs = [int(v) for v in client.engine.call("stressInputs", who, list(shocks))]
+    inputs = [int(v) for v in stress_check(client).call("stressInputs", who, list(shocks))]
     if inputs != list(bundle.public_signals):
         names = [s.name for s in info.slots]
         detail = (
@@ -66,7 +77,9 @@ def check_stress(client: EngineClient, bundle: ProofBundle) -> StressVerdict:
             ),
             shocks,
         )
-    ok = bool(client.engine.call("verifyStress", who, list(shocks), proof_calldata(bundle.proof)))
+    ok = bool(
+        stress_check(client).call("verifyStress", who, list(shocks), proof_calldata(bundle.proof))
+    )
     reason = (
         f"the engine verifies it: {who} meets maintenance margin at the shocked prices "
         f"(nonce {st.nonce})"

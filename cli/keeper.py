@@ -106,6 +106,12 @@ def liquidate(
                 f"  {info.name}: {tokens(client, info.name, reward)} to the keeper, "
                 f"{tokens(client, info.name, to_pool)} to the pool"
             )
+    found = client.liquidation(address)
+    if found is not None:
+        click.echo(
+            f"  the trader may reclaim its equity above the penalty until "
+            f"{when(client.chain.timestamp(), found.deadline)} (`zkmargin reclaim`)"
+        )
 
 
 @click.command("flag-shock")

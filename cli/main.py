@@ -38,6 +38,8 @@ COMMANDS: dict[str, str] = {
     "submit": "cli.trader:submit",
     "withdraw": "cli.trader:withdraw",
     "close": "cli.trader:close",
+    "reclaim": "cli.trader:reclaim",
+    "pool": "cli.pool:pool",
     "status": "cli.keeper:status",
     "flag-shock": "cli.keeper:flag_shock",
     "liquidate": "cli.keeper:liquidate",

@@ -90,7 +90,9 @@ def prove(
     """
     check_output_path(output, account_file, market_file)
     if circuit == "portfolio" and stress_spec is not None:
-        raise InputError("--stress: stress proofs use the rate-based circuits, not --circuit portfolio")
+        raise InputError(
+            "--stress: stress proofs use the rate-based circuits, not --circuit portfolio"
+        )
     if circuit == "portfolio":  # proved here: `zkmargin serve` answers rate-based accounts
         started = time.perf_counter()
         bundle = prove_portfolio_file(

@@ -24,9 +24,20 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "Trader (on-chain)",
-        ("faucet", "deposit", "open", "status", "submit", "withdraw", "close", "guard"),
+        (
+            "faucet",
+            "deposit",
+            "open",
+            "status",
+            "submit",
+            "withdraw",
+            "close",
+            "reclaim",
+            "guard",
+        ),
     ),
     ("Keeper (on-chain)", ("flag-shock", "liquidate", "stress-check", "dashboard", "keeper")),
+    ("Liquidity (on-chain)", ("pool",)),
     ("Admin and local chain", ("chain", "deploy", "oracle", "risk-admin", "time", "demo")),
     ("Risk (off-chain)", ("forecast", "plot", "risk")),
 )

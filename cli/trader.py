@@ -1,4 +1,5 @@
-"""Trader commands: ``deposit``, ``open``, ``submit``, ``withdraw``, ``close``, ``faucet``.
+"""Trader commands: ``deposit``, ``open``, ``submit``, ``withdraw``, ``close``, ``reclaim``,
+``faucet``.
 
 Each signs as the account file's address: with --key-file / ZKMARGIN_PRIVATE_KEY, or on
 anvil with the dev account of that address (create the file with
@@ -271,14 +272,47 @@ def close(account_file: Path, conn: Connection) -> None:
     result = client.close(signer, account)
     events = client.engine.events(result, "AccountClosed")
     pnl = int(events[0].args["pnl"]) if events else 0
+    fee = int(events[0].args["fee"]) if events else 0
     click.echo(
-        f"closed: PnL {format_fixed(pnl, PNL_DECIMALS)} (quote), "
-        f"{result.gas_used:,} gas; positions and salt are now public"
+        f"closed: PnL {format_fixed(pnl, PNL_DECIMALS)}, close fee "
+        f"{format_fixed(fee, PNL_DECIMALS)} (quote), {result.gas_used:,} gas; positions and "
+        "salt are now public"
     )
     for info in client.deployment.assets:
         got = client.wallet_balance(signer.address, info.name) - before[info.name]
         if got:
             click.echo(f"  returned {tokens(client, info.name, got)} {info.name}")
+        iou = client.pools.position(info.name, signer.address).iou
+        if iou:
+            click.echo(
+                f"  the {info.name} pool owes {tokens(client, info.name, iou)} {info.name} "
+                f"(short of funds): `zkmargin pool claim {info.name}` once it refills"
+            )
+
+
+@click.command()
+@account_argument
+@connection_options
+def reclaim(account_file: Path, conn: Connection) -> None:
+    """After a liquidation, reveal ACCOUNT's positions and salt (within the reclaim
+    window) to get back the equity left above the penalty at the liquidation prices."""
+    client = conn.client
+    account = load_account_file(client, account_file)
+    signer = conn.signer(f"0x{account.address:040x}")
+    result = client.reclaim(signer, account)
+    event = client.engine.events(result, "Reclaimed")[0]
+    pnl, fee = int(event.args["pnl"]), int(event.args["fee"])
+    click.echo(
+        f"reclaimed: PnL {format_fixed(pnl, PNL_DECIMALS)}, close fee "
+        f"{format_fixed(fee, PNL_DECIMALS)} (quote) at the liquidation prices, "
+        f"{result.gas_used:,} gas; positions and salt are now public"
+    )
+    for info in client.deployment.assets:
+        paid = int(event.args["paid"][info.id])
+        if paid:
+            click.echo(
+                f"  the {info.name} pool pays back {tokens(client, info.name, paid)} {info.name}"
+            )
 
 
 @click.command(cls=SignedArgsCommand, number_arg="AMOUNT", number_what="an amount")

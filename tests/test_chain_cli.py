@@ -93,6 +93,9 @@ def test_deploy_writes_the_deployment_file(env: Env) -> None:
         "IsolatedVerifier",
         "CrossVerifier",
         "Poseidon4",
+        "Settlement",
+        "MarginPool USDC",
+        "MarginPool WETH",
         # risk governance (docs/risk.md): the governor owns the engine
         "RiskGovernor",
         "VolatilityMonitor",
@@ -112,8 +115,14 @@ def test_deploy_writes_the_deployment_file(env: Env) -> None:
         "proof_lifetime": 3 * 86400,
         "grace_period": 600,
         "liquidation_penalty_bps": 500,
+        "pool_withdraw_delay": 3 * 86400 + 600 + 3600,
+        "pool_execution_window": 86400,
         "timelock_delay": 60,
     }
+    assert [a["pool"] for a in data["assets"]] == [
+        data["contracts"]["MarginPool USDC"],
+        data["contracts"]["MarginPool WETH"],
+    ]
     assert all(gas > 0 for gas in data["deploy_gas"].values())
     client = env.client()
     for address in data["contracts"].values():
@@ -203,9 +212,11 @@ def test_isolated_account_flow(env: Env, monkeypatch: pytest.MonkeyPatch) -> Non
     # the rest must still meet initial margin (IMR 10% of 2 ETH at 2000 = 400)
     assert "insufficient margin" in env.fails(1, "withdraw", path, "USDC", "600")
 
+    # a known next round of +0.5% (the feed's deviation threshold): the close fee (0.5% of
+    # the 4020 notional at close) takes more than the move pays
     env.ok("oracle", "set", "ETH-USD", "2010")
     out = env.ok("close", path)
-    assert "closed: PnL 20 (quote)" in out and "returned 919.5 USDC" in out
+    assert "closed: PnL 20, close fee 20.1 (quote)" in out and "returned 899.4 USDC" in out
     assert client.account_state(trader.address).kind is Kind.NONE
     assert "position     none open (nonce 3)" in env.ok("status", path)
     env.ok("oracle", "set", "ETH-USD", "2000")
@@ -236,8 +247,10 @@ def test_cross_account_flow(env: Env) -> None:
     assert "cross proof" in env.ok("submit", path)
     assert "withdrew 0.25 WETH" in env.ok("withdraw", path, "WETH", "0.25")
     out = env.ok("close", path)
-    assert "closed: PnL 0 (quote)" in out
-    assert "returned 500 USDC" in out and "returned 0.25 WETH" in out
+    # the fee (0.5% of 2000 + 3000 notional = 25) is split by collateral value: 500 USDC
+    # and 0.25 WETH at 2000 are worth 500 each
+    assert "closed: PnL 0, close fee 25 (quote)" in out
+    assert "returned 487.5 USDC" in out and "returned 0.24375 WETH" in out
 
 
 # ---------------------------------------------------------------- liquidation
@@ -268,10 +281,51 @@ def test_crash_flag_wait_liquidate(env: Env) -> None:
         out = env.ok("liquidate", victim.address, "--from", "3")
         assert f"liquidated {victim.address} by {keeper.address}" in out
         assert "USDC: 100 to the keeper, 1900 to the pool" in out
+        assert "may reclaim its equity above the penalty until in 1d" in out
         assert client.wallet_balance(keeper.address, "USDC") == keeper_before + 100 * 10**6
         assert client.account_state(victim.address).kind is Kind.NONE
+        # at 1600 the 5 ETH long lost 2000 of its 2000 USDC: nothing above the penalty;
+        # revealing records the uncovered 2000 + 50 (fee) - 1900 (escrow) as bad debt
+        debt_before = client.pools.state("USDC").bad_debt
+        wallet = client.wallet_balance(victim.address, "USDC")
+        out = env.ok("reclaim", path)
+        assert "reclaimed: PnL -2000, close fee 50 (quote)" in out and "pays back" not in out
+        assert client.wallet_balance(victim.address, "USDC") == wallet
+        assert client.pools.state("USDC").bad_debt == debt_before + 150 * 10**6
+        assert "no liquidation left to reclaim" in env.fails(2, "reclaim", path)
     finally:
         env.ok("oracle", "set", "ETH-USD", "2000")
+
+
+# ---------------------------------------------------------------- the vaults
+
+
+def test_pool_lp_enters_and_leaves_after_the_delay(env: Env) -> None:
+    lp = dev_signer(7)
+    client = env.client()
+    delay = client.pools.state("USDC").withdraw_delay
+    out = env.ok("pool", "deposit", "USDC", "1000", "--from", "7")
+    # earlier closes paid fees into the vault, so a share is worth more than 1e-6 USDC;
+    # the deposit is priced at the share price, rounded against the LP by at most one unit
+    assert re.search(r"deposited 1000 USDC: .* shares worth (999\.999999|1000) USDC", out)
+    shown = env.ok("pool", "show", lp.address)
+    assert "USDC pool" in shown and "free shares (worth" in shown
+    assert f"exit delay {delay} s" in shown
+    wallet = client.wallet_balance(lp.address, "USDC")
+    out = env.ok("pool", "request-redeem", "USDC", "--from", "7")
+    assert "requested" in out and "executable in 3d" in out
+    early = env.fails(2, "pool", "redeem", "USDC", "--from", "7")
+    assert f"the USDC request of {lp.address} executes from" in early  # checked before sending
+    try:
+        env.ok("time", "advance", str(delay))
+        out = env.ok("pool", "redeem", "USDC", "--from", "7")
+        assert re.search(r"redeemed (999\.99999\d|1000) USDC", out)
+        got = client.wallet_balance(lp.address, "USDC") - wallet
+        assert 1000 * 10**6 - 2 <= got <= 1000 * 10**6  # rounded against the LP, both ways
+        assert client.pools.position("USDC", lp.address).shares == 0
+    finally:
+        for feed in ("ETH-USD", "BTC-USD", "USDC"):
+            env.ok("oracle", "set", feed, {"ETH-USD": "2000", "BTC-USD": "60000"}.get(feed, "1"))
 
 
 # ---------------------------------------------------------------- errors, one line each

@@ -23,8 +23,8 @@ NO_PROOF = ((1, 2), ((3, 4), (5, 6)), (7, 8))
 def test_views_return_plain_values(chain_snapshot: LocalSystem) -> None:
     engine = chain_snapshot.client.engine
     assert engine.call("marketCount") == 2
-    feed, mmr, imr = engine.call("market", 0)  # several outputs: a tuple
-    assert (feed, mmr, imr) == (chain_snapshot.deployment.feeds[0].address, 500, 1000)
+    feed, mmr, imr, fee = engine.call("market", 0)  # several outputs: a tuple
+    assert (feed, mmr, imr, fee) == (chain_snapshot.deployment.feeds[0].address, 500, 1000, 50)
     assert chain_snapshot.client.liquidatable(dev_signer(1).address) == (False, None)
 
 

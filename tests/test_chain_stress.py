@@ -19,6 +19,7 @@ from tooling.cli_run import run_cli
 from chain.calldata import proof_calldata
 from chain.local import LocalSystem
 from chain.signers import dev_signer
+from chain.stresscheck import stress_check
 from prover.prove import Prover
 from zkmargin.accounts import format_address, new_account, save_account
 from zkmargin.amounts import format_fixed
@@ -137,7 +138,7 @@ def test_engine_decides_which_collateral_moves(setup: Setup, chain_snapshot: Loc
 
 def test_engine_refuses_a_wrong_shock(setup: Setup, chain_snapshot: LocalSystem) -> None:
     bundle = ProofBundle.load(setup.prove())
-    engine = setup.client.engine
+    engine = stress_check(setup.client)
     calldata = proof_calldata(bundle.proof)
     assert engine.call("verifyStress", TRADER.address, [-3000, 2500], calldata) is True
     assert engine.call("verifyStress", TRADER.address, [-2999, 2500], calldata) is False
@@ -148,8 +149,8 @@ def test_engine_refuses_minus_100_percent(setup: Setup, chain_snapshot: LocalSys
     from chain.errors import RevertError
 
     with pytest.raises(RevertError) as exc:
-        setup.client.engine.call("stressInputs", TRADER.address, [-10_000, 0])
-    assert exc.value.name == "MarginEngine__ShockTooLow"
+        stress_check(setup.client).call("stressInputs", TRADER.address, [-10_000, 0])
+    assert exc.value.name == "StressCheck__ShockTooLow"
 
 
 def test_moved_oracle_price_is_named(setup: Setup, chain_snapshot: LocalSystem) -> None:

@@ -27,8 +27,8 @@ from zkmargin.encoding import PORTFOLIO_TEMPLATE, Statement, circuit_template
 from zkmargin.errors import InputError
 from zkmargin.jsonio import read_json_file, write_json
 from zkmargin.model import Mode
-from zkmargin.stress import StressInfo, check_stress
 from zkmargin.portfolio_encoding import PortfolioStatement
+from zkmargin.stress import StressInfo, check_stress
 from zkmargin.units import BALANCE_DECIMALS, PRICE_DECIMALS
 
 PROOF_FORMAT = 1
@@ -99,17 +99,19 @@ class ProofBundle:
             _check_readable_statement(bundle, data["statement"], what)
         if "stress" in data:
             info = StressInfo.from_json(data["stress"], what)
+            if bundle.portfolio:
+                raise InputError(f"{what}: stress: stress proofs use the rate-based circuits")
             try:
                 statement = bundle.statement
             except (InputError, ValueError) as exc:
                 raise InputError(f"{what}: publicSignals: {exc}") from None
+            assert isinstance(statement, Statement)  # rate-based, checked above
             check_stress(info, statement, mode.value, what)
             bundle = replace(bundle, stress=info)
         return bundle
 
     @classmethod
     def load(cls, path: Path) -> ProofBundle:
-
         return cls.from_json(read_json_file(path, "proof file"), f"proof file {path}")
 
     def save(self, path: Path) -> None:

@@ -5,7 +5,7 @@ revealing positions, that the account still meets maintenance margin if every na
 market's price moves by its shock at once. The statement is the ordinary ``MarginProof``
 maintenance statement (no new circuit); only its prices are the shocked ones.
 
-Shock semantics (the engine's ``stressInputs`` computes the same integers):
+Shock semantics (``StressCheck.stressInputs`` computes the same integers):
 
 * a shock is given per market, in percent with at most two decimals (1 bp), greater
   than -100% and at most +327.67% (the engine takes ``int16`` basis points);

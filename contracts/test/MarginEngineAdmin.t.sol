@@ -401,7 +401,7 @@ contract MarginEngineAdminTest is MarginEngineBase {
         assertEq(engine.market(ETH).feed, address(ethFeed));
         assertEq(engine.collateral(USDC).token, address(usdc));
         assertEq(uint256(engine.collateral(USDC).decimals), 6);
-        assertEq(engine.pool(USDC), 0);
+        assertEq(_poolAssets(USDC), 0);
         assertEq(engine.balanceOf(ALICE, USDC), 0);
         IMarginEngine.Account memory a = engine.account(ALICE);
         assertEq(uint256(a.kind), uint256(IMarginEngine.Kind.None));

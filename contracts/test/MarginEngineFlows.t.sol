@@ -4,6 +4,9 @@ pragma solidity 0.8.28;
 import {IMarginEngine} from "../src/engine/IMarginEngine.sol";
 import {MarginEngine} from "../src/engine/MarginEngine.sol";
 import {IOracleAdapter} from "../src/oracle/IOracleAdapter.sol";
+import {IMarginPool} from "../src/pool/IMarginPool.sol";
+import {MarginPool} from "../src/pool/MarginPool.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {MarginEngineBase, FeeToken} from "./utils/MarginEngineBase.sol";
 
 /// @dev The trader's flows with real proofs: deposit, fund the pool, open (isolated and
@@ -63,8 +66,6 @@ contract MarginEngineFlowsTest is MarginEngineBase {
         fee.approve(address(e), type(uint256).max);
         vm.expectRevert(IMarginEngine.MarginEngine__ZeroAmount.selector);
         e.deposit(0, 1e18);
-        vm.expectRevert(IMarginEngine.MarginEngine__ZeroAmount.selector);
-        e.fundPool(0, 1e18);
         vm.stopPrank();
     }
 
@@ -141,26 +142,55 @@ contract MarginEngineFlowsTest is MarginEngineBase {
         engine.withdrawIdle(7, 1);
     }
 
-    // ================================================================== fundPool
+    // ================================================================== setPool
 
-    function test_FundPool_AddsToPoolAndEmits() public {
-        _give(funder, WETH, 3e18);
-        vm.expectEmit(address(engine));
-        emit IMarginEngine.PoolFunded(WETH, funder, 3e18);
-        vm.prank(funder);
-        engine.fundPool(WETH, 3e18);
-        assertEq(engine.pool(WETH), 3e18);
-        assertEq(engine.balanceOf(funder, WETH), 0, "pool funds are not a balance");
-        assertEq(weth.balanceOf(address(engine)), 3e18);
+    function test_SetPool_WiresVaultAndApproves() public {
+        MarginEngine e = _newListedEngine();
+        assertTrue(address(e.pool(USDC)) != address(0) && address(e.pool(WETH)) != address(0));
+        assertEq(address(engine.pool(USDC)), address(usdcPool));
+        assertEq(address(engine.pool(WETH)), address(wethPool));
+        assertEq(usdc.allowance(address(engine), address(usdcPool)), type(uint256).max);
+        assertEq(weth.allowance(address(engine), address(wethPool)), type(uint256).max);
     }
 
-    function test_RevertIf_FundPoolZeroOrUnknown() public {
-        vm.expectRevert(IMarginEngine.MarginEngine__ZeroAmount.selector);
-        vm.prank(funder);
-        engine.fundPool(USDC, 0);
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__UnknownAsset.selector, 2));
-        vm.prank(funder);
-        engine.fundPool(2, 1);
+    function test_SetPool_Emits() public {
+        MarginEngine e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
+        vm.startPrank(owner);
+        e.listCollateral(address(usdc), address(usdcFeed), USDC_HAIRCUT);
+        MarginPool p = _newPool(e, usdc, "p", "p");
+        vm.expectEmit(address(e));
+        emit IMarginEngine.PoolSet(USDC, address(p));
+        e.setPool(USDC, p);
+        vm.stopPrank();
+    }
+
+    function test_RevertIf_SetPoolTwice() public {
+        vm.startPrank(owner);
+        MarginPool p = _newPool(engine, usdc, "p", "p");
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__PoolAlreadySet.selector, USDC));
+        engine.setPool(USDC, p);
+        vm.stopPrank();
+    }
+
+    function test_RevertIf_SetPoolOfAnotherAssetOrEngine() public {
+        MarginEngine e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
+        vm.startPrank(owner);
+        e.listCollateral(address(usdc), address(usdcFeed), USDC_HAIRCUT);
+        MarginPool wrongAsset = _newPool(e, weth, "p", "p");
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidPool.selector, address(wrongAsset)));
+        e.setPool(USDC, wrongAsset);
+        MarginPool wrongEngine = _newPool(engine, usdc, "p", "p");
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidPool.selector, address(wrongEngine)));
+        e.setPool(USDC, wrongEngine);
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__UnknownAsset.selector, 1));
+        e.setPool(WETH, wrongAsset);
+        vm.stopPrank();
+    }
+
+    function test_RevertIf_SetPoolNotOwner() public {
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
+        vm.prank(stranger);
+        engine.setPool(USDC, usdcPool);
     }
 
     // ================================================================== open
@@ -429,11 +459,11 @@ contract MarginEngineFlowsTest is MarginEngineBase {
     function test_Close_IsolatedAtEntryReturnsCollateral() public {
         _openAlice();
         vm.expectEmit(address(engine));
-        emit IMarginEngine.AccountClosed(ALICE, 0, 0);
+        emit IMarginEngine.AccountClosed(ALICE, 0, 0, 0, _two(0, 0), _two(0, 0), _two(ALICE_USDC, 0));
         _closeAlice();
         assertEq(usdc.balanceOf(ALICE), ALICE_USDC);
         assertEq(engine.balanceOf(ALICE, USDC), 0);
-        assertEq(engine.pool(USDC), 0);
+        assertEq(_poolAssets(USDC), 0);
         IMarginEngine.Account memory a = engine.account(ALICE);
         assertEq(uint256(a.kind), uint256(IMarginEngine.Kind.None));
         assertEq(a.commitment, 0);
@@ -442,17 +472,21 @@ contract MarginEngineFlowsTest is MarginEngineBase {
         assertEq(a.provenPriceWords[0], 0);
     }
 
-    /// @dev Long 1 ETH from 2000 to 2500: +500 quote, paid from the pool in USDC.
+    /// @dev Long 1 ETH from 2000 to 2500: +500 quote, paid by the USDC vault.
     function test_Close_IsolatedProfitPaidFromPool() public {
         _openAlice();
         _fundPool(USDC, 1_000e6);
         ethFeed.updateAnswer(2_500e8);
         vm.expectEmit(address(engine));
-        emit IMarginEngine.AccountClosed(ALICE, _i(500 * QUOTE), 0);
+        emit IMarginEngine.AccountClosed(ALICE, _i(500 * QUOTE), 0, 0, _two(0, 0), _two(500e6, 0), _two(ALICE_USDC, 0));
+        vm.expectEmit(address(usdcPool));
+        emit IMarginPool.ProfitPaid(ALICE, 500e6, 500e6, 0);
         _closeAlice();
         assertEq(usdc.balanceOf(ALICE), ALICE_USDC + 500e6);
-        assertEq(engine.pool(USDC), 500e6);
-        assertEq(usdc.balanceOf(address(engine)), 500e6);
+        assertEq(_poolAssets(USDC), 500e6);
+        assertEq(usdc.balanceOf(address(engine)), 0, "nothing left in the engine");
+        assertEq(usdc.balanceOf(address(usdcPool)), 500e6);
+        assertEq(usdcPool.accounts().profitsPaid, 500e6);
     }
 
     /// @dev Profit converts at the collateral price, rounded down: USDC at 0.99999999.
@@ -466,15 +500,18 @@ contract MarginEngineFlowsTest is MarginEngineBase {
         assertEq(usdc.balanceOf(ALICE), ALICE_USDC + 500_000_005);
     }
 
-    /// @dev ETH to 1800: -200 quote taken from the balance into the pool.
+    /// @dev ETH to 1800: -200 quote taken from the balance into the vault.
     function test_Close_IsolatedLossTakenToPool() public {
         _openAlice();
         ethFeed.updateAnswer(1_800e8);
         vm.expectEmit(address(engine));
-        emit IMarginEngine.AccountClosed(ALICE, -_i(200 * QUOTE), 0);
+        emit IMarginEngine.AccountClosed(
+            ALICE, -_i(200 * QUOTE), 0, 0, _two(200e6, 0), _two(0, 0), _two(ALICE_USDC - 200e6, 0)
+        );
         _closeAlice();
         assertEq(usdc.balanceOf(ALICE), ALICE_USDC - 200e6);
-        assertEq(engine.pool(USDC), 200e6);
+        assertEq(_poolAssets(USDC), 200e6);
+        assertEq(usdcPool.accounts().lossesReceived, 200e6);
     }
 
     /// @dev A loss converts at the collateral price, rounded up: USDC at 1.00000001.
@@ -484,61 +521,83 @@ contract MarginEngineFlowsTest is MarginEngineBase {
         usdcFeed.updateAnswer(1.00000001e8);
         _closeAlice();
         // 200 / 1.00000001 = 199.999998000000019999... USDC -> 199.999999 taken
-        assertEq(engine.pool(USDC), 199_999_999);
+        assertEq(_poolAssets(USDC), 199_999_999);
         assertEq(usdc.balanceOf(ALICE), ALICE_USDC - 199_999_999);
     }
 
-    /// @dev ETH to 1400: -600 quote against 500 USDC; 100 quote of bad debt is reported.
+    /// @dev ETH to 1400: -600 quote against 500 USDC; 100 quote (100 USDC) of bad debt is
+    ///      reported and recorded in the USDC vault.
     function test_Close_IsolatedBadDebt() public {
         _openAlice();
         ethFeed.updateAnswer(1_400e8);
         vm.expectEmit(address(engine));
-        emit IMarginEngine.AccountClosed(ALICE, -_i(600 * QUOTE), 100 * QUOTE);
+        emit IMarginEngine.AccountClosed(
+            ALICE, -_i(600 * QUOTE), 0, 100 * QUOTE, _two(ALICE_USDC, 0), _two(0, 0), _two(0, 0)
+        );
+        vm.expectEmit(address(usdcPool));
+        emit IMarginPool.BadDebtRecorded(100e6);
         _closeAlice();
         assertEq(usdc.balanceOf(ALICE), 0);
-        assertEq(engine.pool(USDC), ALICE_USDC);
+        assertEq(_poolAssets(USDC), ALICE_USDC);
+        assertEq(usdcPool.accounts().badDebt, 100e6);
         assertEq(uint256(engine.account(ALICE).kind), 0);
     }
 
-    /// @dev Long 2 ETH 2000 -> 2100 (+200), short 0.1 BTC 60000 -> 59000 (+100): +300 in USDC.
-    function test_Close_CrossProfitPaidInFirstAsset() public {
+    /// @dev Long 2 ETH 2000 -> 2100 (+200), short 0.1 BTC 60000 -> 59000 (+100): +300 quote,
+    ///      split by collateral value at the close prices: 1000 USDC and 0.5 WETH at 2000
+    ///      are worth 1000 each, so each vault pays 150 (150 USDC; 0.075 WETH).
+    function test_Close_CrossProfitSplitByCollateralValue() public {
         _openBob();
         _fundPool(USDC, 1_000e6);
+        _fundPool(WETH, 1e18);
         ethFeed.updateAnswer(2_100e8);
         btcFeed.updateAnswer(59_000e8);
         vm.expectEmit(address(engine));
-        emit IMarginEngine.AccountClosed(BOB, _i(300 * QUOTE), 0);
+        emit IMarginEngine.AccountClosed(
+            BOB, _i(300 * QUOTE), 0, 0, _two(0, 0), _two(150e6, 0.075e18), _two(BOB_USDC, BOB_WETH)
+        );
         _closeBob();
-        assertEq(usdc.balanceOf(BOB), BOB_USDC + 300e6);
-        assertEq(weth.balanceOf(BOB), BOB_WETH);
-        assertEq(engine.pool(USDC), 700e6);
+        assertEq(usdc.balanceOf(BOB), BOB_USDC + 150e6);
+        assertEq(weth.balanceOf(BOB), BOB_WETH + 0.075e18);
+        assertEq(_poolAssets(USDC), 850e6);
+        assertEq(_poolAssets(WETH), 1e18 - 0.075e18);
     }
 
-    /// @dev ETH 2000 -> 1400: -1200 quote; 1000 USDC cover 1000, the rest is 0.1 WETH at 2000.
-    function test_Close_CrossLossSpillsToSecondAsset() public {
+    /// @dev The weights follow the prices at close: WETH at 3000 makes 0.5 WETH worth 1500
+    ///      against 1000 USDC, so a 250 quote loss (ETH 2000 -> 1875, long 2) is 100 USDC
+    ///      and 150 quote = 0.05 WETH.
+    function test_Close_CrossLossSplitByCollateralValue() public {
         _openBob();
-        ethFeed.updateAnswer(1_400e8);
+        ethFeed.updateAnswer(1_875e8);
+        wethFeed.updateAnswer(3_000e8);
         vm.expectEmit(address(engine));
-        emit IMarginEngine.AccountClosed(BOB, -_i(1_200 * QUOTE), 0);
+        emit IMarginEngine.AccountClosed(
+            BOB, -_i(250 * QUOTE), 0, 0, _two(100e6, 0.05e18), _two(0, 0), _two(BOB_USDC - 100e6, BOB_WETH - 0.05e18)
+        );
         _closeBob();
-        assertEq(usdc.balanceOf(BOB), 0);
-        assertEq(weth.balanceOf(BOB), BOB_WETH - 0.1e18);
-        assertEq(engine.pool(USDC), BOB_USDC);
-        assertEq(engine.pool(WETH), 0.1e18);
+        assertEq(usdc.balanceOf(BOB), BOB_USDC - 100e6);
+        assertEq(weth.balanceOf(BOB), BOB_WETH - 0.05e18);
+        assertEq(_poolAssets(USDC), 100e6);
+        assertEq(_poolAssets(WETH), 0.05e18);
     }
 
-    /// @dev ETH 2000 -> 500 and BTC 60000 -> 61000: -3000 - 100 quote against 1000 + 1000.
+    /// @dev ETH 2000 -> 500 and BTC 60000 -> 61000: -3000 - 100 quote against 1000 + 1000:
+    ///      both balances go to their vaults, 1100 quote (1100 USDC) is bad debt.
     function test_Close_CrossBadDebt() public {
         _openBob();
         ethFeed.updateAnswer(500e8);
         btcFeed.updateAnswer(61_000e8);
         vm.expectEmit(address(engine));
-        emit IMarginEngine.AccountClosed(BOB, -_i(3_100 * QUOTE), 1_100 * QUOTE);
+        emit IMarginEngine.AccountClosed(
+            BOB, -_i(3_100 * QUOTE), 0, 1_100 * QUOTE, _two(BOB_USDC, BOB_WETH), _two(0, 0), _two(0, 0)
+        );
         _closeBob();
         assertEq(usdc.balanceOf(BOB), 0);
         assertEq(weth.balanceOf(BOB), 0);
-        assertEq(engine.pool(USDC), BOB_USDC);
-        assertEq(engine.pool(WETH), BOB_WETH);
+        assertEq(_poolAssets(USDC), BOB_USDC);
+        assertEq(_poolAssets(WETH), BOB_WETH);
+        assertEq(usdcPool.accounts().badDebt, 1_100e6);
+        assertEq(wethPool.accounts().badDebt, 0);
     }
 
     function test_Close_AfterWithdrawAndProof() public {
@@ -654,14 +713,23 @@ contract MarginEngineFlowsTest is MarginEngineBase {
         engine.close(p, salt);
     }
 
-    function test_RevertIf_ClosePoolCannotPayProfit() public {
+    /// @dev A vault short of the profit pays what it has and owes the rest (an IOU the trader
+    ///      claims when the vault refills): the close goes through.
+    function test_Close_PoolShortLeavesIou() public {
         _openAlice();
         _fundPool(USDC, 499e6);
         ethFeed.updateAnswer(2_500e8);
-        vm.expectRevert(
-            abi.encodeWithSelector(IMarginEngine.MarginEngine__PoolInsufficient.selector, USDC, 499e6, 500e6)
-        );
+        vm.expectEmit(address(usdcPool));
+        emit IMarginPool.ProfitPaid(ALICE, 500e6, 499e6, 1e6);
         _closeAlice();
+        assertEq(usdc.balanceOf(ALICE), ALICE_USDC + 499e6);
+        assertEq(usdcPool.iouOf(ALICE), 1e6);
+        assertEq(_poolAssets(USDC), 0);
+        _fundPool(USDC, 5e6);
+        vm.prank(ALICE);
+        assertEq(usdcPool.claim(ALICE), 1e6);
+        assertEq(usdc.balanceOf(ALICE), ALICE_USDC + 500e6);
+        assertEq(_poolAssets(USDC), 4e6);
     }
 
     function test_RevertIf_CloseWhenLiquidatable() public {

@@ -7,11 +7,14 @@ import {IMarginEngine} from "../src/engine/IMarginEngine.sol";
 import {MarginEngine} from "../src/engine/MarginEngine.sol";
 import {MockAggregator} from "../src/mocks/MockAggregator.sol";
 import {MockERC20} from "../src/mocks/MockERC20.sol";
+import {IMarginPool} from "../src/pool/IMarginPool.sol";
+import {MarginPool} from "../src/pool/MarginPool.sol";
 import {console} from "./utils/Console.sol";
 import {Vm} from "./utils/Vm.sol";
 import {MarginEngineBase} from "./utils/MarginEngineBase.sol";
 
-/// @dev Drives the engine with random deposits, idle withdrawals, pool funding, shock
+/// @dev Drives the engine and its two vaults with random deposits, idle withdrawals, vault
+///      funding, LP deposits, redemption requests and redemptions, IOU claims, shock
 ///      flags, liquidations, closes, time warps and price moves, plus a small pool of
 ///      pre-generated proofs (Alice's and Bob's maintenance proofs at nonce 1, submitted
 ///      after resetting the prices they were made at). Proof-carrying calls beyond that
@@ -34,6 +37,24 @@ contract MarginEngineHandler {
 
     MarginEngine public immutable engine;
     MockERC20[2] internal tokens;
+    MarginPool[2] internal pools;
+    address[2] internal lps;
+
+    /// @dev Ghosts, per asset: tokens that entered the engine or a vault from outside, and
+    ///      tokens that left them to anyone (measured as balance changes, not from events).
+    uint256[2] public tokensIn;
+    uint256[2] public tokensOut;
+    /// @dev Ghosts from the engine's events, per asset: loss + fee legs of closes, profit
+    ///      legs, liquidation proceeds to the vaults.
+    uint256[2] public closeToPool;
+    uint256[2] public closeFromPool;
+    uint256[2] public liquidationToPool;
+    /// @dev What reclaims had the vaults pay back (Reclaimed.paid), per asset.
+    uint256[2] public reclaimPaid;
+    /// @dev Alice's and Bob's latest liquidation records (nonce, the six words).
+    mapping(address who => uint64) internal recordNonce;
+    mapping(address who => uint256[6]) internal records;
+    uint256 public reclaims;
     MockAggregator[4] internal feeds;
     int256[4] internal basePrices;
     address[4] public actors; // alice (isolated), bob (cross), carol, dave (idle only)
@@ -64,6 +85,8 @@ contract MarginEngineHandler {
     struct Setup {
         MarginEngine engine;
         MockERC20[2] tokens;
+        MarginPool[2] pools;
+        address[2] lps;
         MockAggregator[4] feeds;
         int256[4] basePrices;
         address[4] actors;
@@ -82,6 +105,8 @@ contract MarginEngineHandler {
     constructor(Setup memory s) {
         engine = s.engine;
         tokens = s.tokens;
+        pools = s.pools;
+        lps = s.lps;
         feeds = s.feeds;
         basePrices = s.basePrices;
         actors = s.actors;
@@ -134,6 +159,7 @@ contract MarginEngineHandler {
         tokens[asset].approve(address(engine), amount);
         engine.deposit(asset, amount);
         vm.stopPrank();
+        tokensIn[asset] += amount;
     }
 
     function withdrawIdle(uint256 actorSeed, uint256 assetSeed, uint256 amount) external {
@@ -144,6 +170,7 @@ contract MarginEngineHandler {
         amount = _bound(amount, 1, bal);
         vm.prank(who);
         engine.withdrawIdle(asset, amount);
+        tokensOut[asset] += amount;
     }
 
     function fundPool(uint256 assetSeed, uint256 amount) external {
@@ -151,9 +178,100 @@ contract MarginEngineHandler {
         amount = asset == 0 ? _bound(amount, 1, 1e12) : _bound(amount, 1, 1e24);
         tokens[asset].mint(funder, amount);
         vm.startPrank(funder);
-        tokens[asset].approve(address(engine), amount);
-        engine.fundPool(asset, amount);
+        tokens[asset].approve(address(pools[asset]), amount);
+        pools[asset].fund(amount);
         vm.stopPrank();
+        tokensIn[asset] += amount;
+    }
+
+    /// @dev An LP enters a vault (refused in deficit: then nothing happens).
+    function lpDeposit(uint256 seed, uint256 amount) external {
+        uint8 asset = uint8(seed % 2);
+        address lp = lps[(seed >> 8) % 2];
+        amount = asset == 0 ? _bound(amount, 1e6, 1e12) : _bound(amount, 1e12, 1e24);
+        tokens[asset].mint(lp, amount);
+        vm.startPrank(lp);
+        tokens[asset].approve(address(pools[asset]), amount);
+        try pools[asset].deposit(amount, lp) {
+            tokensIn[asset] += amount;
+        } catch {}
+        vm.stopPrank();
+    }
+
+    /// @dev An LP asks to leave with part of its free shares.
+    function lpRequest(uint256 seed, uint256 shares) external {
+        MarginPool p = pools[seed % 2];
+        address lp = lps[(seed >> 8) % 2];
+        uint256 free = p.balanceOf(lp);
+        if (free == 0) return;
+        vm.prank(lp);
+        p.requestRedeem(_bound(shares, 1, free));
+    }
+
+    /// @dev An LP executes its request (refused outside the window or when worth 0).
+    function lpRedeem(uint256 seed) external {
+        uint8 asset = uint8(seed % 2);
+        address lp = lps[(seed >> 8) % 2];
+        uint256 shares = pools[asset].maxRedeem(lp);
+        if (shares == 0) return;
+        uint256 before = tokens[asset].balanceOf(lp);
+        vm.prank(lp);
+        try pools[asset].redeem(shares, lp, lp) {} catch {}
+        tokensOut[asset] += tokens[asset].balanceOf(lp) - before;
+    }
+
+    /// @dev A trader draws its IOUs.
+    function claim(uint256 seed) external {
+        uint8 asset = uint8(seed % 2);
+        address who = actors[(seed >> 8) % 2];
+        if (pools[asset].iouOf(who) == 0) return;
+        uint256 before = tokens[asset].balanceOf(who);
+        vm.prank(who);
+        try pools[asset].claim(who) {} catch {}
+        tokensOut[asset] += tokens[asset].balanceOf(who) - before;
+    }
+
+    /// @dev Token balances of `who` (both assets), to measure what a call paid out.
+    function _held(address who) internal view returns (uint256[2] memory) {
+        return [tokens[0].balanceOf(who), tokens[1].balanceOf(who)];
+    }
+
+    function _countOut(address who, uint256[2] memory before) internal {
+        for (uint256 c = 0; c < 2; ++c) {
+            tokensOut[c] += tokens[c].balanceOf(who) - before[c];
+        }
+    }
+
+    /// @dev Adds the legs of the engine's AccountClosed / Liquidated events to the ghosts.
+    function _countEvents() internal {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter != address(engine)) continue;
+            if (logs[i].topics[0] == IMarginEngine.AccountClosed.selector) {
+                (,,, uint256[2] memory toPool, uint256[2] memory fromPool,) =
+                    abi.decode(logs[i].data, (int256, uint256, uint256, uint256[2], uint256[2], uint256[2]));
+                for (uint256 c = 0; c < 2; ++c) {
+                    closeToPool[c] += toPool[c];
+                    closeFromPool[c] += fromPool[c];
+                }
+            } else if (logs[i].topics[0] == IMarginEngine.LiquidationRecorded.selector) {
+                address who = address(uint160(uint256(logs[i].topics[1])));
+                recordNonce[who] = uint64(uint256(logs[i].topics[2]));
+                records[who] = abi.decode(logs[i].data, (uint256[6]));
+            } else if (logs[i].topics[0] == IMarginEngine.Reclaimed.selector) {
+                (,,, uint256[2] memory paid) = abi.decode(logs[i].data, (int256, uint256, uint256, uint256[2]));
+                for (uint256 c = 0; c < 2; ++c) {
+                    reclaimPaid[c] += paid[c];
+                }
+            } else if (logs[i].topics[0] == IMarginEngine.Liquidated.selector) {
+                (uint256[2] memory reward, uint256[2] memory toPool) =
+                    abi.decode(logs[i].data, (uint256[2], uint256[2]));
+                reward;
+                for (uint256 c = 0; c < 2; ++c) {
+                    liquidationToPool[c] += toPool[c];
+                }
+            }
+        }
     }
 
     function flagShock(uint256 actorSeed) external {
@@ -168,6 +286,8 @@ contract MarginEngineHandler {
     function liquidate(uint256 actorSeed) external {
         address who = actors[actorSeed % 4];
         bool expected = ruleSays(who);
+        uint256[2] memory before = _held(keeper);
+        vm.recordLogs();
         vm.prank(keeper);
         try engine.liquidate(who) {
             if (!expected) ++liquidationMismatches;
@@ -176,6 +296,8 @@ contract MarginEngineHandler {
         } catch {
             if (expected) ++liquidationMismatches;
         }
+        _countEvents();
+        _countOut(keeper, before);
     }
 
     /// @dev Tried on 1 call in 4, so that most runs keep an account open long enough to
@@ -184,11 +306,32 @@ contract MarginEngineHandler {
         if (actorSeed % 4 != 0) return;
         uint256 i = (actorSeed >> 8) % 2;
         address who = actors[i];
+        uint256[2] memory before = _held(who);
+        vm.recordLogs();
         vm.prank(who);
         try engine.close(i == 0 ? alicePositions : bobPositions, i == 0 ? aliceSalt : bobSalt) {
             delete model[who];
             ++closes;
         } catch {}
+        _countEvents();
+        _countOut(who, before);
+    }
+
+    /// @dev Alice or Bob reveals a liquidated account (refused after the window, or twice).
+    function reclaim(uint256 actorSeed) external {
+        uint256 i = actorSeed % 2;
+        address who = actors[i];
+        if (records[who][0] == 0) return;
+        uint256[2] memory before = _held(who);
+        vm.recordLogs();
+        vm.prank(who);
+        try engine.reclaim(
+            recordNonce[who], records[who], i == 0 ? alicePositions : bobPositions, i == 0 ? aliceSalt : bobSalt
+        ) {
+            ++reclaims;
+        } catch {}
+        _countEvents();
+        _countOut(who, before);
     }
 
     /// @dev Submits the actor's maintenance proof when it can still match: nonce 1 and the
@@ -286,6 +429,8 @@ contract MarginEngineInvariantTest is MarginEngineBase {
         MarginEngineHandler.Setup memory s;
         s.engine = engine;
         s.tokens = [usdc, weth];
+        s.pools = [usdcPool, wethPool];
+        s.lps = [makeAddr("lp1"), makeAddr("lp2")];
         s.feeds = [ethFeed, btcFeed, usdcFeed, wethFeed];
         s.basePrices = [_i(ETH_PRICE), _i(BTC_PRICE), _i(USDC_PRICE), _i(WETH_PRICE)];
         s.actors = [ALICE, BOB, carol, dave];
@@ -302,7 +447,12 @@ contract MarginEngineInvariantTest is MarginEngineBase {
         handler = new MarginEngineHandler(s);
 
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](10);
+        bytes4[] memory selectors = new bytes4[](15);
+        selectors[14] = MarginEngineHandler.reclaim.selector;
+        selectors[10] = MarginEngineHandler.lpDeposit.selector;
+        selectors[11] = MarginEngineHandler.lpRequest.selector;
+        selectors[12] = MarginEngineHandler.lpRedeem.selector;
+        selectors[13] = MarginEngineHandler.claim.selector;
         selectors[0] = MarginEngineHandler.deposit.selector;
         selectors[1] = MarginEngineHandler.withdrawIdle.selector;
         selectors[2] = MarginEngineHandler.fundPool.selector;
@@ -316,15 +466,55 @@ contract MarginEngineInvariantTest is MarginEngineBase {
         targetSelector(address(handler), selectors);
     }
 
-    /// @dev Every token unit the engine holds belongs to an account balance or a pool.
+    /// @dev Every token unit the engine holds is an account balance (nothing else stays
+    ///      in the engine: profit, loss, fees and penalties all go through the vaults).
     function invariant_CollateralConserved() public view {
         address[4] memory who = [ALICE, BOB, carol, dave];
         for (uint8 c = 0; c < 2; ++c) {
-            uint256 sum = engine.pool(c);
+            uint256 sum;
             for (uint256 i = 0; i < 4; ++i) {
                 sum += engine.balanceOf(who[i], c);
             }
-            assertEq(sum, _asset(c).balanceOf(address(engine)), "balances + pool == engine holdings");
+            assertEq(sum, _asset(c).balanceOf(address(engine)), "balances == engine holdings");
+        }
+    }
+
+    /// @dev No value created or lost: what the engine and the vault hold is exactly what
+    ///      came in from outside (trader deposits, LP deposits, funding; the opening
+    ///      deposits of setUp included) less what went out (idle withdrawals, closes,
+    ///      keeper rewards, LP redemptions, IOU claims), each measured as balance changes.
+    function invariant_NoValueCreated() public view {
+        uint256[2] memory setupIn = [ALICE_USDC + BOB_USDC, BOB_WETH];
+        for (uint8 c = 0; c < 2; ++c) {
+            uint256 held = _asset(c).balanceOf(address(engine)) + _asset(c).balanceOf(address(_pool(c)));
+            assertEq(held + handler.tokensOut(c), setupIn[c] + handler.tokensIn(c), "engine + vault == in - out");
+        }
+    }
+
+    /// @dev The vault's own account (docs/pool.md) holds, and its engine counters equal the
+    ///      legs of the engine's events: every engine flow is counted once, on both sides.
+    function invariant_VaultIdentities() public view {
+        for (uint8 c = 0; c < 2; ++c) {
+            MarginPool p = _pool(c);
+            IMarginPool.Accounts memory a = p.accounts();
+            // held == deposited - withdrawn + funded + losses + penalties - profits - claims,
+            // summed without subtraction (an LP may take out more than it put in)
+            assertEq(
+                a.held + a.withdrawn + a.profitsPaid + a.iouClaimed,
+                a.deposited + a.funded + a.lossesReceived + a.penaltiesReceived,
+                "held identity"
+            );
+            assertEq(a.owed, a.iouIssued - a.iouClaimed, "owed identity");
+            assertEq(_asset(c).balanceOf(address(p)), a.held, "the vault holds what it counts");
+            assertEq(p.totalAssets(), a.held > a.owed ? a.held - a.owed : 0, "totalAssets");
+            assertEq(a.lossesReceived, handler.closeToPool(c), "loss and fee legs == lossesReceived");
+            assertEq(
+                a.profitsPaid + a.iouIssued,
+                handler.closeFromPool(c) + handler.reclaimPaid(c),
+                "profit legs and reclaims == paid + IOUs"
+            );
+            assertEq(a.penaltiesReceived, handler.liquidationToPool(c), "liquidation proceeds == penaltiesReceived");
+            assertLe(p.convertToAssets(p.totalSupply()), p.totalAssets(), "all shares worth at most totalAssets");
         }
     }
 
@@ -346,6 +536,7 @@ contract MarginEngineInvariantTest is MarginEngineBase {
         console.log("shocks flagged", handler.shocks());
         console.log("liquidations", handler.liquidations());
         console.log("closes", handler.closes());
+        console.log("reclaims", handler.reclaims());
         console.log("outages", handler.outages());
     }
 

@@ -55,9 +55,10 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
 
         assertEq(reward, 12.5e6);
         assertEq(usdc.balanceOf(keeper), reward);
-        assertEq(engine.pool(USDC), ALICE_USDC - reward);
+        assertEq(_poolAssets(USDC), ALICE_USDC - reward);
+        assertEq(usdcPool.accounts().penaltiesReceived, ALICE_USDC - reward);
         assertEq(engine.balanceOf(ALICE, USDC), 0);
-        assertEq(usdc.balanceOf(address(engine)), ALICE_USDC - reward);
+        assertEq(usdc.balanceOf(address(engine)), 0, "everything left the engine");
         IMarginEngine.Account memory a = engine.account(ALICE);
         assertEq(uint256(a.kind), 0);
         assertEq(a.commitment, 0);
@@ -79,8 +80,8 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
         engine.liquidate(BOB);
         assertEq(usdc.balanceOf(keeper), r0);
         assertEq(weth.balanceOf(keeper), r1);
-        assertEq(engine.pool(USDC), BOB_USDC - r0);
-        assertEq(engine.pool(WETH), BOB_WETH - r1);
+        assertEq(_poolAssets(USDC), BOB_USDC - r0);
+        assertEq(_poolAssets(WETH), BOB_WETH - r1);
     }
 
     function test_Liquidate_SelfLiquidationPaysTheRestToThePool() public {
@@ -90,7 +91,7 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
         vm.prank(ALICE);
         engine.liquidate(ALICE);
         assertEq(usdc.balanceOf(ALICE), (ALICE_USDC * PENALTY) / 10_000);
-        assertEq(engine.pool(USDC), ALICE_USDC - (ALICE_USDC * PENALTY) / 10_000);
+        assertEq(_poolAssets(USDC), ALICE_USDC - (ALICE_USDC * PENALTY) / 10_000);
     }
 
     function test_RevertIf_LiquidateFreshAccount() public {
@@ -299,6 +300,7 @@ contract MarginEngineLiquidationTest is MarginEngineBase {
         vm.prank(keeper);
         engine.liquidate(ALICE);
         vm.warp(T0 + GRACE + 1);
+        _refreshFeeds(); // liquidation reads the prices it records (docs/protocol.md)
         vm.prank(keeper);
         engine.liquidate(ALICE);
     }
@@ -464,6 +466,7 @@ contract MarginEngineLiquidationFuzzTest is MarginEngineBase {
         _flagAliceShock();
         uint256 shockAt = T0 + flagDelay;
         vm.warp(shockAt + dt);
+        _refreshFeeds(); // fresh: no outage shifts the clocks, and liquidation reads prices
         bool expected = _rule(T0, shockAt, shockAt + dt);
         assertEq(_liquidatableNow(ALICE), expected);
         (, uint64 at) = engine.liquidatable(ALICE);
@@ -535,9 +538,13 @@ contract MarginEngineLiquidationFuzzTest is MarginEngineBase {
             uint256 reward = (bal[c] * penalty) / 10_000;
             uint256 keeperGot = _asset(c).balanceOf(keeper);
             assertEq(keeperGot, reward, "reward = floor(balance * penalty)");
-            assertEq(engine.pool(c), (c == USDC ? 1 : 0) + bal[c] - reward, "pool gets the rest");
+            assertEq(_poolAssets(c), (c == USDC ? 1 : 0) + bal[c] - reward, "the vault gets the rest");
             assertEq(engine.balanceOf(BOB, c), 0);
-            assertEq(_asset(c).balanceOf(address(engine)) + keeperGot, engineBefore[c], "no unit created or lost");
+            assertEq(
+                _asset(c).balanceOf(address(engine)) + keeperGot + _pool(c).accounts().penaltiesReceived,
+                engineBefore[c],
+                "no unit created or lost"
+            );
         }
     }
 }

@@ -27,17 +27,18 @@ contract MarginEngineReentrancyTest is MarginEngineBase {
     function _reentries() internal view returns (bytes[] memory calls) {
         IMarginEngine.Proof memory p = _proof("aliceProve");
         calls = new bytes[](11);
+        uint256[6] memory record;
+        calls[10] = abi.encodeCall(engine.reclaim, (1, record, _alicePositions(), 1));
         calls[0] = abi.encodeCall(engine.deposit, (USDC, 1));
-        calls[1] = abi.encodeCall(engine.fundPool, (USDC, 1));
-        calls[2] = abi.encodeCall(engine.withdrawIdle, (USDC, 1));
-        calls[3] = abi.encodeCall(engine.withdraw, (USDC, 1, p));
-        calls[4] = abi.encodeCall(engine.close, (_alicePositions(), 1));
-        calls[5] = abi.encodeCall(engine.liquidate, (ALICE));
-        calls[6] = abi.encodeCall(engine.flagShock, (ALICE));
-        calls[7] = abi.encodeCall(engine.proveMargin, (p));
-        calls[8] = abi.encodeCall(engine.openIsolated, (1, ETH, USDC, p));
-        calls[9] = abi.encodeCall(engine.openCross, (1, p));
-        calls[10] = abi.encodeCall(engine.pokeStale, (ALICE));
+        calls[1] = abi.encodeCall(engine.withdrawIdle, (USDC, 1));
+        calls[2] = abi.encodeCall(engine.withdraw, (USDC, 1, p));
+        calls[3] = abi.encodeCall(engine.close, (_alicePositions(), 1));
+        calls[4] = abi.encodeCall(engine.liquidate, (ALICE));
+        calls[5] = abi.encodeCall(engine.flagShock, (ALICE));
+        calls[6] = abi.encodeCall(engine.proveMargin, (p));
+        calls[7] = abi.encodeCall(engine.openIsolated, (1, ETH, USDC, p));
+        calls[8] = abi.encodeCall(engine.openCross, (1, p));
+        calls[9] = abi.encodeCall(engine.pokeStale, (ALICE));
     }
 
     /// @dev Runs `entry` (from `caller`) once per re-entered function; each must revert
@@ -90,9 +91,12 @@ contract MarginEngineReentrancyTest is MarginEngineBase {
         _assertEveryReentryRefused(ALICE, abi.encodeCall(engine.deposit, (USDC, 10e6)));
     }
 
-    function test_RevertIf_ReentryDuringFundPool() public {
-        _give(funder, USDC, 10e6);
-        _assertEveryReentryRefused(funder, abi.encodeCall(engine.fundPool, (USDC, 10e6)));
+    /// @dev At a loss the vault pulls the loss leg first (transferFrom from the engine):
+    ///      the hook fires inside the vault's receiveLoss, while the engine's guard is held.
+    function test_RevertIf_ReentryDuringLossPaidToVault() public {
+        _openAlice();
+        ethFeed.updateAnswer(1_800e8);
+        _assertEveryReentryRefused(ALICE, abi.encodeCall(engine.close, (_alicePositions(), _salt("alice"))));
     }
 
     function test_RevertIf_ReentryDuringWithdrawIdle() public {

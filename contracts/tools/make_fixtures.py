@@ -105,7 +105,7 @@ PRICES: dict[str, Price] = {  # feed -> price
     "WETH/USD": px(2_000),
 }
 SHOCK_PRICES = {**PRICES, "ETH/USD": px(1_800)}  # -10%: beyond the 5% shock threshold
-# Stress proofs (engine.stressInputs / verifyStress): one shock per market id, in bps,
+# Stress proofs (StressCheck.stressInputs / verifyStress): one shock per market id, in bps,
 # applied with zkmargin.stress's rule (WETH has its own feed here, so it does not move).
 STRESS_BPS = (-2_000, 1_000)  # ETH-USD -20%, BTC-USD +10%
 STRESS_PRICES = {

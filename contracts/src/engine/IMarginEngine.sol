@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IMarginPool} from "../pool/IMarginPool.sol";
+
 /// @title IMarginEngine
 /// @notice zkmargin's engine: holds collateral, verifies Groth16 margin proofs whose public
 ///         inputs it builds itself, and liquidates accounts that stop proving solvency.
@@ -63,6 +65,7 @@ interface IMarginEngine {
         address feed; // oracle feed (registered in the oracle adapter)
         uint16 mmrBps; // maintenance margin rate
         uint16 imrBps; // initial margin rate, >= mmrBps
+        uint16 closeFeeBps; // fee on the notional at close (oracle-latency guard, SECURITY.md)
     }
 
     /// @notice A listed collateral asset.
@@ -110,7 +113,10 @@ interface IMarginEngine {
     event ProofLifetimeSet(uint64 lifetime);
     event GracePeriodSet(uint64 grace);
     event LiquidationPenaltySet(uint16 penaltyBps);
-    event PoolFunded(uint8 indexed asset, address indexed from, uint256 amount);
+    /// @notice The vault of asset `asset` (set once): counterparty and insurance fund.
+    event PoolSet(uint8 indexed asset, address pool);
+    /// @notice Market `id`'s close fee (bps of the notional at the close prices).
+    event CloseFeeSet(uint8 indexed id, uint16 feeBps);
     event Deposited(address indexed account, uint8 indexed asset, uint256 amount);
     event Withdrawn(address indexed account, uint8 indexed asset, uint256 amount, uint64 nonce);
     event AccountOpened(
@@ -126,8 +132,37 @@ interface IMarginEngine {
     event StaleClock(uint8 indexed clock, uint64 staleSince, uint64 staleTotal);
     /// @notice Risk parameters and clocks now in force for new proofs (policy epoch).
     event PolicySnapshot(uint16 indexed epoch, uint64 lifetime, uint64 grace);
-    event AccountClosed(address indexed account, int256 pnl, uint256 badDebt);
+    /// @notice `pnl` and `fee` in 1e-16 quote at the close prices; `badDebt` is what the
+    ///         balances could not cover of the loss plus the fee (1e-16 quote). The legs per
+    ///         asset (tokens): `toPool` paid to the vault (loss and fee), `fromPool` the
+    ///         profit the vault was asked to pay (paid at once or as an IOU, see the vault's
+    ///         {IMarginPool-ProfitPaid}), `refund` the balance returned to the trader.
+    event AccountClosed(
+        address indexed account,
+        int256 pnl,
+        uint256 fee,
+        uint256 badDebt,
+        uint256[2] toPool,
+        uint256[2] fromPool,
+        uint256[2] refund
+    );
+    /// @notice The keeper got `reward`; `toPool` went to each asset's vault as liquidation
+    ///         proceeds, of which the trader may reclaim its equity above the penalty.
     event Liquidated(address indexed account, address indexed liquidator, uint256[2] reward, uint256[2] toPool);
+    /// @notice What {reclaim} needs, for the account's liquidation at nonce `nonce`: six words,
+    ///         [0] the commitment; [1] kind | market << 2 | asset << 4 | deadline << 8 (the
+    ///         last second {reclaim} is accepted); [2] the escrowed balances (what the keeper
+    ///         left), asset 0 | asset 1 << 128; [3], [4] the account's slot prices at
+    ///         liquidation, 64 bits each, 3 per word (markets, then assets; the isolated
+    ///         layout: market, asset); [5] the close fee (bps) of market slot k at bits 16k.
+    event LiquidationRecorded(address indexed account, uint64 indexed nonce, uint256[6] record);
+    /// @notice The trader revealed the liquidated positions: at the liquidation prices,
+    ///         `pnl` and `fee` (1e-16 quote) settled against the escrowed balances; `paid`
+    ///         per asset is what the vault paid back (or owes as an IOU); `badDebt` is what
+    ///         the escrowed balances did not cover (1e-16 quote).
+    event Reclaimed(
+        address indexed account, uint64 indexed nonce, int256 pnl, uint256 fee, uint256 badDebt, uint256[2] paid
+    );
 
     // ------------------------------------------------------------------ errors
 
@@ -169,8 +204,17 @@ interface IMarginEngine {
     error MarginEngine__InvalidProof();
     /// @dev Not enough balance to withdraw.
     error MarginEngine__InsufficientBalance(uint8 asset, uint256 balance, uint256 amount);
-    /// @dev The pool cannot pay the account's profit; the pool must be funded first.
-    error MarginEngine__PoolInsufficient(uint8 asset, uint256 pool, uint256 amount);
+    /// @dev No vault is set for the asset yet (close and liquidation need it).
+    error MarginEngine__PoolNotSet(uint8 asset);
+    /// @dev The asset's vault is already set (once per asset).
+    error MarginEngine__PoolAlreadySet(uint8 asset);
+    /// @dev The vault's asset is not the listed token, or its engine is not this engine.
+    error MarginEngine__InvalidPool(address pool);
+    /// @dev No liquidation of `account` at `nonce` matches the record passed (none, already
+    ///      reclaimed, or a record that differs from the one emitted).
+    error MarginEngine__NoLiquidation(address account, uint64 nonce);
+    /// @dev The reclaim window of the liquidation closed at `deadline`.
+    error MarginEngine__ReclaimExpired(uint64 deadline);
     /// @dev The revealed positions do not open the stored commitment.
     error MarginEngine__CommitmentMismatch();
     /// @dev A revealed position is malformed (wrong slot count or market index).
@@ -211,10 +255,18 @@ interface IMarginEngine {
     ///         Emits {LiquidationPenaltySet}.
     function setLiquidationPenalty(uint16 penaltyBps) external;
 
-    // ------------------------------------------------------------------ anyone
+    /// @notice Sets the vault of a listed asset, once: its `asset()` must be the token and its
+    ///         `engine()` this engine. The engine approves it for the token (it pulls only
+    ///         the loss and penalty amounts the engine passes). Emits {PoolSet}.
+    function setPool(uint8 asset, IMarginPool pool) external;
+    /// @notice Sets market `id`'s close fee, at most MAX_CLOSE_FEE_BPS: charged at close on
+    ///         every position's notional at the close price, paid to the vaults. Sized at
+    ///         least to the market feed's deviation threshold, it removes the expected
+    ///         profit of a round trip against a known next oracle round (SECURITY.md).
+    ///         Emits {CloseFeeSet}.
+    function setCloseFee(uint8 id, uint16 feeBps) external;
 
-    /// @notice Adds `amount` of asset `asset` to the engine's pool (insurance and PnL).
-    function fundPool(uint8 asset, uint256 amount) external;
+    // ------------------------------------------------------------------ anyone
     /// @notice Flags a price shock on `account`: some current price of its slots left the
     ///         move set its last proof certified, shrunk so the liquidation penalty stays
     ///         covered (see the contract's header). The account then has the grace period
@@ -228,7 +280,9 @@ interface IMarginEngine {
     ///         proof's lifetime or grace. Emits {StaleClock} if the clock changed.
     function pokeStale(address account) external;
     /// @notice Seizes a liquidatable account's collateral: the penalty share to the caller,
-    ///         the rest to the pool. Emits {Liquidated}.
+    ///         the rest to the asset's vault ({IMarginPool-receivePenalty}), and records the
+    ///         prices and fees at this moment for {reclaim}. Reads the account's prices
+    ///         (reverts while a feed is stale). Emits {Liquidated} and {LiquidationRecorded}.
     function liquidate(address account) external;
 
     // ------------------------------------------------------------------ trader
@@ -246,15 +300,27 @@ interface IMarginEngine {
     function withdraw(uint8 asset, uint256 amount, Proof calldata proof) external;
     /// @notice Withdraws collateral of an address with no open account (no proof needed).
     function withdrawIdle(uint8 asset, uint256 amount) external;
-    /// @notice Closes the account by opening its commitment; PnL settles against the pool
-    ///         and every remaining balance returns to the trader. Emits {AccountClosed}.
+    /// @notice Closes the account by opening its commitment; PnL, less the close fee,
+    ///         settles against the vaults (profit paid by them, an IOU if one is short: a
+    ///         close never reverts for lack of pool funds; loss and fee paid to them) and
+    ///         every remaining balance returns to the trader. Emits {AccountClosed}.
     function close(Position[] calldata positions, uint256 salt) external;
+    /// @notice After a liquidation (at the account's nonce `nonce`), reveals its positions
+    ///         and salt, until the record's deadline: the escrowed balances (what the keeper
+    ///         left) settle as a close would, at the liquidation prices and fees, and the
+    ///         vault pays the rest back to the trader (an IOU if short). Unclaimed by the
+    ///         deadline, the vault keeps it. Emits {Reclaimed}.
+    function reclaim(uint64 nonce, uint256[6] calldata record, Position[] calldata positions, uint256 salt) external;
 
     // ------------------------------------------------------------------ views
 
     function account(address who) external view returns (Account memory);
     function balanceOf(address who, uint8 asset) external view returns (uint256);
-    function pool(uint8 asset) external view returns (uint256);
+    /// @notice The vault of `asset` (address(0) until set).
+    function pool(uint8 asset) external view returns (IMarginPool);
+    /// @notice keccak256(abi.encode(record)) of `account`'s unreclaimed liquidation at
+    ///         `nonce`, 0 if none.
+    function liquidationOf(address account, uint64 nonce) external view returns (bytes32);
     function market(uint8 id) external view returns (Market memory);
     function collateral(uint8 id) external view returns (Collateral memory);
     function marketCount() external view returns (uint8);
@@ -280,30 +346,4 @@ interface IMarginEngine {
         external
         view
         returns (uint256[] memory);
-
-    // ------------------------------------------------------------------ stress proofs (views)
-
-    /// @dev A stress view got `given` shocks; the engine lists `expected` markets (one each).
-    error MarginEngine__ShockCount(uint256 given, uint256 expected);
-    /// @dev A shock of -100% or less (`bps` <= -10,000) on market `market`: a price must stay positive.
-    error MarginEngine__ShockTooLow(uint8 market, int16 bps);
-    /// @dev The shocked price of slot `slot` (K markets then M assets) is 0 or does not fit 64 bits.
-    error MarginEngine__ShockedPriceOutOfRange(uint256 slot, uint256 price);
-
-    /// @notice The public inputs of a **stress proof** of `who`: its maintenance statement
-    ///         (stored commitment, balances, MMRs, haircuts, current nonce, this engine and
-    ///         chain) at the current oracle prices moved by `shockBps`, one shock per listed
-    ///         market id, in basis points. A market slot's price P becomes
-    ///         floor(P·(10⁴ + bps)/10⁴); a collateral slot priced by the same feed as a
-    ///         listed market (WETH by ETH/USD) takes the first such market's shock; other
-    ///         slots keep their price. Reverts with {MarginEngine__ShockCount},
-    ///         {MarginEngine__ShockTooLow}, {MarginEngine__ShockedPriceOutOfRange}, the
-    ///         adapter's stale-price error, or {MarginEngine__NoAccount}.
-    function stressInputs(address who, int16[] calldata shockBps) external view returns (uint256[] memory);
-    /// @notice Whether `proof` proves that `who` meets maintenance margin at the shocked
-    ///         prices of {stressInputs} (which builds every public input). Changes nothing;
-    ///         a proof is bound to the account's current nonce, so it expires with the next
-    ///         accepted proof. Same reverts as {stressInputs}, and
-    ///         {MarginEngine__InsufficientGas} when the verifier could not get its allowance.
-    function verifyStress(address who, int16[] calldata shockBps, Proof calldata proof) external view returns (bool);
 }

@@ -9,7 +9,9 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IOracleAdapter} from "../oracle/IOracleAdapter.sol";
+import {IMarginPool} from "../pool/IMarginPool.sol";
 import {IMarginEngine} from "./IMarginEngine.sol";
+import {IPoseidon4, Settlement} from "./Settlement.sol";
 
 /// @notice The snarkjs verifier of the isolated circuit (6 public inputs).
 interface IIsolatedVerifier {
@@ -29,11 +31,6 @@ interface ICrossVerifier {
         uint256[2] calldata c,
         uint256[7] calldata pubSignals
     ) external view returns (bool);
-}
-
-/// @notice circomlibjs' Poseidon contract for 4 inputs (same function as circomlib's circuit).
-interface IPoseidon4 {
-    function poseidon(uint256[4] calldata inputs) external pure returns (uint256);
 }
 
 /// @title MarginEngine
@@ -84,10 +81,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice BN254 scalar field modulus r: every public input must be below it.
-    uint256 public constant SNARK_SCALAR_FIELD =
-        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    uint256 public constant SNARK_SCALAR_FIELD = Settlement.SNARK_SCALAR_FIELD;
     /// @notice Domain tag of account commitments: "zkmargin/account/v1" as an integer.
-    uint256 public constant COMMITMENT_DOMAIN_TAG = 2730049149122563626207744532284377912228935217;
+    uint256 public constant COMMITMENT_DOMAIN_TAG = Settlement.COMMITMENT_DOMAIN_TAG;
     uint256 public constant BPS = 10_000;
     uint8 public constant MAX_MARKETS = 4;
     uint8 public constant MAX_ASSETS = 2;
@@ -101,6 +97,12 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     /// @notice Largest liquidation penalty (bps of the seized collateral paid to the
     ///         liquidator): bounds what an owner colluding with a keeper could take.
     uint16 public constant MAX_PENALTY_BPS = 2_500;
+    /// @notice Largest close fee of a market (bps of the notional at close).
+    uint16 public constant MAX_CLOSE_FEE_BPS = 200;
+    /// @notice How long a liquidated trader may {reclaim} its equity above the penalty.
+    ///      Shorter than the vaults' withdrawal delay (docs/pool.md), so an LP who asks to
+    ///      leave after a liquidation exits after the reclaim is paid or forfeited.
+    uint64 public constant RECLAIM_WINDOW = 1 days;
     /// @notice Gas forwarded to a verifier: a valid proof needs ~230k (4 pairings and
     ///         k scalar multiplications); a bad point makes a precompile fail and burn all
     ///         the gas it was given, so the forwarded gas is capped.
@@ -111,13 +113,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant BPS_BITS = 14;
     uint256 private constant ADDRESS_BITS = 160;
     uint256 private constant PRICE_MASK = type(uint64).max; // PRICE_BITS ones
-    /// @dev Slot layout of a commitment: market | long << 8 | size << 9 | entry << 73.
-    uint256 private constant SIDE_SHIFT = 8;
-    uint256 private constant SIZE_SHIFT = 9;
-    uint256 private constant ENTRY_SHIFT = 73;
     uint256 private constant CROSS_SLOTS = 4;
-    /// @dev PnL is computed in 1e-16 quote (size 1e-8 * price 1e-8).
-    uint256 private constant PRICE_SCALE = 1e8;
 
     /// @dev `Stored.meta`, from the low bits: tag (5: kind 2 | market 2 << 2 | asset 1 << 4),
     ///      nonce (40), provenLive (34), shockLive (34), policy epoch (15), proven prices 0
@@ -147,9 +143,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant POLICY_HAIRCUT_SHIFT = 136;
     uint256 private constant MASK14 = (1 << 14) - 1;
     uint256 private constant MASK128 = type(uint128).max;
-    /// @dev Config word of a listing: feed | rate-or-haircut << 160 | imr-or-decimals << 176.
+    /// @dev Config word of a listing: feed | rate-or-haircut << 160 | imr-or-decimals << 176
+    ///      | close fee << 192 (markets only).
     uint256 private constant CFG_LOW_SHIFT = 160; // market: mmrBps; asset: haircutBps
     uint256 private constant CFG_HIGH_SHIFT = 176; // market: imrBps; asset: token decimals
+    uint256 private constant CFG_FEE_SHIFT = 192; // market: closeFeeBps
     uint256 private constant U16 = type(uint16).max;
 
     /// @dev What a statement is about: the inputs of {_inputs} that do not come from storage.
@@ -190,12 +188,16 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     /// @dev asset id -> feed | haircutBps << 160 | decimals << 176 (0: unlisted)
     uint256[2] private _assetCfg;
     address[2] private _tokens;
-    uint256[2] private _pool;
+    /// @dev asset id -> its vault (counterparty and insurance fund; docs/pool.md)
+    IMarginPool[2] private _pools;
     mapping(address who => Stored state) private _accounts;
     /// @dev who -> balance of asset 0 | balance of asset 1 << 128, in token units. Each is
     ///      below 2^96 (deposit refuses a normalised balance >= 2^96 and a token amount is
     ///      at most its normalised amount), so it fits its 128 bits.
     mapping(address who => uint256 packed) private _balances;
+    /// @dev who -> nonce at liquidation -> keccak256(abi.encode(record)) until reclaimed
+    ///      (one word per liquidation; the record itself is in {LiquidationRecorded}).
+    mapping(address who => mapping(uint64 nonce => bytes32 record)) private _liquidations;
     /// @dev Outage clocks (see SINCE_SHIFT).
     uint256[CLOCKS] private _clocks;
     /// @dev epoch -> policy word (see POLICY_GRACE_SHIFT).
@@ -247,8 +249,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     function setMarketRisk(uint8 id, uint16 mmrBps, uint16 imrBps) external onlyOwner {
         _requireMarket(id);
         _checkRates(mmrBps, imrBps);
-        _marketCfg[id] = (_marketCfg[id] & type(uint160).max) | (uint256(mmrBps) << CFG_LOW_SHIFT)
-            | (uint256(imrBps) << CFG_HIGH_SHIFT);
+        _marketCfg[id] = (_marketCfg[id] & ~((U16 << CFG_LOW_SHIFT) | (U16 << CFG_HIGH_SHIFT)))
+            | (uint256(mmrBps) << CFG_LOW_SHIFT) | (uint256(imrBps) << CFG_HIGH_SHIFT);
         emit MarketRiskSet(id, mmrBps, imrBps);
         _snapshot();
     }
@@ -298,20 +300,35 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         _setLiquidationPenalty(penaltyBps);
     }
 
+    /// @inheritdoc IMarginEngine
+    function setPool(uint8 asset, IMarginPool vault) external onlyOwner {
+        _requireAsset(asset);
+        if (address(_pools[asset]) != address(0)) revert MarginEngine__PoolAlreadySet(asset);
+        address token = _tokens[asset];
+        if (vault.asset() != token || vault.engine() != address(this)) {
+            revert MarginEngine__InvalidPool(address(vault));
+        }
+        _pools[asset] = vault;
+        emit PoolSet(asset, address(vault));
+        // the vault pulls only in receiveLoss/receivePenalty, only from its engine, only
+        // the amount the engine passes
+        IERC20(token).forceApprove(address(vault), type(uint256).max);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function setCloseFee(uint8 id, uint16 feeBps) external onlyOwner {
+        _requireMarket(id);
+        if (feeBps > MAX_CLOSE_FEE_BPS) revert MarginEngine__InvalidBps(feeBps);
+        _marketCfg[id] = (_marketCfg[id] & ~(U16 << CFG_FEE_SHIFT)) | (uint256(feeBps) << CFG_FEE_SHIFT);
+        emit CloseFeeSet(id, feeBps);
+    }
+
     /// @notice Disabled: an ownerless engine could never list or fix a market again.
     function renounceOwnership() public view override onlyOwner {
         revert MarginEngine__RenounceDisabled();
     }
 
     // ================================================================== anyone
-
-    /// @inheritdoc IMarginEngine
-    function fundPool(uint8 asset, uint256 amount) external nonReentrant {
-        _requireAsset(asset);
-        uint256 received = _pull(asset, amount);
-        _pool[asset] += received;
-        emit PoolFunded(asset, msg.sender, received);
-    }
 
     /// @inheritdoc IMarginEngine
     /// @dev The shrunk move set. A proof at prices P with rates r (MMR for a maintenance
@@ -350,8 +367,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarginEngine
-    /// @dev The reward is `balance * penalty / 10000` rounded down per asset; the pool gets
-    ///      the rest, so no unit is lost or created.
+    /// @dev The reward is `balance * penalty / 10000` rounded down per asset; the asset's
+    ///      vault gets the rest (receivePenalty), so no unit is lost or created.
     ///      The account's outage clock is brought up to date first (as {pokeStale}), so an
     ///      outage nobody poked still stops the clocks.
     function liquidate(address who) external nonReentrant {
@@ -373,14 +390,87 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             if (b == 0) continue; // nothing to split (an isolated account's other asset)
             reward[c] = (b * penalty) / BPS;
             toPool[c] = b - reward[c];
-            _pool[c] += toPool[c];
         }
         if (bal != 0) _balances[who] = 0;
+        _record(who, s.commitment, meta, kind, toPool);
         _reset(s, meta, kind);
         emit Liquidated(who, msg.sender, reward, toPool);
         for (uint256 c = 0; c < assets; ++c) {
+            // casting to 'uint8' is safe: c < MAX_ASSETS
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (toPool[c] != 0) _poolOf(uint8(c)).receivePenalty(toPool[c]);
             if (reward[c] != 0) IERC20(_tokens[c]).safeTransfer(msg.sender, reward[c]);
         }
+    }
+
+    /// @dev Stores the hash of what {reclaim} needs (layout: {LiquidationRecorded}): the
+    ///      commitment, the escrowed balances, and the account's prices (read now: reverts
+    ///      while a feed is stale) and close fees at this moment.
+    function _record(address who, uint256 commitment, uint256 meta, Kind kind, uint256[2] memory escrowed) private {
+        (uint256[6] memory cfg, uint256 n, uint256 k) = _slotConfig(kind, meta);
+        uint256[6] memory r;
+        r[0] = commitment;
+        // forge-lint: disable-next-line(block-timestamp)
+        r[1] = (meta & TAG_MASK) | ((block.timestamp + RECLAIM_WINDOW) << 8);
+        r[2] = escrowed[0] | (escrowed[1] << 128);
+        (r[3], r[4]) = _priceWords(cfg, n);
+        for (uint256 i = 0; i < k; ++i) {
+            r[5] |= ((cfg[i] >> CFG_FEE_SHIFT) & U16) << (16 * i);
+        }
+        uint64 nonce = _nonceOf(meta);
+        _liquidations[who][nonce] = keccak256(abi.encode(r));
+        emit LiquidationRecorded(who, nonce, r);
+    }
+
+    /// @inheritdoc IMarginEngine
+    /// @dev The keeper keeps its reward; self-liquidation from a second address therefore
+    ///      pays reward + (escrowed + PnL − fee) = the balances + PnL − fee: what closing at
+    ///      the liquidation prices pays, never more (test/MarginEngineReclaim.t.sol).
+    function reclaim(uint64 nonce, uint256[6] calldata r, Position[] calldata positions, uint256 salt)
+        external
+        nonReentrant
+    {
+        bool isolated = _openRecord(nonce, r, positions, salt);
+        Settlement.Legs memory st = _recordSettlement(positions, r);
+        _payBack(st, nonce, isolated ? _assetOf(r[1]) : 0);
+    }
+
+    /// @dev {reclaim}'s checks, in order: the record is the caller's at `nonce`, in its
+    ///      window, and the positions and salt open its commitment; then it is consumed.
+    ///      Returns whether the account was isolated.
+    function _openRecord(uint64 nonce, uint256[6] calldata r, Position[] calldata positions, uint256 salt)
+        private
+        returns (bool isolated)
+    {
+        bytes32 key = _liquidations[msg.sender][nonce];
+        if (key == 0 || key != keccak256(abi.encode(r))) revert MarginEngine__NoLiquidation(msg.sender, nonce);
+        uint64 deadline = uint64(r[1] >> 8); // written from a timestamp: fits
+        // forge-lint: disable-next-line(block-timestamp)
+        if (block.timestamp > deadline) revert MarginEngine__ReclaimExpired(deadline);
+        isolated = _kind(r[1]) == Kind.Isolated;
+        _requireOpens(positions, salt, isolated ? 1 : CROSS_SLOTS, r[0]);
+        delete _liquidations[msg.sender][nonce];
+    }
+
+    /// @dev The settlement of a liquidation record, by the {Settlement} library.
+    function _recordSettlement(Position[] calldata positions, uint256[6] calldata r)
+        private
+        view
+        returns (Settlement.Legs memory)
+    {
+        return Settlement.settleRecord(positions, r, _decimals(), _collateralCount);
+    }
+
+    /// @dev {reclaim}'s payments: the loss and fee legs are already in the vaults (they
+    ///      received the escrow), so each vault pays back the escrow left plus the profit
+    ///      leg (an IOU if short); uncovered loss is bad debt in the vault of `first`.
+    function _payBack(Settlement.Legs memory st, uint64 nonce, uint8 first) private {
+        uint256[2] memory paid = [st.refund[0] + st.fromPool[0], st.refund[1] + st.fromPool[1]];
+        emit Reclaimed(msg.sender, nonce, st.pnl, st.fee, st.badDebt, paid);
+        for (uint8 c = 0; c < MAX_ASSETS; ++c) {
+            if (paid[c] != 0) _poolOf(c).payProfit(msg.sender, paid[c]);
+        }
+        if (st.badDebtTokens != 0) _poolOf(first).recordBadDebt(st.badDebtTokens);
     }
 
     // ================================================================== trader
@@ -455,10 +545,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarginEngine
-    /// @dev PnL = sum of ±size * (price - entry) in 1e-16 quote at the current oracle prices.
-    ///      A profit is paid from the pool in the first slot asset, rounded down; a loss is
-    ///      taken from the balances in slot order, rounded up, and what they cannot cover is
-    ///      reported as bad debt (borne by the pool). Haircuts do not apply at close.
+    /// @dev PnL = sum of ±size * (price - entry) and the fee sum of size * price * closeFee,
+    ///      in 1e-16 quote at the current oracle prices; PnL - fee settles in legs per asset
+    ///      (see {_settle}) against the vaults. Haircuts do not apply at close.
     function close(Position[] calldata positions, uint256 salt) external nonReentrant {
         Stored storage s = _accounts[msg.sender];
         uint256 meta = s.meta;
@@ -468,41 +557,88 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         (bool lapsed,) = _liquidatable(meta, _clocks[_clockOf(meta)]);
         if (lapsed) revert MarginEngine__Liquidatable(msg.sender);
         bool isolated = kind == Kind.Isolated;
-        uint256 slots = isolated ? 1 : CROSS_SLOTS;
-        if (positions.length != slots || salt >= SNARK_SCALAR_FIELD) revert MarginEngine__InvalidPosition(slots);
-        if (_commit(msg.sender, positions, salt) != s.commitment) revert MarginEngine__CommitmentMismatch();
+        _requireOpens(positions, salt, isolated ? 1 : CROSS_SLOTS, s.commitment);
 
-        (int256 pnl, uint256 badDebt, uint256[2] memory amounts) = _closeOut(positions, meta, kind);
+        Settlement.Legs memory st = _closeOut(positions, meta, kind);
         _reset(s, meta, kind);
-        emit AccountClosed(msg.sender, pnl, badDebt);
-        uint256 listed = _collateralCount;
-        for (uint256 c = 0; c < listed; ++c) {
-            if (amounts[c] != 0) IERC20(_tokens[c]).safeTransfer(msg.sender, amounts[c]);
-        }
+        emit AccountClosed(msg.sender, st.pnl, st.fee, st.badDebt, st.toPool, st.fromPool, st.refund);
+        _payOut(st, isolated ? _assetOf(meta) : 0);
     }
 
-    /// @dev {close}'s settlement at the current prices: the PnL, the bad debt and the
-    ///      amounts to pay out; the caller's balances are cleared (paid out by {close}).
+    /// @dev Moves a settlement's tokens (after every storage write: checks-effects-
+    ///      interactions): loss and fee to each asset's vault, profit from it (the vault
+    ///      pays the trader directly, or records an IOU: never a revert for lack of funds),
+    ///      the rest of the balances back; the uncovered loss is recorded as bad debt in
+    ///      the vault of `first` (the account's first asset), in its tokens rounded up.
+    function _payOut(Settlement.Legs memory st, uint8 first) private {
+        for (uint8 c = 0; c < MAX_ASSETS; ++c) {
+            if (st.toPool[c] != 0) _poolOf(c).receiveLoss(st.toPool[c]);
+            if (st.fromPool[c] != 0) _poolOf(c).payProfit(msg.sender, st.fromPool[c]);
+            if (st.refund[c] != 0) IERC20(_tokens[c]).safeTransfer(msg.sender, st.refund[c]);
+        }
+        if (st.badDebtTokens != 0) _poolOf(first).recordBadDebt(st.badDebtTokens);
+    }
+
+    /// @dev The vault of `asset`; reverts if none is set.
+    function _poolOf(uint8 asset) private view returns (IMarginPool p) {
+        p = _pools[asset];
+        if (address(p) == address(0)) revert MarginEngine__PoolNotSet(asset);
+    }
+
+    /// @dev {close}'s settlement at the current prices and fees; the caller's balances are
+    ///      cleared (paid out by {_payOut}).
     function _closeOut(Position[] calldata positions, uint256 meta, Kind kind)
         private
-        returns (int256 pnl, uint256 badDebt, uint256[2] memory amounts)
+        returns (Settlement.Legs memory st)
     {
-        (uint256[6] memory cfg, uint256 n, uint256 marketSlots) = _slotConfig(kind, meta);
-        uint64[6] memory prices = _pricesOf(cfg, n);
-        for (uint256 i = 0; i < positions.length; ++i) {
-            Position calldata p = positions[i];
-            if (p.size == 0) continue;
-            int256 move = int256(uint256(prices[p.market])) - int256(uint256(p.entry));
-            pnl += (p.long ? move : -move) * int256(uint256(p.size));
-        }
-        bool isolated = kind == Kind.Isolated;
-        uint8 own = _assetOf(meta);
-        uint8[2] memory order = isolated ? [own, own] : [0, 1];
-        uint256 assets = isolated ? 1 : _collateralCount;
+        (uint256[6] memory cfg, uint256 n, uint256 k) = _slotConfig(kind, meta);
         uint256 bal = _balances[msg.sender];
-        amounts = [bal & MASK128, bal >> 128];
-        badDebt = _settle(pnl, order, assets, prices, marketSlots, amounts);
+        st = _settlement(
+            positions,
+            _pricesOf(cfg, n),
+            _feesOf(cfg, k),
+            kind == Kind.Isolated,
+            _assetOf(meta),
+            [bal & MASK128, bal >> 128]
+        );
         if (bal != 0) _balances[msg.sender] = 0;
+    }
+
+    /// @dev The settlement of revealed positions at `prices` (the account's slots) with
+    ///      balances `bal` (by asset id), by the {Settlement} library.
+    function _settlement(
+        Position[] calldata positions,
+        uint64[6] memory prices,
+        uint16[4] memory feeBps,
+        bool isolated,
+        uint8 own,
+        uint256[2] memory bal
+    ) private view returns (Settlement.Legs memory) {
+        Settlement.Book memory book;
+        book.prices = prices;
+        book.feeBps = feeBps;
+        book.order = isolated ? [own, own] : [0, 1];
+        book.assets = isolated ? 1 : _collateralCount;
+        book.marketSlots = isolated ? 1 : MAX_MARKETS;
+        book.balances = bal;
+        book.decimals = _decimals();
+        return Settlement.settle(positions, book);
+    }
+
+    /// @dev Token decimals by asset id (0 for an unlisted asset).
+    function _decimals() private view returns (uint8[2] memory d) {
+        // casting truncates on purpose: the decimals field of the config words
+        // forge-lint: disable-next-line(unsafe-typecast)
+        d = [uint8(_assetCfg[0] >> CFG_HIGH_SHIFT), uint8(_assetCfg[1] >> CFG_HIGH_SHIFT)];
+    }
+
+    /// @dev The close fee of each market slot of `cfg` (the first `k` slots).
+    function _feesOf(uint256[6] memory cfg, uint256 k) private pure returns (uint16[4] memory fees) {
+        for (uint256 i = 0; i < k; ++i) {
+            // casting truncates on purpose: the fee field of the config word
+            // forge-lint: disable-next-line(unsafe-typecast)
+            fees[i] = uint16(cfg[i] >> CFG_FEE_SHIFT);
+        }
     }
 
     // ================================================================== views
@@ -544,8 +680,13 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarginEngine
-    function pool(uint8 asset) external view returns (uint256) {
-        return _pool[asset];
+    function pool(uint8 asset) external view returns (IMarginPool) {
+        return _pools[asset];
+    }
+
+    /// @inheritdoc IMarginEngine
+    function liquidationOf(address who, uint64 nonce) external view returns (bytes32) {
+        return _liquidations[who][nonce];
     }
 
     /// @inheritdoc IMarginEngine
@@ -559,7 +700,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         uint16 imrBps = uint16(cfg >> CFG_HIGH_SHIFT);
         // forge-lint: disable-next-line(unsafe-typecast)
         address feed = address(uint160(cfg));
-        return Market({feed: feed, mmrBps: mmrBps, imrBps: imrBps});
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint16 feeBps = uint16(cfg >> CFG_FEE_SHIFT);
+        return Market({feed: feed, mmrBps: mmrBps, imrBps: imrBps, closeFeeBps: feeBps});
     }
 
     /// @inheritdoc IMarginEngine
@@ -671,67 +814,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         (inputs,,) = _inputs(st, _balances[who]);
     }
 
-    // ================================================================== stress proofs (views)
-
-    /// @inheritdoc IMarginEngine
-    function stressInputs(address who, int16[] calldata shockBps) public view returns (uint256[] memory inputs) {
-        Stored storage s = _accounts[who];
-        uint256 meta = s.meta;
-        Kind kind = _openKind(who, meta);
-        uint256 markets = _marketCount;
-        if (shockBps.length != markets) revert MarginEngine__ShockCount(shockBps.length, markets);
-        for (uint256 m = 0; m < markets; ++m) {
-            // casting to 'uint8' is safe: m < _marketCount <= MAX_MARKETS
-            // forge-lint: disable-next-line(unsafe-typecast)
-            if (shockBps[m] <= -int256(BPS)) revert MarginEngine__ShockTooLow(uint8(m), shockBps[m]);
-        }
-        (inputs,,) = _inputs(_statement(who, s, meta, kind, false, false), _balances[who]);
-        int256[6] memory shock = _slotShocks(kind, meta, shockBps);
-        uint256 words = kind == Kind.Isolated ? 1 : 2;
-        for (uint256 slot = 0; slot < 3 * words; ++slot) {
-            uint256 at = 1 + slot / 3;
-            uint256 shift = PRICE_BITS * (slot % 3);
-            uint256 price = (inputs[at] >> shift) & PRICE_MASK;
-            if (price == 0) continue; // past the isolated account's two slots
-            // shock > -BPS, so the factor is positive; rounded down, as zkmargin.stress does
-            // forge-lint: disable-next-line(unsafe-typecast)
-            uint256 p = (price * uint256(int256(BPS) + shock[slot])) / BPS;
-            if (p == 0 || p > PRICE_MASK) revert MarginEngine__ShockedPriceOutOfRange(slot, p);
-            inputs[at] = (inputs[at] & ~(PRICE_MASK << shift)) | (p << shift);
-        }
-    }
-
-    /// @inheritdoc IMarginEngine
-    function verifyStress(address who, int16[] calldata shockBps, Proof calldata proof) external view returns (bool) {
-        uint256[] memory inputs = stressInputs(who, shockBps);
-        return _verifies(inputs.length == 6 ? Kind.Isolated : Kind.Cross, inputs, proof);
-    }
-
-    /// @dev The shock of each price slot (K markets then M assets) of an account of `kind`:
-    ///      a listed market slot takes its market's, a listed collateral slot the first
-    ///      listed market's on the same feed, an unlisted slot none.
-    function _slotShocks(Kind kind, uint256 meta, int16[] calldata shockBps)
-        private
-        view
-        returns (int256[6] memory shock)
-    {
-        (uint256[6] memory cfg, uint256 n, uint256 k) = _slotConfig(kind, meta);
-        for (uint256 slot = 0; slot < n; ++slot) {
-            uint256 c = cfg[slot];
-            if (c == 0) continue;
-            if (slot < k) {
-                shock[slot] = shockBps[kind == Kind.Isolated ? _marketOf(meta) : slot];
-                continue;
-            }
-            for (uint256 m = 0; m < shockBps.length; ++m) {
-                if (((_marketCfg[m] ^ c) & type(uint160).max) == 0) {
-                    shock[slot] = shockBps[m];
-                    break;
-                }
-            }
-        }
-    }
-
     // ================================================================== internal: proofs
 
     function _open(uint256 commitment, Kind kind, uint8 mkt, uint8 asset, Proof calldata proof) private {
@@ -820,12 +902,6 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     ///      input < r again and answers false otherwise (so a corrupted input still fails,
     ///      with {MarginEngine__InvalidProof}).
     function _verify(Kind kind, uint256[] memory inputs, Proof calldata proof) private view {
-        if (!_verifies(kind, inputs, proof)) revert MarginEngine__InvalidProof();
-    }
-
-    /// @dev Whether the verifier of `kind` accepts `proof` for `inputs` ({_verify} without
-    ///      the revert on a false answer; {verifyStress} returns it).
-    function _verifies(Kind kind, uint256[] memory inputs, Proof calldata proof) private view returns (bool ok) {
         // The snarkjs verifier answers false (instead of reverting) when the pairing
         // precompile runs out of gas, which would report a valid proof starved of gas as
         // invalid: refuse to start unless the verifier can get its whole allowance
@@ -835,6 +911,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         (address verifier, bytes4 selector) = kind == Kind.Isolated
             ? (isolatedVerifier, IIsolatedVerifier.verifyProof.selector)
             : (crossVerifier, ICrossVerifier.verifyProof.selector);
+        bool ok;
         // verifyProof(uint256[2], uint256[2][2], uint256[2], uint256[k]): all static, so the
         // calldata is the selector, the proof's 8 words as they came in, then the k inputs.
         assembly ("memory-safe") {
@@ -850,6 +927,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             }
             ok := and(eq(returndatasize(), 32), eq(mload(0), 1))
         }
+        if (!ok) revert MarginEngine__InvalidProof();
     }
 
     /// @dev The statement an open account proves: MMR (or IMR), no opening flag, the
@@ -1195,67 +1273,17 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         return amount * 10 ** (18 - ((cfg >> CFG_HIGH_SHIFT) & 0xff));
     }
 
-    /// @dev Settles `pnl` (1e-16 quote) between `bal` (in memory) and the pool; returns the
-    ///      uncovered loss.
-    function _settle(
-        int256 pnl,
-        uint8[2] memory order,
-        uint256 assets,
-        uint64[6] memory prices,
-        uint256 marketSlots,
-        uint256[2] memory bal
-    ) private returns (uint256 badDebt) {
-        if (pnl > 0) {
-            uint8 c = order[0];
-            // casting to 'uint256' is safe because pnl > 0
-            // forge-lint: disable-next-line(unsafe-typecast)
-            uint256 profit = uint256(pnl);
-            // profit in tokens, rounded down: pnl / (price * 1e8) * 10^decimals
-            uint256 amount = (profit * 10 ** _decimalsOf(c)) / (uint256(prices[marketSlots]) * PRICE_SCALE);
-            uint256 inPool = _pool[c];
-            if (inPool < amount) revert MarginEngine__PoolInsufficient(c, inPool, amount);
-            _pool[c] = inPool - amount;
-            bal[c] += amount;
-            return 0;
-        }
-        // casting to 'uint256' is safe because pnl <= 0 and |pnl| < 2^131 (no int256.min)
-        // forge-lint: disable-next-line(unsafe-typecast)
-        uint256 loss = uint256(-pnl);
-        for (uint256 i = 0; i < assets && loss != 0; ++i) {
-            uint8 c = order[i];
-            uint256 unit = uint256(prices[marketSlots + i]) * PRICE_SCALE; // 1e-16 quote per token
-            uint256 scale = 10 ** _decimalsOf(c);
-            // tokens needed, rounded up
-            uint256 take = (loss * scale + unit - 1) / unit;
-            if (take <= bal[c]) {
-                loss = 0;
-            } else {
-                take = bal[c];
-                loss -= (take * unit) / scale; // value covered, rounded down
-            }
-            bal[c] -= take;
-            _pool[c] += take;
-        }
-        return loss;
-    }
-
-    function _decimalsOf(uint8 asset) private view returns (uint256) {
-        return (_assetCfg[asset] >> CFG_HIGH_SHIFT) & 0xff;
-    }
-
     // ================================================================== internal: commitments
 
-    function _commit(address who, Position[] calldata positions, uint256 salt) private view returns (uint256) {
-        uint256 slots = positions.length;
-        uint256[4] memory slot;
-        for (uint256 i = 0; i < slots; ++i) {
-            Position calldata p = positions[i];
-            if (p.market >= (slots == 1 ? 1 : MAX_MARKETS)) revert MarginEngine__InvalidPosition(i);
-            slot[i] = uint256(p.market) | (uint256(p.long ? 1 : 0) << SIDE_SHIFT) | (uint256(p.size) << SIZE_SHIFT)
-                | (uint256(p.entry) << ENTRY_SHIFT);
+    /// @dev Reverts unless `positions` (`slots` of them) and `salt` open `commitment` for
+    ///      the caller ({Settlement-commitmentOf}).
+    function _requireOpens(Position[] calldata positions, uint256 salt, uint256 slots, uint256 commitment)
+        private
+        view
+    {
+        if (Settlement.commitmentOf(poseidon4, msg.sender, positions, salt, slots) != commitment) {
+            revert MarginEngine__CommitmentMismatch();
         }
-        uint256 digest = slots == 1 ? slot[0] : IPoseidon4(poseidon4).poseidon(slot);
-        return IPoseidon4(poseidon4).poseidon([COMMITMENT_DOMAIN_TAG, uint256(uint160(who)), digest, salt]);
     }
 
     // ================================================================== internal: account fields

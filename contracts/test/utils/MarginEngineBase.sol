@@ -8,6 +8,7 @@ import {IMarginEngine} from "../../src/engine/IMarginEngine.sol";
 import {MarginEngine} from "../../src/engine/MarginEngine.sol";
 import {CrossGroth16Verifier} from "../../src/generated/CrossVerifier.sol";
 import {IsolatedGroth16Verifier} from "../../src/generated/IsolatedVerifier.sol";
+import {MarginPool} from "../../src/pool/MarginPool.sol";
 import {MockAggregator} from "../../src/mocks/MockAggregator.sol";
 import {MockERC20} from "../../src/mocks/MockERC20.sol";
 import {OracleAdapter} from "../../src/oracle/OracleAdapter.sol";
@@ -126,6 +127,8 @@ abstract contract MarginEngineBase is Test {
     uint64 internal constant LIFETIME = 1 days;
     uint64 internal constant GRACE = 1 hours;
     uint16 internal constant PENALTY = 250; // 2.5%
+    uint64 internal constant POOL_DELAY = 1 days;
+    uint64 internal constant POOL_WINDOW = 1 hours;
     uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     uint256 internal constant Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
 
@@ -168,6 +171,9 @@ abstract contract MarginEngineBase is Test {
     address internal crossVerifier;
     address internal poseidon;
     MarginEngine internal engine;
+    /// @dev The engine's vaults (asset 0 and 1).
+    MarginPool internal usdcPool;
+    MarginPool internal wethPool;
 
     address internal owner;
     address internal keeper;
@@ -233,7 +239,9 @@ abstract contract MarginEngineBase is Test {
         engine = MarginEngine(_deployAt(ENGINE_AT, _engineInitCode()));
         vm.label(address(engine), "engine");
         assertEq(address(engine), vm.parseJsonAddress(vm.readFile(FIXTURE), ".engine"), "engine address drifted");
-        _listAll(engine);
+        (usdcPool, wethPool) = _listAll(engine);
+        vm.label(address(usdcPool), "usdcPool");
+        vm.label(address(wethPool), "wethPool");
     }
 
     function _engineInitCode() internal view returns (bytes memory) {
@@ -249,13 +257,37 @@ abstract contract MarginEngineBase is Test {
         _listAll(e);
     }
 
-    function _listAll(MarginEngine e) internal {
+    /// @dev Lists the markets and assets on `e` and wires a fresh vault per asset.
+    function _listAll(MarginEngine e) internal returns (MarginPool p0, MarginPool p1) {
         vm.startPrank(owner);
         e.listMarket(address(ethFeed), ETH_MMR, ETH_IMR);
         e.listMarket(address(btcFeed), BTC_MMR, BTC_IMR);
         e.listCollateral(address(usdc), address(usdcFeed), USDC_HAIRCUT);
         e.listCollateral(address(weth), address(wethFeed), WETH_HAIRCUT);
+        p0 = _newPool(e, usdc, "zkmargin USDC pool", "zmpUSDC");
+        p1 = _newPool(e, weth, "zkmargin WETH pool", "zmpWETH");
+        e.setPool(USDC, p0);
+        e.setPool(WETH, p1);
         vm.stopPrank();
+    }
+
+    /// @dev A vault of `token` for engine `e` (call as the owner).
+    function _newPool(MarginEngine e, MockERC20 token, string memory name, string memory symbol)
+        internal
+        returns (MarginPool p)
+    {
+        p = new MarginPool(token, name, symbol, owner, POOL_DELAY, POOL_WINDOW);
+        p.setEngine(address(e));
+    }
+
+    /// @dev The vault of asset `id`.
+    function _pool(uint8 id) internal view returns (MarginPool) {
+        return id == USDC ? usdcPool : wethPool;
+    }
+
+    /// @dev What the vault of asset `id` holds for its LPs (its totalAssets()).
+    function _poolAssets(uint8 id) internal view returns (uint256) {
+        return _pool(id).totalAssets();
     }
 
     /// @dev Runs `initCode` at `where` and installs the runtime code it returns (storage
@@ -362,10 +394,14 @@ abstract contract MarginEngineBase is Test {
         engine.deposit(id, amount);
     }
 
+    /// @dev Insurance top-up of asset `id`'s vault (no shares).
     function _fundPool(uint8 id, uint256 amount) internal {
-        _give(funder, id, amount);
-        vm.prank(funder);
-        engine.fundPool(id, amount);
+        MockERC20 t = _asset(id);
+        t.mint(funder, amount);
+        vm.startPrank(funder);
+        t.approve(address(_pool(id)), amount);
+        _pool(id).fund(amount);
+        vm.stopPrank();
     }
 
     // ================================================================== accounts
@@ -422,6 +458,10 @@ abstract contract MarginEngineBase is Test {
     }
 
     // ================================================================== casts (checked)
+
+    function _two(uint256 a, uint256 b) internal pure returns (uint256[2] memory) {
+        return [a, b];
+    }
 
     function _i(uint256 x) internal pure returns (int256) {
         return SafeCast.toInt256(x);

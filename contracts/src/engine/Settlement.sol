@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IMarginEngine} from "./IMarginEngine.sol";
+
+/// @notice circomlibjs' Poseidon contract for 4 inputs (same function as circomlib's circuit).
+interface IPoseidon4 {
+    function poseidon(uint256[4] calldata inputs) external pure returns (uint256);
+}
+
+/// @title Settlement
+/// @notice What revealing an account needs (at close, and at a reclaim after liquidation):
+///         the commitment of the revealed positions, their PnL and close fee, and the split
+///         into token legs per asset between the trader's balances and the vaults (the
+///         payout rule of docs/pool.md).
+/// @dev An external library (linked, called with DELEGATECALL) so that the engine stays
+///      below EIP-170's 24,576 bytes; it is pure: everything it needs comes in `book`.
+///      Rounding goes against the trader everywhere: the fee up, profit legs down, loss
+///      legs up.
+library Settlement {
+    /// @dev PnL is computed in 1e-16 quote (size 1e-8 * price 1e-8).
+    uint256 private constant PRICE_SCALE = 1e8;
+    uint256 private constant BPS = 10_000;
+    /// @notice BN254 scalar field modulus r.
+    uint256 internal constant SNARK_SCALAR_FIELD =
+        21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice Domain tag of account commitments: "zkmargin/account/v1" as an integer.
+    uint256 internal constant COMMITMENT_DOMAIN_TAG = 2730049149122563626207744532284377912228935217;
+    /// @dev Slot layout of a commitment: market | long << 8 | size << 9 | entry << 73.
+    uint256 private constant SIDE_SHIFT = 8;
+    uint256 private constant SIZE_SHIFT = 9;
+    uint256 private constant ENTRY_SHIFT = 73;
+
+    /// @notice What a settlement decides: PnL and fee (1e-16 quote), the loss neither
+    ///         balance covers (1e-16 quote, and in tokens of the first asset, rounded up),
+    ///         and per asset id the tokens to the vault (loss and fee), from the vault
+    ///         (profit) and back to the trader.
+    struct Legs {
+        int256 pnl;
+        uint256 fee;
+        uint256 badDebt;
+        uint256 badDebtTokens;
+        uint256[2] toPool;
+        uint256[2] fromPool;
+        uint256[2] refund;
+    }
+
+    /// @notice The market state a settlement is computed at.
+    /// @param prices The account's slot prices (markets first, then assets), 1e-8 quote.
+    /// @param feeBps Close fee of each market slot.
+    /// @param order Asset ids of the collateral slots ([own, own] for an isolated account).
+    /// @param assets Collateral slots in use (1 isolated, the listed count cross).
+    /// @param marketSlots Index of the first collateral slot in `prices` (1 or 4).
+    /// @param balances Balances by asset id, token units.
+    /// @param decimals Token decimals by asset id.
+    struct Book {
+        uint64[6] prices;
+        uint16[4] feeBps;
+        uint8[2] order;
+        uint256 assets;
+        uint256 marketSlots;
+        uint256[2] balances;
+        uint8[2] decimals;
+    }
+
+    /// @notice The commitment `positions` and `salt` open for account `who`:
+    ///         Poseidon(TAG, who, digest, salt), digest = the one slot (isolated) or
+    ///         Poseidon of the 4 slots (docs/protocol.md, "The commitment"). Reverts
+    ///         {IMarginEngine-MarginEngine__InvalidPosition} unless there are `slots`
+    ///         positions, the salt is below r and every market index fits the account.
+    function commitmentOf(
+        address poseidon4,
+        address who,
+        IMarginEngine.Position[] calldata positions,
+        uint256 salt,
+        uint256 slots
+    ) external pure returns (uint256) {
+        if (positions.length != slots || salt >= SNARK_SCALAR_FIELD) {
+            revert IMarginEngine.MarginEngine__InvalidPosition(slots);
+        }
+        uint256[4] memory slot;
+        for (uint256 i = 0; i < slots; ++i) {
+            IMarginEngine.Position calldata p = positions[i];
+            if (p.market >= (slots == 1 ? 1 : 4)) revert IMarginEngine.MarginEngine__InvalidPosition(i);
+            slot[i] = uint256(p.market) | (uint256(p.long ? 1 : 0) << SIDE_SHIFT) | (uint256(p.size) << SIZE_SHIFT)
+                | (uint256(p.entry) << ENTRY_SHIFT);
+        }
+        uint256 digest = slots == 1 ? slot[0] : IPoseidon4(poseidon4).poseidon(slot);
+        return IPoseidon4(poseidon4).poseidon([COMMITMENT_DOMAIN_TAG, uint256(uint160(who)), digest, salt]);
+    }
+
+    /// @notice PnL = Σ ±size·(price − entry) and fee = Σ size·max(price, entry)·feeBps[slot]
+    ///         / 10^4 (rounded up) of the revealed positions at `book.prices`, and the split
+    ///         of PnL − fee into legs.
+    function settle(IMarginEngine.Position[] calldata positions, Book memory book) external pure returns (Legs memory) {
+        return _settle(positions, book);
+    }
+
+    /// @notice {settle} at a liquidation record (layout: {IMarginEngine-LiquidationRecorded}):
+    ///         its prices, fees and escrowed balances.
+    /// @param decimals Token decimals by asset id.
+    /// @param listed The engine's collateral count (a cross account's collateral slots).
+    function settleRecord(
+        IMarginEngine.Position[] calldata positions,
+        uint256[6] calldata r,
+        uint8[2] calldata decimals,
+        uint256 listed
+    ) external pure returns (Legs memory) {
+        Book memory book;
+        for (uint256 i = 0; i < 6; ++i) {
+            // casting truncates on purpose: 64-bit fields of the price words, 16-bit fees
+            // forge-lint: disable-next-line(unsafe-typecast)
+            book.prices[i] = uint64(r[3 + i / 3] >> (64 * (i % 3)));
+            // forge-lint: disable-next-line(unsafe-typecast)
+            if (i < 4) book.feeBps[i] = uint16(r[5] >> (16 * i));
+        }
+        bool isolated = r[1] & 3 == uint256(IMarginEngine.Kind.Isolated);
+        // casting to 'uint8' is safe: one bit
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint8 own = uint8((r[1] >> 4) & 1);
+        book.order = isolated ? [own, own] : [0, 1];
+        book.assets = isolated ? 1 : listed;
+        book.marketSlots = isolated ? 1 : 4;
+        book.balances = [r[2] & type(uint128).max, r[2] >> 128];
+        book.decimals = decimals;
+        return _settle(positions, book);
+    }
+
+    function _settle(IMarginEngine.Position[] calldata positions, Book memory book)
+        private
+        pure
+        returns (Legs memory st)
+    {
+        uint256 fee; // in 1e-20 quote
+        for (uint256 i = 0; i < positions.length; ++i) {
+            IMarginEngine.Position calldata p = positions[i];
+            if (p.size == 0) continue;
+            uint256 price = book.prices[p.market];
+            int256 move = int256(price) - int256(uint256(p.entry));
+            st.pnl += (p.long ? move : -move) * int256(uint256(p.size));
+            // the notional at the higher of entry and close: a short's fee is then at least
+            // feeBps of its entry notional, so a fee equal to the feed's deviation threshold
+            // beats a known move either way (SECURITY.md, "Oracle latency")
+            uint256 entry = p.entry;
+            fee += uint256(p.size) * (price > entry ? price : entry) * book.feeBps[p.market];
+        }
+        st.fee = (fee + BPS - 1) / BPS;
+        st.refund = book.balances;
+        _split(st, book);
+    }
+
+    /// @dev Splits `st.pnl - st.fee` (1e-16 quote) into token legs per asset (the payout
+    ///      rule, docs/pool.md): each asset's vault takes the share of the PnL that the
+    ///      asset's balance is of the account's collateral value at the close prices
+    ///      (w_c = bal_c·P_c / Σ bal·P; an isolated account: its one asset). A profit leg is
+    ///      rounded down (shares, then tokens); a loss leg rounded up and capped at the
+    ///      balance, and what one asset cannot cover is taken from the other (slot order);
+    ///      what no balance covers is the bad debt. Fills `st.toPool`, `st.fromPool`, the
+    ///      bad debt, and takes the loss out of `st.refund` (the balances, by asset id).
+    function _split(Legs memory st, Book memory book) private pure {
+        uint8[2] memory order = book.order;
+        uint256 assets = book.assets;
+        uint256[2] memory unit; // 1e-16 quote per token
+        uint256[2] memory scale; // 10^decimals
+        uint256[2] memory value; // balance value, 1e-16 quote, rounded down
+        uint256 total;
+        for (uint256 i = 0; i < assets; ++i) {
+            uint8 c = order[i];
+            unit[i] = uint256(book.prices[book.marketSlots + i]) * PRICE_SCALE;
+            scale[i] = 10 ** uint256(book.decimals[c]);
+            value[i] = (st.refund[c] * unit[i]) / scale[i];
+            total += value[i];
+        }
+        int256 net = st.pnl - int256(st.fee);
+        if (net >= 0) {
+            // casting to 'uint256' is safe because net >= 0
+            // forge-lint: disable-next-line(unsafe-typecast)
+            uint256 profit = uint256(net);
+            for (uint256 i = 0; i < assets; ++i) {
+                // no collateral value: the first asset's vault pays it all
+                uint256 share = total == 0 ? (i == 0 ? profit : 0) : _share(profit, value[i], total, false);
+                st.fromPool[order[i]] = (share * scale[i]) / unit[i];
+            }
+            return;
+        }
+        // casting to 'uint256' is safe because net < 0 and |net| < 2^132 (no int256.min)
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint256 loss = uint256(-net);
+        uint256[2] memory want; // pass 0: each asset's proportional share, rounded up
+        for (uint256 i = 0; i < assets && total != 0; ++i) {
+            want[i] = _share(loss, value[i], total, true);
+        }
+        uint256 left = _collect(st, order, assets, unit, scale, want, loss);
+        // pass 1: what a capped leg (rounding, or a loss above the collateral) left over
+        want = [left, left];
+        left = _collect(st, order, assets, unit, scale, want, left);
+        st.badDebt = left;
+        if (left != 0) st.badDebtTokens = (left * scale[0] + unit[0] - 1) / unit[0];
+    }
+
+    /// @dev amount·v / total, rounded down (or up), exactly and without overflow: v <= total
+    ///      < 2^128 (a balance's value is below 2^96 / 10^18 tokens · 2^64 · 10^8 < 2^127),
+    ///      so the remainder's product stays below 2^255 for any amount.
+    function _share(uint256 amount, uint256 v, uint256 total, bool up) private pure returns (uint256 s) {
+        uint256 r = (amount % total) * v;
+        s = (amount / total) * v + r / total;
+        if (up && r % total != 0) ++s;
+    }
+
+    /// @dev Takes up to `want[i]` (1e-16 quote, capped at what is `left`) from each asset's
+    ///      balance in `order`: tokens rounded up, capped at the balance (then the value
+    ///      covered is rounded down). Returns the loss still uncovered.
+    function _collect(
+        Legs memory st,
+        uint8[2] memory order,
+        uint256 assets,
+        uint256[2] memory unit,
+        uint256[2] memory scale,
+        uint256[2] memory want,
+        uint256 left
+    ) private pure returns (uint256) {
+        for (uint256 i = 0; i < assets && left != 0; ++i) {
+            uint256 share = want[i] < left ? want[i] : left;
+            uint256 take = (share * scale[i] + unit[i] - 1) / unit[i]; // share < 2^131: no overflow
+            uint256 bal = st.refund[order[i]];
+            if (take <= bal) {
+                left -= share;
+            } else {
+                take = bal;
+                left -= (take * unit[i]) / scale[i]; // value covered, rounded down
+            }
+            st.refund[order[i]] = bal - take;
+            st.toPool[order[i]] += take;
+        }
+        return left;
+    }
+}
