@@ -5,15 +5,23 @@ Cast (anvil's public dev accounts, see ``zkmargin chain accounts``):
 * dev account 0 deploys the system and owns the engine and the oracle (the "admin");
 * dev account 1 is Alice: an isolated account, 2,000 USDC, long 5 ETH (5x);
 * dev account 2 is Bob: a cross account, 5,000 USDC + 1 WETH, long 2 ETH, short 0.1 BTC;
-* dev account 3 is the keeper, who flags shocks and liquidates.
+* dev account 3 is the keeper, who flags shocks and liquidates;
+* dev account 4 is Carol, a liquidity provider in the USDC vault.
 
-Story: deploy; both deposit and open private positions (the chain stores a commitment);
-both prove maintenance margin; ETH falls 20%; Bob proves again, Alice cannot (the prover
-refuses: no proof exists); the keeper flags the shock on Alice, waits out the grace
-period (anvil's clock moves) and liquidates her. Balances before and after. Last act:
-ETH drifts down towards the edge of the moves Bob's proof covers; Bob's guardian
-re-proves before the edge is crossed, so when the price crosses it the keeper finds
-nothing to flag (without the guardian, Bob would have been flagged).
+Story: deploy; Carol deposits into the USDC vault (ERC-4626); Alice and Bob deposit and
+open private positions (the chain stores a commitment); both prove maintenance margin;
+a calm 2% move stays inside both proven sets (nothing to flag, no proof sent); ETH falls
+20%; Bob proves again, Alice cannot (the prover refuses: no proof exists); the keeper
+flags the shock on Alice, waits out the grace period (anvil's clock moves) and
+liquidates her; Carol's shares gained the seized collateral and she asks to redeem.
+Every feed then stops: ``pokeStale`` stops the clocks, withdrawing and opening are
+refused, wall time passes Bob's proof lifetime and nobody becomes liquidatable; the
+feeds resume and Bob proves. Carol's request matures and she redeems more than she
+put in. Off-chain, a covered call's portfolio margin is proved and verified next to the
+naked call's (the engine takes portfolio proofs next). Last act: ETH drifts down towards
+the edge of the moves Bob's proof covers; Bob's guardian re-proves before the edge is
+crossed, so when the price crosses it the keeper finds nothing to flag (without the
+guardian, Bob would have been flagged).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from chain.deploy import DEFAULT_SPEC, Deployment, deploy_system, parse_price
 from chain.errors import RevertError
 from chain.rpc import Chain
 from chain.signers import Signer, dev_signer
+from cli import demo_acts
 from cli.deploy import build_contracts
 from prover.prove import Prover
 from prover.setup import run_setup
@@ -73,7 +82,8 @@ def _open_calldata_bytes(client: EngineClient, kind: Kind, commitment: int) -> i
     help="Keep the account files and the deployment file in this (new) directory.",
 )
 def demo(keep: Path | None) -> None:
-    """The on-chain story on a private anvil: deposit, open, prove, crash, liquidate."""
+    """The on-chain story on a private anvil: an LP, private positions, a calm move, a crash
+    and a liquidation, an outage, portfolio margin (off-chain), a guardian."""
     out = Console(highlight=False)
     work = Path(tempfile.mkdtemp(prefix="zkmargin-demo-"))
     started = time.perf_counter()
@@ -125,6 +135,7 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
     )
 
     keeper = dev_signer(3)
+    carol = dev_signer(4)
     alice = Trader(
         "Alice",
         dev_signer(1),
@@ -156,11 +167,18 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
         ("Alice", 1, alice.signer),
         ("Bob", 2, bob.signer),
         ("keeper", 3, keeper),
+        ("Carol (LP)", 4, carol),
     ):
         cast.add_row(name, str(index), signer.address)
     out.print(cast)
 
-    out.print("\n[bold]3. Deposits and private positions[/]")
+    def expect(what: str, why: str, action: Callable[[], object]) -> None:
+        _expect_revert(out, what, why, action)
+
+    out.print("\n[bold]3. An LP enters the USDC vault[/] (ERC-4626, the traders' counterparty)")
+    lp = demo_acts.lp_deposit(out, client, carol)
+
+    out.print("\n[bold]4. Deposits and private positions[/]")
     accounts: dict[str, Account] = {}
     for trader in (alice, bob):
         for asset, amount in trader.deposits.items():
@@ -186,7 +204,7 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
         )
 
     out.print(
-        "\n[bold]4. Both prove maintenance margin on-chain[/] (any time; at least once "
+        "\n[bold]5. Both prove maintenance margin on-chain[/] (any time; at least once "
         "per proof lifetime)"
     )
     for trader in (alice, bob):
@@ -196,18 +214,26 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
             f"{tx.prove_seconds:.2f} s to prove, {tx.result.gas_used:,} gas"
         )
 
+    out.print("\n[bold]6. A calm move: ETH 2,000 -> 1,960 (-2%)[/]")
+    demo_acts.calm_move(
+        out, client, admin, keeper, [("Alice", alice.signer), ("Bob", bob.signer)], "1960", expect
+    )
+
     before = _balances(client, [alice, bob], keeper)
     _balance_table(out, "Token balances before the crash", before, None)
 
-    out.print("\n[bold]5. ETH crashes 20%: 2,000 -> 1,600[/] (the ETH/USD feed also prices WETH)")
+    out.print(
+        "\n[bold]7. ETH crashes 20% from 2,000: 1,960 -> 1,600[/] (the ETH/USD feed also "
+        "prices WETH)"
+    )
     client.set_price(admin, "ETH/USD", parse_price("1600"))
     _margin_table(out, client, [alice, bob], accounts)
 
-    out.print("\n[bold]6. Bob proves again[/]: his collateral covers the loss")
+    out.print("\n[bold]8. Bob proves again[/]: his collateral covers the loss")
     tx = client.prove_margin(bob.signer, accounts["Bob"], prover)
     out.print(f"   accepted at the new price, {tx.result.gas_used:,} gas; Bob is safe again")
 
-    out.print("\n[bold]7. Alice tries[/]")
+    out.print("\n[bold]9. Alice tries[/]")
     try:
         client.prove_margin(alice.signer, accounts["Alice"], prover)
     except InsufficientMargin as exc:
@@ -215,7 +241,7 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
     else:
         raise click.ClickException("an insolvent account produced a proof")
 
-    out.print("\n[bold]8. The keeper[/] watches prices, not positions (it cannot see them)")
+    out.print("\n[bold]10. The keeper[/] watches prices, not positions (it cannot see them)")
     _expect_revert(
         out,
         "flags Bob",
@@ -246,7 +272,16 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
     to_pool = format_fixed(int(event.args["toPool"][0]), 6)
     out.print(
         f"   liquidates Alice: [green]{reward} USDC reward[/], {to_pool} USDC to the "
-        f"insurance pool, {tx_result.gas_used:,} gas"
+        f"USDC vault (escrow), {tx_result.gas_used:,} gas"
+    )
+    found = client.liquidation(alice.signer.address)
+    if found is None or client.account_state(alice.signer.address).open:
+        raise click.ClickException("the liquidation left Alice's account open or unrecorded")
+    out.print(
+        f"   Alice's account is closed; she may reclaim the escrow above the penalty "
+        f"(less the close fee, at the liquidation prices) until chain time {found.deadline} "
+        f"({(found.deadline - chain.timestamp()) // 3600} h) by revealing her positions "
+        "(`zkmargin reclaim`)"
     )
     if client.liquidatable(bob.signer.address)[0]:
         raise click.ClickException("Bob, who kept proving, is liquidatable")
@@ -254,11 +289,42 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
 
     after = _balances(client, [alice, bob], keeper)
     _balance_table(out, "Token balances after the liquidation (change)", after, before)
+
+    out.print("\n[bold]11. The LP's side[/]")
+    demo_acts.lp_request(out, client, lp)
+
+    out.print(
+        "\n[bold]12. An oracle outage[/]: the feeds stop; stale time counts toward no "
+        "account's lifetime or grace"
+    )
+    retry = new_account(int(alice.signer.address, 16), {}, alice.positions)
+    demo_acts.outage(
+        out,
+        client,
+        prover,
+        admin,
+        keeper,
+        ("Bob", bob.signer, accounts["Bob"]),
+        ("Alice", alice.signer, retry),
+        expect,
+    )
+
+    out.print("\n[bold]13. The LP leaves[/]")
+    demo_acts.lp_redeem(out, client, lp)
+
+    out.print(
+        "\n[bold]14. Portfolio margin with an option hedge[/] (off-chain: the real prover "
+        "and verifier)"
+    )
+    demo_acts.portfolio(out, prover, work)
+
     _guardian_act(out, client, prover, bob, accounts["Bob"], keeper, work)
     out.print(
         "\n[green]Done.[/] The chain never saw a position: only commitments, balances, prices "
-        "and proofs. Bob kept proving and stayed safe; Alice could not, and was liquidated; "
-        "Bob's guardian re-proved before a keeper could flag him."
+        "and proofs. A calm move needed no proof; Bob kept proving and stayed safe; Alice "
+        "could not, and was liquidated; an outage liquidated no one; Carol's shares earned "
+        "the traders' losses; a hedged book needs less margin; Bob's guardian re-proved "
+        "before a keeper could flag him."
     )
 
 
@@ -280,7 +346,7 @@ def _guardian_act(
     from chain.guardian import GuardConfig, Guarded, Guardian
 
     out.print(
-        f"\n[bold]9. {trader.name}'s guardian[/] (`zkmargin guard`) watches the oracle: it "
+        f"\n[bold]15. {trader.name}'s guardian[/] (`zkmargin guard`) watches the oracle: it "
         "re-proves when the chance of leaving the proven set before a proof could land "
         "exceeds 5%"
     )

@@ -438,7 +438,33 @@ def test_demo_tells_the_whole_story_and_leaves_no_anvil(manifest: Manifest) -> N
         "the prover refuses, no valid proof exists: insufficient margin",
         "MarginEngine__InsideProvenSet",
         "MarginEngine__NotLiquidatable",
-        "liquidates Alice: 100 USDC reward",
+        "liquidates Alice: 100 USDC reward, 1900 USDC to the USDC vault (escrow)",
+        "by revealing her positions (`zkmargin reclaim`)",
+        # the LP enters, gains the liquidation proceeds, and leaves after the delay
+        "Carol deposits 100000 USDC into the USDC vault at 1 USDC a share: 100000 zmpUSDC",
+        "Carol's shares are now worth 100172.727272 USDC (+172.727272 USDC)",
+        "Carol requests a redemption of all her shares",
+        "Carol redeems (",
+        "100172.727272 USDC back for 100000 USDC deposited",
+        # a calm move: nothing flaggable, no proof
+        "flaggable(Alice, Bob): false, false",
+        "the keeper tries to flag Bob: refused by the engine with MarginEngine__InsideProvenSet",
+        "no proof sent: both accounts' nonces and last proof times are unchanged on-chain",
+        # the outage
+        "ETH/USD and BTC/USD are past their 1 h heartbeat; the keeper calls pokeStale(Bob)",
+        "Bob tries to withdraw 100 USDC: refused, OracleAdapter__StalePrice",
+        "Alice tries to open a new account: refused, OracleAdapter__StalePrice",
+        "yet liquidatable(Bob) is false",
+        "the keeper tries to liquidate Bob: refused by the engine with "
+        "MarginEngine__NotLiquidatable",
+        "nobody was liquidated by the outage",
+        # portfolio margin, off-chain
+        "covered call (long 10 ETH, short 10 ETH 1700 calls, 3,000 USDC): maintenance "
+        "requirement 764.0616124 USD",
+        "naked call (short 10 ETH 1700 calls, 3,000 USDC): maintenance requirement "
+        "1171.2430124 USD",
+        "portfolio proof verifies (maintenance",
+        "on-chain portfolio accounts come next",
         "Token balances before the crash",
         "Token balances after the liquidation",
         "ETH 1526: guardian re-proves (",
@@ -451,5 +477,20 @@ def test_demo_tells_the_whole_story_and_leaves_no_anvil(manifest: Manifest) -> N
         assert needle in out, needle
     # the guardian acted once, before the edge, and not earlier
     assert out.count("guardian re-proves") == 1
+    assert out.count("portfolio proof verifies") == 2
+    # the acts come in the story's order
+    order = [
+        "Carol deposits",
+        "A calm move",
+        "ETH crashes",
+        "liquidates Alice:",
+        "Carol requests",
+        "An oracle outage",
+        "Carol redeems",
+        "Portfolio margin",
+        "guardian re-proves",
+    ]
+    at = [out.index(line) for line in order]
+    assert at == sorted(at), order
     pid = int(re.search(r"\(pid (\d+)\)", out).group(1))  # type: ignore[union-attr]
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text()
