@@ -480,6 +480,9 @@ def deploy_system(
             + " to each dev account 1..9 (mock tokens)"
         )
     governed: dict[str, str] = {}
+    # the handover comes last: every owner-only engine call above (listings, close fees,
+    # setPool, which the engine takes once per asset) is made by the deployer before it;
+    # afterwards the governor exposes each of them (docs/risk.md)
     if governance is not None:
         market_feeds = [feeds[m.feed].address for m in spec.markets]
         gov = deploy_governance(

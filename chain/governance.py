@@ -7,7 +7,7 @@ From then on (docs/risk.md):
 - loosening and listings go through the timelock: :meth:`GovernanceClient.schedule`,
   then, once the delay has passed, :meth:`GovernanceClient.execute`;
 - the risk publisher tightens at once, within the governor's limits
-  (``raiseMarketRisk``, ``raiseHaircut``, ``shortenProofLifetime``, ...);
+  (``raiseMarketRisk``, ``raiseHaircut``, ``shortenProofLifetime``, ``raiseCloseFee``, ...);
 - anyone folds the oracle's latest price into the volatility estimate
   (:meth:`GovernanceClient.update_volatility`) and raises a market's margin toward its
   volatility target (:meth:`GovernanceClient.sync_margin`); a lower target is announced
@@ -47,7 +47,12 @@ LIMIT_FIELDS = (
     "min_penalty_bps",
     "z_bps",
     "margin_period",
+    "max_close_fee_step_bps",
+    "max_close_fee_bps",
 )
+
+# RiskGovernor.PARAM_CLOSE_FEE: the cooldown clock of market k's close fee is this + k.
+CLOSE_FEE_PARAM = 9
 
 # Governor functions that only the timelock may call.
 TIMELOCKED = (
@@ -58,6 +63,8 @@ TIMELOCKED = (
     "setProofLifetime",
     "setGracePeriod",
     "setLiquidationPenalty",
+    "setCloseFee",
+    "setPool",
     "setLimits",
     "transferEngineOwnership",
     "grantRole",
@@ -79,6 +86,8 @@ class Limits:
     min_penalty_bps: int = 100
     z_bps: int = 30_000  # 3 sigma
     margin_period: int = 3_600
+    max_close_fee_step_bps: int = 50
+    max_close_fee_bps: int = 150
 
     def as_tuple(self) -> tuple[int, ...]:
         return tuple(int(getattr(self, name)) for name in LIMIT_FIELDS)
@@ -215,6 +224,8 @@ class MarketRisk:
     ready_at: int  # next immediate change allowed from (0: any time)
     tracked: bool
     current: bool  # the monitor has folded in the oracle's latest answer
+    close_fee_bps: int = 0  # the engine's fee on the notional at close
+    close_fee_ready_at: int = 0  # next immediate close-fee raise allowed from (0: any time)
 
 
 _STATES = ("Unset", "Waiting", "Ready", "Done")
@@ -378,6 +389,9 @@ class GovernanceClient:
     def execute_relax(self, signer: Signer, market: int) -> TxResult:
         return self.governor.transact(signer, "executeRelax", market)
 
+    def close_fee(self, market: int) -> int:
+        return int(self.engine.call("market", market)[3])
+
     # ------------------------------------------------------------ reads
 
     def limits(self) -> Limits:
@@ -385,7 +399,7 @@ class GovernanceClient:
 
     def market_risk(self, market: int) -> MarketRisk:
         name = dict(self.markets).get(market, f"market {market}")
-        feed, mmr, imr = self.engine.call("market", market)
+        feed, mmr, imr, fee = self.engine.call("market", market)
         floor_mmr, floor_imr = self.governor.call("floorOf", market)
         tracked = int(self.monitor.call("horizon", feed)) != 0
         if tracked:
@@ -395,6 +409,7 @@ class GovernanceClient:
             t_mmr, t_imr, vol, current = floor_mmr, floor_imr, 0, False
         p_mmr, p_imr, eta = self.governor.call("pendingRelax", market)
         ready = int(self.governor.call("readyAt", market))
+        fee_ready = int(self.governor.call("readyAt", CLOSE_FEE_PARAM + market))
         return MarketRisk(
             market,
             name,
@@ -411,6 +426,8 @@ class GovernanceClient:
             ready,
             tracked,
             current,
+            int(fee),
+            fee_ready,
         )
 
 

@@ -16,6 +16,17 @@ Per loop and account (one ``step``):
   → ``flagShock``. Nothing is sent for a state (account, nonce, proof time, action) that
   already has a transaction.
 
+Before the accounts, unless ``risk_sync`` is off (``--no-risk-sync``), the keeper keeps
+volatility-driven margin current (docs/risk.md), unless a transaction of the keeper's is
+still in the node's pool: for each market feed the
+``VolatilityMonitor`` tracks, ``update(feed)`` when the oracle has a round newer than the
+monitor's last observation (``isCurrent`` false); then, for each market,
+``RiskGovernor.syncMargin(market)`` when the governor's volatility target is above the
+engine's rates, the market's cooldown has passed and the sync would not stop at the
+ceiling (the governor's own rule, mirrored by :func:`sync_would_raise`). Views first, a
+transaction only when it changes something, each capped at ``max_gas``; an error on one
+is one log line (once per distinct message) and a counter, never fatal.
+
 Transactions are built here (not with :meth:`chain.rpc.Chain.transact`) so that the hash
 is on disk before the keeper waits for the receipt; gas is the estimate plus a margin and
 never above ``max_gas`` (a transaction that would need more is skipped, with a log line).
@@ -31,7 +42,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +52,8 @@ from web3.exceptions import TransactionNotFound
 
 from chain.client import EngineClient
 from chain.daemon import run_loop
-from chain.errors import RevertError
+from chain.errors import ChainError, RevertError
+from chain.governance import GovernanceClient, Limits
 from chain.rpc import GasCapExceeded, TxResult
 from chain.signers import Signer
 from zkmargin.amounts import format_fixed
@@ -126,6 +138,9 @@ class Metrics:
     liquidations: int = 0
     rpc_errors: int = 0
     skipped_gas: int = 0
+    vol_updates: int = 0  # VolatilityMonitor.update sent
+    margin_syncs: int = 0  # RiskGovernor.syncMargin sent
+    risk_errors: int = 0  # an update or sync that failed (one log line each)
     reward: dict[str, int] = field(default_factory=dict)  # asset -> token base units
 
     def to_json(self) -> dict[str, Any]:
@@ -135,6 +150,9 @@ class Metrics:
             "liquidations": self.liquidations,
             "rpc_errors": self.rpc_errors,
             "skipped_gas": self.skipped_gas,
+            "vol_updates": self.vol_updates,
+            "margin_syncs": self.margin_syncs,
+            "risk_errors": self.risk_errors,
             "reward": {k: str(v) for k, v in self.reward.items()},
         }
 
@@ -146,6 +164,9 @@ class Metrics:
             liquidations=int(data.get("liquidations", 0)),
             rpc_errors=int(data.get("rpc_errors", 0)),
             skipped_gas=int(data.get("skipped_gas", 0)),
+            vol_updates=int(data.get("vol_updates", 0)),
+            margin_syncs=int(data.get("margin_syncs", 0)),
+            risk_errors=int(data.get("risk_errors", 0)),
             reward={str(k): int(v) for k, v in dict(data.get("reward", {})).items()},
         )
 
@@ -227,6 +248,16 @@ class KeeperConfig:
     max_tx_per_loop: int = 20
     metrics_every: int = 30  # loops between metrics lines
     extra_accounts: tuple[str, ...] = ()
+    risk_sync: bool = True  # update volatility and sync margin (RiskGovernor deployments)
+
+
+def sync_would_raise(mmr: int, imr: int, target_mmr: int, target_imr: int, limits: Limits) -> bool:
+    """Whether ``RiskGovernor.syncMargin`` would change a market's rates (its rule,
+    docs/risk.md): toward the target by at most one step each, MMR not past the ceiling."""
+    ceiling = max(mmr, limits.max_mmr_bps)
+    new_mmr = min(max(mmr, target_mmr), mmr + limits.max_step_bps, ceiling)
+    new_imr = min(max(imr, target_imr, new_mmr), imr + limits.max_step_bps)
+    return (new_mmr, new_imr) != (mmr, imr)
 
 
 class Keeper:
@@ -251,6 +282,9 @@ class Keeper:
         for who in config.extra_accounts:
             self._watch(_checksum(who))
         self._skipped: set[str] = set()
+        self._gov: GovernanceClient | None = None
+        self._risk_logged: dict[str, str] = {}  # what -> the last error logged for it
+        self.last_risk_actions: list[tuple[str, str]] = []
 
     # ---- bookkeeping
 
@@ -272,7 +306,9 @@ class Keeper:
         )
         return (
             f"metrics: accounts {len(self.state.accounts)}, flags {m.flags}, liquidations "
-            f"{m.liquidations}, reward {reward or '0'}, rpc errors {m.rpc_errors}, loops {m.loops}"
+            f"{m.liquidations}, reward {reward or '0'}, volatility updates {m.vol_updates}, "
+            f"margin syncs {m.margin_syncs}, risk errors {m.risk_errors}, rpc errors "
+            f"{m.rpc_errors}, loops {m.loops}"
         )
 
     # ---- one loop
@@ -416,9 +452,120 @@ class Keeper:
         ]
         return ", ".join(parts) or "0"
 
+    # ---- volatility and margin (RiskGovernor deployments)
+
+    def governance(self) -> GovernanceClient | None:
+        """The deployment's governor and monitor; None when risk sync is off or the
+        deployment has none (logged once)."""
+        if not self.config.risk_sync:
+            return None
+        if self._gov is None:
+            contracts = self.client.deployment.contracts
+            if "RiskGovernor" not in contracts or "VolatilityMonitor" not in contracts:
+                self.log("risk sync off: this deployment has no RiskGovernor / VolatilityMonitor")
+                self.config = replace(self.config, risk_sync=False)
+                return None
+            self._gov = GovernanceClient.of(self.client)
+        return self._gov
+
+    def _risk_error(self, what: str, exc: ChainError) -> None:
+        self.state.metrics.risk_errors += 1
+        text = str(exc)
+        if self._risk_logged.get(what) != text:  # one line per distinct error, not per loop
+            self._risk_logged[what] = text
+            self.log(f"{what}: {text}")
+
+    def _risk_send(self, what: str, contract: Any, fn: str, *args: Any) -> TxResult | None:
+        try:
+            result: TxResult = contract.transact(
+                self.signer, fn, *args, max_gas=self.config.max_gas
+            )
+        except ChainError as exc:  # GasCapExceeded included: nothing was sent
+            self._risk_error(what, exc)
+            return None
+        self._risk_logged.pop(what, None)
+        return result
+
+    def risk_step(self) -> list[tuple[str, str]]:
+        """Fold new oracle rounds into the monitor, then raise margin where volatility
+        asks for it. Returns the actions sent, e.g. ``("update", "ETH/USD")``,
+        ``("sync", "ETH-USD")``. Never raises ChainError (each failure: a line, a count)."""
+        done: list[tuple[str, str]] = []
+        try:
+            gov = self.governance()
+        except ChainError as exc:
+            self._risk_error("risk sync", exc)
+            return done
+        if gov is None:
+            return done
+        chain = self.client.chain
+        try:
+            mined = chain.request("eth_getTransactionCount", [self.signer.address, "latest"])
+            in_flight = chain.nonce(self.signer.address) > int(str(mined), 0)
+        except ChainError as exc:
+            self._risk_error("risk sync", exc)
+            return done
+        if in_flight:  # a transaction of ours is still in the pool: do not add another
+            return done
+        dep = self.client.deployment
+        for name in dict.fromkeys(m.feed for m in dep.markets):  # each market feed once
+            if self.stop.is_set():
+                return done
+            what = f"volatility update {name}"
+            feed = dep.feed(name).address
+            try:
+                stale = int(gov.monitor.call("horizon", feed)) != 0 and not bool(
+                    gov.monitor.call("isCurrent", feed)
+                )
+            except ChainError as exc:
+                self._risk_error(what, exc)
+                continue
+            if not stale:
+                continue
+            result = self._risk_send(what, gov.monitor, "update", feed)
+            if result is None:
+                continue
+            self.state.metrics.vol_updates += 1
+            done.append(("update", name))
+            self.log(f"volatility {name} updated: tx {result.tx_hash}, {result.gas_used:,} gas")
+        limits: Limits | None = None
+        for m in dep.markets:
+            if self.stop.is_set():
+                return done
+            what = f"margin sync {m.name}"
+            try:
+                limits = limits or gov.limits()
+                market = gov.engine.call("market", m.id)
+                mmr, imr = int(market[1]), int(market[2])
+                t_mmr, t_imr, _vol = gov.governor.call("targetRates", m.id)
+                ready = int(gov.governor.call("readyAt", m.id))
+                now = self.client.chain.timestamp()
+            except ChainError as exc:
+                self._risk_error(what, exc)
+                continue
+            if ready > now or not sync_would_raise(mmr, imr, int(t_mmr), int(t_imr), limits):
+                continue
+            result = self._risk_send(what, gov.governor, "syncMargin", m.id)
+            if result is None:
+                continue
+            self.state.metrics.margin_syncs += 1
+            done.append(("sync", m.name))
+            after = gov.engine.call("market", m.id)
+            self.log(
+                f"margin {m.name} synced to volatility: MMR {mmr} -> {int(after[1])}, IMR "
+                f"{imr} -> {int(after[2])} bps (target {int(t_mmr)}): tx {result.tx_hash}, "
+                f"{result.gas_used:,} gas"
+            )
+        return done
+
     def step(self) -> list[tuple[str, str]]:
-        """One loop: discover, then act on each watched account. Raises ChainError."""
+        """One loop: discover, keep volatility and margin current (those actions go to
+        ``last_risk_actions``), then act on each watched account; returns the account
+        actions. Raises ChainError."""
         self.discover()
+        self.last_risk_actions = self.risk_step()
+        if self.last_risk_actions:
+            self._save()
         done: list[tuple[str, str]] = []
         for who in list(self.state.accounts):
             if self.stop.is_set() or len(done) >= self.config.max_tx_per_loop:

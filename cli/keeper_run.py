@@ -1,5 +1,6 @@
 """``zkmargin keeper run``: the keeper daemon (flag accounts that left their proven set,
-liquidate the ones past grace or lapse); the work is in :mod:`chain.keeper`."""
+liquidate the ones past grace or lapse, keep volatility-driven margin current); the work
+is in :mod:`chain.keeper`."""
 
 from __future__ import annotations
 
@@ -86,6 +87,13 @@ def keeper() -> None:
     show_default=True,
     help="Loops between two metrics lines.",
 )
+@click.option(
+    "--risk-sync/--no-risk-sync",
+    default=True,
+    show_default=True,
+    help="Fold new oracle rounds into the VolatilityMonitor and raise margin through "
+    "RiskGovernor.syncMargin when volatility asks for it (docs/risk.md).",
+)
 @click.option("--max-iterations", type=click.IntRange(1), default=None, hidden=True)
 def run(
     conn: Connection,
@@ -95,12 +103,15 @@ def run(
     accounts_file: Path | None,
     state_file: Path | None,
     metrics_every: int,
+    risk_sync: bool,
     max_iterations: int | None,
 ) -> None:
     """Watch every account the engine knows; flag and liquidate, until SIGINT or SIGTERM.
 
     Restart-safe: the last block scanned and every transaction sent are kept in the
     state file, so a restarted keeper neither rescans from the start nor sends twice.
+    Each loop also updates the volatility monitor on a new oracle round and syncs a
+    market's margin when its volatility target is above its rates (--no-risk-sync: not).
     """
     from chain.keeper import Keeper, KeeperConfig, read_accounts_file
 
@@ -113,6 +124,7 @@ def run(
         max_gas=max_gas,
         metrics_every=metrics_every,
         extra_accounts=extra,
+        risk_sync=risk_sync,
     )
     stop = threading.Event()
     daemon = Keeper(client, signer, config, log=echo, stop=stop)

@@ -25,6 +25,7 @@ TIMELOCK_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "setProofLifetime": ("seconds",),
     "setGracePeriod": ("seconds",),
     "setLiquidationPenalty": ("bps",),
+    "setCloseFee": ("market", "bps"),
 }
 PUBLISHER_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "raiseMarketRisk": ("market", "bps", "bps"),
@@ -32,6 +33,7 @@ PUBLISHER_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "shortenProofLifetime": ("seconds",),
     "shortenGracePeriod": ("seconds",),
     "lowerLiquidationPenalty": ("bps",),
+    "raiseCloseFee": ("market", "bps"),
 }
 MAX_SECONDS = 2**64 - 1
 
@@ -98,7 +100,8 @@ def status(conn: Connection) -> None:
     click.echo(
         f"timelock delay {span(gov.min_delay())}; per-update step {limits.max_step_bps} bps, "
         f"cooldown {span(limits.cooldown)}, MMR ceiling {limits.max_mmr_bps} bps, "
-        f"z {limits.z_bps / 10_000:g} over {span(limits.margin_period)}"
+        f"z {limits.z_bps / 10_000:g} over {span(limits.margin_period)}; close fee step "
+        f"{limits.max_close_fee_step_bps} bps, ceiling {limits.max_close_fee_bps} bps"
     )
     for m in conn.client.deployment.markets:
         click.echo(_market_line(gov.market_risk(m.id), now))
@@ -121,6 +124,9 @@ def _market_line(r: MarketRisk, now: int) -> str:
         )
     if r.ready_at > now:
         line += f"; next immediate change {when(now, r.ready_at)}"
+    line += f"; close fee {r.close_fee_bps} bps"
+    if r.close_fee_ready_at > now:
+        line += f" (next raise {when(now, r.close_fee_ready_at)})"
     return line
 
 
@@ -183,7 +189,7 @@ def execute_relax(market: str, conn: Connection, sender: str) -> None:
 def tighten(function: str, args: tuple[str, ...], conn: Connection, sender: str) -> None:
     """Tighten at once as the risk publisher, within the limits: FUNCTION is
     raiseMarketRisk MARKET MMR IMR, raiseHaircut ASSET BPS, shortenProofLifetime S,
-    shortenGracePeriod S or lowerLiquidationPenalty BPS."""
+    shortenGracePeriod S, lowerLiquidationPenalty BPS or raiseCloseFee MARKET BPS."""
     values = _args(conn, PUBLISHER_FUNCTIONS, function, args)
     result = _governance(conn).publish(conn.signer(None, sender), function, *values)
     click.echo(f"{function}({', '.join(map(str, values))}) applied; {_gas(result)}")
@@ -197,7 +203,7 @@ def tighten(function: str, args: tuple[str, ...], conn: Connection, sender: str)
 def schedule(function: str, args: tuple[str, ...], conn: Connection, sender: str) -> None:
     """Schedule a change behind the timelock (a proposer signs): FUNCTION is
     setMarketRisk MARKET MMR IMR, setHaircut ASSET BPS, setProofLifetime S,
-    setGracePeriod S or setLiquidationPenalty BPS."""
+    setGracePeriod S, setLiquidationPenalty BPS or setCloseFee MARKET BPS."""
     values = _args(conn, TIMELOCK_FUNCTIONS, function, args)
     gov = _governance(conn)
     op, result = gov.schedule(conn.signer(None, sender), function, *values)

@@ -94,6 +94,7 @@ def test_deploy_writes_the_deployment_file(env: Env) -> None:
         "CrossVerifier",
         "Poseidon4",
         "Settlement",
+        "StressCheck",
         "MarginPool USDC",
         "MarginPool WETH",
         # risk governance (docs/risk.md): the governor owns the engine

@@ -41,6 +41,8 @@ def test_local_limits_are_inside_the_governors_ranges() -> None:
     assert 0 <= lim.min_penalty_bps <= 2_500
     assert 10_000 <= lim.z_bps <= 100_000
     assert 60 <= lim.margin_period <= 30 * 86_400
+    assert 1 <= lim.max_close_fee_step_bps <= 200
+    assert 0 <= lim.max_close_fee_bps <= 200
     assert 3_600 <= LOCAL_GOVERNANCE.horizon <= 90 * 86_400
 
 

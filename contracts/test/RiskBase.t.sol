@@ -29,6 +29,8 @@ abstract contract RiskBase is MarginEngineBase {
     uint16 internal constant MIN_PENALTY = 100;
     uint32 internal constant Z_BPS = 30_000; // 3σ
     uint32 internal constant MARGIN_PERIOD = 1 hours;
+    uint16 internal constant FEE_STEP = 25; // close fee: largest immediate rise
+    uint16 internal constant MAX_FEE = 150; // close fee: ceiling of immediate rises
 
     uint8 internal constant P_ETH = 0;
     uint8 internal constant P_BTC = 1;
@@ -37,6 +39,8 @@ abstract contract RiskBase is MarginEngineBase {
     uint8 internal constant P_LIFETIME = 6;
     uint8 internal constant P_GRACE = 7;
     uint8 internal constant P_PENALTY = 8;
+    uint8 internal constant P_FEE_ETH = 9;
+    uint8 internal constant P_FEE_BTC = 10;
 
     TimelockController internal timelock;
     VolatilityMonitor internal monitor;
@@ -74,7 +78,9 @@ abstract contract RiskBase is MarginEngineBase {
             minGrace: MIN_GRACE,
             minPenaltyBps: MIN_PENALTY,
             zBps: Z_BPS,
-            marginPeriod: MARGIN_PERIOD
+            marginPeriod: MARGIN_PERIOD,
+            maxCloseFeeStepBps: FEE_STEP,
+            maxCloseFeeBps: MAX_FEE
         });
     }
 

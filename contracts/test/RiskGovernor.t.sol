@@ -7,6 +7,9 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IMarginEngine} from "../src/engine/IMarginEngine.sol";
+import {MarginEngine} from "../src/engine/MarginEngine.sol";
+import {MarginPool} from "../src/pool/MarginPool.sol";
+import {IMarginPool} from "../src/pool/IMarginPool.sol";
 import {IGovernedEngine, IRiskGovernor} from "../src/risk/IRiskGovernor.sol";
 import {RiskGovernor} from "../src/risk/RiskGovernor.sol";
 import {RiskBase} from "./RiskBase.t.sol";
@@ -61,7 +64,7 @@ contract RiskGovernorTest is RiskBase {
     }
 
     function _adminCalls() internal view returns (bytes[] memory calls) {
-        calls = new bytes[](9);
+        calls = new bytes[](11);
         calls[0] = abi.encodeCall(IRiskGovernor.setMarketRisk, (ETH, 100, 200));
         calls[1] = abi.encodeCall(IRiskGovernor.setHaircut, (WETH, 0));
         calls[2] = abi.encodeCall(IRiskGovernor.setProofLifetime, (365 days));
@@ -71,6 +74,8 @@ contract RiskGovernorTest is RiskBase {
         calls[6] = abi.encodeCall(IRiskGovernor.listCollateral, (address(usdc), address(usdcFeed), 0));
         calls[7] = abi.encodeCall(IRiskGovernor.setLimits, (_limits()));
         calls[8] = abi.encodeCall(IRiskGovernor.transferEngineOwnership, (stranger));
+        calls[9] = abi.encodeCall(IRiskGovernor.setCloseFee, (ETH, 0));
+        calls[10] = abi.encodeCall(IRiskGovernor.setPool, (WETH, IMarginPool(address(wethPool))));
     }
 
     function test_RevertIf_StrangerGrantsItselfThePublisherRole() public {
@@ -443,13 +448,199 @@ contract RiskGovernorTest is RiskBase {
         assertEq(_mmr(ETH), 800);
     }
 
+    // ================================================================== close fee
+
+    function _fee(uint8 id) internal view returns (uint16) {
+        return engine.market(id).closeFeeBps;
+    }
+
+    /// @dev The handover used to strand the close fee: the engine's setCloseFee is
+    ///      owner-only and the governor is the owner. The former owner cannot call it, and
+    ///      the publisher raises it at once through the governor, by one step.
+    function test_Publisher_RaisesTheCloseFeeAtOnce() public {
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, owner));
+        vm.prank(owner);
+        engine.setCloseFee(ETH, 50);
+        assertEq(_fee(ETH), 0);
+        uint16 epoch = engine.policyEpoch();
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.CloseFeeSet(ETH, FEE_STEP);
+        vm.expectEmit(address(gov));
+        emit IRiskGovernor.Tightened(P_FEE_ETH, publisher, 0, FEE_STEP);
+        vm.prank(publisher);
+        gov.raiseCloseFee(ETH, FEE_STEP);
+        assertEq(_fee(ETH), FEE_STEP);
+        assertEq(_fee(BTC), 0, "one market's fee only");
+        assertEq(gov.readyAt(P_FEE_ETH), block.timestamp + COOLDOWN);
+        // not a policy epoch: the engine does not snapshot the fee
+        assertEq(engine.policyEpoch(), epoch);
+    }
+
+    /// @dev Attack: a compromised publisher key sets the close fee to the engine's cap in
+    ///      one call. Refused one unit over the step; one step is accepted.
+    function test_RevertIf_CloseFeeRaisedOverTheStep() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IRiskGovernor.RiskGovernor__StepTooLarge.selector, P_FEE_ETH, 0, 200, FEE_STEP)
+        );
+        vm.prank(publisher);
+        gov.raiseCloseFee(ETH, 200);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IRiskGovernor.RiskGovernor__StepTooLarge.selector, P_FEE_ETH, 0, FEE_STEP + 1, FEE_STEP
+            )
+        );
+        vm.prank(publisher);
+        gov.raiseCloseFee(ETH, FEE_STEP + 1);
+        assertEq(_fee(ETH), 0);
+    }
+
+    /// @dev Attack: the publisher lowers the close fee at once (re-opening the round trip
+    ///      against a known oracle round), or "raises" it to its own value.
+    function test_RevertIf_PublisherLowersTheCloseFee() public {
+        _viaTimelock(abi.encodeCall(IRiskGovernor.setCloseFee, (ETH, 50)));
+        vm.startPrank(publisher);
+        vm.expectRevert(abi.encodeWithSelector(IRiskGovernor.RiskGovernor__NotTightening.selector, P_FEE_ETH, 50, 49));
+        gov.raiseCloseFee(ETH, 49);
+        vm.expectRevert(abi.encodeWithSelector(IRiskGovernor.RiskGovernor__NotTightening.selector, P_FEE_ETH, 50, 0));
+        gov.raiseCloseFee(ETH, 0);
+        vm.expectRevert(abi.encodeWithSelector(IRiskGovernor.RiskGovernor__NotTightening.selector, P_FEE_ETH, 50, 50));
+        gov.raiseCloseFee(ETH, 50);
+        vm.stopPrank();
+        assertEq(_fee(ETH), 50);
+    }
+
+    /// @dev Lowering goes through the timelock: refused one second before the delay,
+    ///      applied at it.
+    function test_Timelock_LowersTheCloseFeeAfterTheDelay() public {
+        _viaTimelock(abi.encodeCall(IRiskGovernor.setCloseFee, (ETH, 50)));
+        assertEq(_fee(ETH), 50);
+        bytes memory data = abi.encodeCall(IRiskGovernor.setCloseFee, (ETH, 10));
+        uint256 t0 = block.timestamp;
+        bytes32 id = _schedule(data);
+        vm.warp(t0 + DELAY - 1);
+        vm.expectRevert(_notReady(id));
+        _execute(data);
+        assertEq(_fee(ETH), 50, "lowered before the delay");
+        vm.warp(t0 + DELAY);
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.CloseFeeSet(ETH, 10);
+        _execute(data);
+        assertEq(_fee(ETH), 10);
+    }
+
+    /// @dev The engine's cap still applies through the timelock (its error bubbles up).
+    function test_RevertIf_TimelockSetsCloseFeeAboveTheEngineCap() public {
+        bytes memory data = abi.encodeCall(IRiskGovernor.setCloseFee, (ETH, 201));
+        _schedule(data);
+        vm.warp(block.timestamp + DELAY);
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__InvalidBps.selector, 201));
+        _execute(data);
+    }
+
+    function test_RevertIf_StrangerRaisesTheCloseFee() public {
+        bytes32 role = gov.RISK_PUBLISHER_ROLE();
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role)
+        );
+        vm.prank(stranger);
+        gov.raiseCloseFee(ETH, FEE_STEP);
+        assertEq(_fee(ETH), 0);
+    }
+
+    function test_RevertIf_CloseFeeRaisedWithinTheCooldown() public {
+        uint256 t = block.timestamp;
+        vm.startPrank(publisher);
+        gov.raiseCloseFee(ETH, FEE_STEP);
+        vm.warp(t + COOLDOWN - 1);
+        vm.expectRevert(abi.encodeWithSelector(IRiskGovernor.RiskGovernor__Cooldown.selector, P_FEE_ETH, t + COOLDOWN));
+        gov.raiseCloseFee(ETH, 2 * FEE_STEP);
+        // its own clock: neither another market's fee nor the market's rates wait for it
+        gov.raiseCloseFee(BTC, FEE_STEP);
+        gov.raiseMarketRisk(ETH, 600, 1_100);
+        vm.warp(t + COOLDOWN);
+        gov.raiseCloseFee(ETH, 2 * FEE_STEP);
+        vm.stopPrank();
+        assertEq(_fee(ETH), 2 * FEE_STEP);
+        assertEq(_fee(BTC), FEE_STEP);
+    }
+
+    function test_RevertIf_CloseFeeRaisedAboveTheCeiling() public {
+        uint16 fee = 0;
+        while (fee + FEE_STEP <= MAX_FEE) {
+            fee += FEE_STEP;
+            vm.prank(publisher);
+            gov.raiseCloseFee(ETH, fee);
+            vm.warp(block.timestamp + COOLDOWN);
+        }
+        assertEq(_fee(ETH), MAX_FEE);
+        vm.expectRevert(
+            abi.encodeWithSelector(IRiskGovernor.RiskGovernor__AboveCeiling.selector, P_FEE_ETH, MAX_FEE + 1, MAX_FEE)
+        );
+        vm.prank(publisher);
+        gov.raiseCloseFee(ETH, MAX_FEE + 1);
+    }
+
+    /// @dev The close fee is not a policy epoch: a raise needs none, so it still works when
+    ///      the epoch budget is exhausted (and spends nothing of it).
+    function test_CloseFee_SpendsNoPolicyEpoch() public {
+        uint256 last = gov.MAX_EPOCH() - gov.EPOCH_RESERVE();
+        _storeEpoch(last);
+        vm.prank(publisher);
+        gov.raiseCloseFee(ETH, FEE_STEP);
+        assertEq(_fee(ETH), FEE_STEP);
+        assertEq(uint256(engine.policyEpoch()), last);
+    }
+
+    function test_RevertIf_CloseFeeOfAnUnknownMarket() public {
+        vm.expectRevert(abi.encodeWithSelector(IRiskGovernor.RiskGovernor__UnknownMarket.selector, 2));
+        vm.prank(publisher);
+        gov.raiseCloseFee(2, FEE_STEP);
+    }
+
+    // ================================================================== vaults
+
+    /// @dev Attack (a stranding, not a theft): a collateral asset listed through the
+    ///      timelock after the handover had no way to get its vault (setPool is owner-only),
+    ///      so every close of an account holding it would revert MarginEngine__PoolNotSet.
+    ///      The timelock now wires it; the engine's own once-only rule still holds.
+    function test_Timelock_WiresTheVaultOfALaterListedAsset() public {
+        MarginEngine e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
+        vm.startPrank(owner);
+        e.listMarket(address(ethFeed), ETH_MMR, ETH_IMR);
+        e.listCollateral(address(usdc), address(usdcFeed), USDC_HAIRCUT);
+        e.setPool(USDC, _newPool(e, usdc, "u", "u"));
+        MarginPool wp = _newPool(e, weth, "w", "w");
+        MarginPool other = _newPool(e, weth, "w2", "w2");
+        vm.stopPrank();
+        RiskGovernor g = new RiskGovernor(IGovernedEngine(address(e)), monitor, timelock, publisher, _limits());
+        vm.prank(owner);
+        e.transferOwnership(address(g));
+        g.acceptEngineOwnership();
+
+        bytes memory list = abi.encodeCall(IRiskGovernor.listCollateral, (address(weth), address(wethFeed), 1_000));
+        bytes memory wire = abi.encodeCall(IRiskGovernor.setPool, (WETH, IMarginPool(address(wp))));
+        _scheduleOn(address(g), list);
+        _scheduleOn(address(g), wire);
+        vm.warp(block.timestamp + DELAY);
+        _executeOn(address(g), list);
+        assertEq(address(e.pool(WETH)), address(0));
+        _executeOn(address(g), wire);
+        assertEq(address(e.pool(WETH)), address(wp));
+        // once only, even for the timelock
+        bytes memory again = abi.encodeCall(IRiskGovernor.setPool, (WETH, IMarginPool(address(other))));
+        _scheduleOn(address(g), again);
+        vm.warp(block.timestamp + DELAY);
+        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__PoolAlreadySet.selector, WETH));
+        _executeOn(address(g), again);
+    }
+
     // ================================================================== limits
 
     function test_RevertIf_LimitOutOfRange() public {
-        uint256[10] memory lo = [uint256(1), 60, 60, 1, 0, 60, 60, 0, 10_000, 60];
-        uint256[10] memory hi =
-            [uint256(2_500), 30 days, 30 days, 10_000, 10_000, 365 days, 365 days, 2_500, 100_000, 30 days];
-        for (uint8 f = 0; f < 10; ++f) {
+        uint256[12] memory lo = [uint256(1), 60, 60, 1, 0, 60, 60, 0, 10_000, 60, 1, 0];
+        uint256[12] memory hi =
+            [uint256(2_500), 30 days, 30 days, 10_000, 10_000, 365 days, 365 days, 2_500, 100_000, 30 days, 200, 200];
+        for (uint8 f = 0; f < 12; ++f) {
             if (lo[f] > 0) _expectBadLimit(f, lo[f] - 1);
             _expectBadLimit(f, hi[f] + 1);
             // the edges themselves are accepted
@@ -493,6 +684,8 @@ contract RiskGovernorTest is RiskBase {
         else if (field == 6) l.minGrace = SafeCast.toUint32(v);
         else if (field == 7) l.minPenaltyBps = SafeCast.toUint16(v);
         else if (field == 8) l.zBps = SafeCast.toUint32(v);
-        else l.marginPeriod = SafeCast.toUint32(v);
+        else if (field == 9) l.marginPeriod = SafeCast.toUint32(v);
+        else if (field == 10) l.maxCloseFeeStepBps = SafeCast.toUint16(v);
+        else l.maxCloseFeeBps = SafeCast.toUint16(v);
     }
 }

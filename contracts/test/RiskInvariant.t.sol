@@ -29,12 +29,14 @@ contract RiskHandler is Test {
     uint16[2] internal lastMmr;
     uint16[2] internal lastImr;
     uint256[2] internal announcedAt;
+    uint16[2] internal lastFee;
 
     uint256 public violations;
     string public lastViolation;
     uint256 public syncs;
     uint256 public relaxes;
     uint256 public raises;
+    uint256 public feeRaises;
 
     constructor(
         MarginEngine engine_,
@@ -53,6 +55,7 @@ contract RiskHandler is Test {
         for (uint8 i = 0; i < 2; ++i) {
             lastMmr[i] = engine.market(i).mmrBps;
             lastImr[i] = engine.market(i).imrBps;
+            lastFee[i] = engine.market(i).closeFeeBps;
         }
     }
 
@@ -164,6 +167,24 @@ contract RiskHandler is Test {
         _checkNoFall(false);
     }
 
+    /// @dev The publisher raises a close fee by a random amount: accepted only within one
+    ///      step, the ceiling and the cooldown; a stranger's raise never passes.
+    function raiseFee(uint8 which, uint16 d, bool asStranger) external {
+        uint8 id = which % 2;
+        uint16 before = engine.market(id).closeFeeBps;
+        IRiskGovernor.Limits memory l = gov.limits();
+        uint16 fee = uint16(bound(uint256(before) + (d % 60), 0, 200));
+        vm.prank(asStranger ? address(uint160(uint256(keccak256("zkmargin.test.attacker")))) : publisher);
+        try gov.raiseCloseFee(id, fee) {
+            feeRaises++;
+            if (asStranger) _violation("a stranger raised a close fee");
+            if (fee <= before) _violation("a close-fee raise did not raise");
+            if (fee > before + l.maxCloseFeeStepBps) _violation("close-fee raise exceeded the step");
+            if (fee > l.maxCloseFeeBps) _violation("close-fee raise above the ceiling");
+        } catch {}
+        _checkNoFall(false);
+    }
+
     /// @dev A stranger tries a timelock-only loosening; it must never pass.
     function strangerLoosens(uint8 which, uint16 mmr) external {
         uint8 id = which % 2;
@@ -171,6 +192,10 @@ contract RiskHandler is Test {
         vm.prank(address(uint160(uint256(keccak256("zkmargin.test.attacker")))));
         try gov.setMarketRisk(id, mmr, mmr) {
             _violation("a stranger called a timelock-only function");
+        } catch {}
+        vm.prank(address(uint160(uint256(keccak256("zkmargin.test.attacker")))));
+        try gov.setCloseFee(id, 0) {
+            _violation("a stranger lowered a close fee");
         } catch {}
         _checkNoFall(false);
     }
@@ -185,6 +210,9 @@ contract RiskHandler is Test {
             }
             lastMmr[i] = m.mmrBps;
             lastImr[i] = m.imrBps;
+            // no handler call goes through the timelock: a close fee never falls
+            if (m.closeFeeBps < lastFee[i]) _violation("a close fee fell without the timelock");
+            lastFee[i] = m.closeFeeBps;
         }
     }
 
@@ -229,6 +257,7 @@ contract RiskInvariantTest is RiskBase {
             assertGe(m.imrBps, f.imrBps, "IMR below its floor");
             assertGe(m.imrBps, m.mmrBps, "IMR below MMR");
             assertLe(m.mmrBps, f.mmrBps > MAX_MMR ? f.mmrBps : MAX_MMR, "MMR above the ceiling");
+            assertLe(m.closeFeeBps, MAX_FEE, "close fee above the ceiling");
         }
         assertEq(engine.owner(), address(gov));
         assertEq(uint256(engine.proofLifetime()), LIFETIME);
@@ -259,6 +288,24 @@ contract RiskInvariantTest is RiskBase {
         assertEq(handler.relaxes(), 1);
         assertEq(_mmr(ETH), ETH_MMR);
         assertEq(handler.violations(), 0, handler.lastViolation());
+    }
+
+    /// @dev The close-fee action raises within the step and the cooldown, and its checks
+    ///      can fail: a fee lowered behind the handler's back (the timelock's own change) is
+    ///      counted.
+    function test_Handler_RaisesFeesAndCatchesAFall() public {
+        handler.raiseFee(0, 20, false);
+        assertEq(handler.feeRaises(), 1);
+        assertEq(engine.market(ETH).closeFeeBps, 20);
+        handler.raiseFee(0, 20, false); // within the cooldown: refused
+        handler.raiseFee(0, 20, true); // a stranger: refused
+        assertEq(handler.feeRaises(), 1);
+        assertEq(handler.violations(), 0, handler.lastViolation());
+        vm.prank(address(timelock));
+        gov.setCloseFee(ETH, 10);
+        handler.update(0);
+        assertEq(handler.violations(), 1);
+        assertEq(handler.lastViolation(), "a close fee fell without the timelock");
     }
 
     /// @dev The checks can fail: a fall the handler did not cause through a due relax

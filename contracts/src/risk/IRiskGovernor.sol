@@ -2,10 +2,14 @@
 pragma solidity 0.8.28;
 
 import {IMarginEngine} from "../engine/IMarginEngine.sol";
+import {IMarginPool} from "../pool/IMarginPool.sol";
 
 /// @title IGovernedEngine
 /// @notice The parts of {MarginEngine} the governor calls beyond {IMarginEngine}: its
-///         public parameters and Ownable2Step.
+///         public parameters and Ownable2Step. Every owner-only engine function is reachable
+///         through the governor: the setters of {IMarginEngine} (listings, rates, haircuts,
+///         lifetime, grace, penalty, close fee, vaults) and the two-step handover;
+///         `renounceOwnership` is disabled in the engine.
 interface IGovernedEngine is IMarginEngine {
     function proofLifetime() external view returns (uint64);
     function gracePeriod() external view returns (uint64);
@@ -35,6 +39,7 @@ interface IGovernedEngine is IMarginEngine {
 ///      | proof lifetime| down       | at most halved           | >= minLifetime          |
 ///      | grace period  | down       | at most halved           | >= minGrace             |
 ///      | penalty       | down       | − maxStepBps             | >= minPenaltyBps        |
+///      | close fee     | up         | + maxCloseFeeStepBps     | <= maxCloseFeeBps       |
 ///
 ///      Every immediate change also waits `cooldown` seconds after the previous immediate
 ///      change of the same parameter, and needs the engine to keep EPOCH_RESERVE policy
@@ -56,6 +61,8 @@ interface IRiskGovernor {
         uint16 minPenaltyBps; // floor of an immediate penalty cut (keepers stay paid)
         uint32 zBps; // confidence multiplier z, in bps of one σ (30,000 = 3σ)
         uint32 marginPeriod; // margin period of risk the σ is taken over (seconds)
+        uint16 maxCloseFeeStepBps; // largest rise of a market's close fee per update
+        uint16 maxCloseFeeBps; // ceiling of an immediate close-fee rise (<= the engine's 200)
     }
 
     /// @notice Base rates of a market: the publisher's parameters, below which volatility
@@ -75,7 +82,8 @@ interface IRiskGovernor {
     event LimitsSet(Limits limits);
     event FloorSet(uint8 indexed market, uint16 mmrBps, uint16 imrBps);
     /// @notice An immediate tightening of `param` (see PARAM_*) by `by`, from `from` to `to`
-    ///         (for a market: the MMR; IMR in {MarginSynced}/{FloorSet}).
+    ///         (for a market: the MMR, IMR in {MarginSynced}/{FloorSet}; for PARAM_CLOSE_FEE
+    ///         + market: the close fee in bps).
     event Tightened(uint8 indexed param, address indexed by, uint256 from, uint256 to);
     event MarginSynced(uint8 indexed market, address indexed by, uint16 mmrBps, uint16 imrBps, uint16 targetMmrBps);
     event RelaxProposed(uint8 indexed market, address indexed by, uint16 mmrBps, uint16 imrBps, uint64 eta);
@@ -94,7 +102,8 @@ interface IRiskGovernor {
     error RiskGovernor__Cooldown(uint8 param, uint256 readyAt);
     /// @dev Rates must satisfy 1 <= mmr <= imr <= 10,000.
     error RiskGovernor__InvalidRates(uint16 mmrBps, uint16 imrBps);
-    /// @dev Field `field` of {Limits} (0 = maxStepBps … 9 = marginPeriod) is out of its range.
+    /// @dev Field `field` of {Limits} (0 = maxStepBps … 9 = marginPeriod, 10 =
+    ///      maxCloseFeeStepBps, 11 = maxCloseFeeBps) is out of its range.
     error RiskGovernor__InvalidLimit(uint8 field, uint256 value);
     /// @dev The engine has too few policy epochs left for an immediate change (the last
     ///      EPOCH_RESERVE are kept for the timelock).
@@ -132,6 +141,13 @@ interface IRiskGovernor {
     function setProofLifetime(uint64 lifetime) external;
     function setGracePeriod(uint64 grace) external;
     function setLiquidationPenalty(uint16 penaltyBps) external;
+    /// @notice Sets market `id`'s close fee, in any direction (at most the engine's
+    ///         MAX_CLOSE_FEE_BPS). Lowering it re-opens the oracle-latency round trip
+    ///         (SECURITY.md), so only the timelock may.
+    function setCloseFee(uint8 id, uint16 feeBps) external;
+    /// @notice Sets the vault of a collateral asset listed through the timelock (the engine
+    ///         accepts it once per asset, after checking its token and engine).
+    function setPool(uint8 asset, IMarginPool pool) external;
     function setLimits(Limits calldata limits) external;
     /// @notice Starts a two-step handover of the engine to `newOwner` (who must accept).
     function transferEngineOwnership(address newOwner) external;
@@ -144,6 +160,10 @@ interface IRiskGovernor {
     function shortenProofLifetime(uint64 lifetime) external;
     function shortenGracePeriod(uint64 grace) external;
     function lowerLiquidationPenalty(uint16 penaltyBps) external;
+    /// @notice Raises market `id`'s close fee at once: by at most maxCloseFeeStepBps, up to
+    ///         maxCloseFeeBps, one cooldown after the previous immediate raise of that
+    ///         market's fee (its own clock, PARAM_CLOSE_FEE + id). Emits {Tightened}.
+    function raiseCloseFee(uint8 id, uint16 feeBps) external;
 
     // -------------------------------------------------------------- anyone
 

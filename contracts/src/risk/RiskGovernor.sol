@@ -6,6 +6,7 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IMarginEngine} from "../engine/IMarginEngine.sol";
+import {IMarginPool} from "../pool/IMarginPool.sol";
 import {IGovernedEngine, IRiskGovernor} from "./IRiskGovernor.sol";
 import {IVolatilityMonitor} from "./IVolatilityMonitor.sol";
 
@@ -33,7 +34,8 @@ contract RiskGovernor is IRiskGovernor, AccessControl {
     uint8 public constant PARAM_LIFETIME = 6;
     uint8 public constant PARAM_GRACE = 7;
     uint8 public constant PARAM_PENALTY = 8;
-    uint256 private constant PARAMS = 9;
+    uint8 public constant PARAM_CLOSE_FEE = 9; // + market id (9..12)
+    uint256 private constant PARAMS = 13;
 
     // ranges of the Limits fields
     uint256 public constant MAX_STEP_BPS = 2_500;
@@ -43,6 +45,7 @@ contract RiskGovernor is IRiskGovernor, AccessControl {
     uint256 public constant MIN_DURATION = 1 minutes;
     uint256 public constant MAX_DURATION = 365 days; // the engine's
     uint256 public constant MAX_PENALTY_BPS = 2_500; // the engine's
+    uint256 public constant MAX_CLOSE_FEE_BPS = 200; // the engine's
     uint256 public constant MIN_Z_BPS = 10_000; // 1σ
     uint256 public constant MAX_Z_BPS = 100_000; // 10σ
 
@@ -127,6 +130,16 @@ contract RiskGovernor is IRiskGovernor, AccessControl {
     }
 
     /// @inheritdoc IRiskGovernor
+    function setCloseFee(uint8 id, uint16 feeBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        engine.setCloseFee(id, feeBps);
+    }
+
+    /// @inheritdoc IRiskGovernor
+    function setPool(uint8 asset, IMarginPool pool) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        engine.setPool(asset, pool);
+    }
+
+    /// @inheritdoc IRiskGovernor
     function setLimits(Limits calldata limits_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setLimits(limits_);
     }
@@ -208,6 +221,26 @@ contract RiskGovernor is IRiskGovernor, AccessControl {
         _immediate(PARAM_PENALTY, l.cooldown);
         engine.setLiquidationPenalty(penaltyBps);
         emit Tightened(PARAM_PENALTY, msg.sender, cur, penaltyBps);
+    }
+
+    /// @inheritdoc IRiskGovernor
+    /// @dev A higher close fee makes every round trip against a known oracle round lose more
+    ///      (SECURITY.md, "Oracle latency") and pays the vaults more: it protects the pool.
+    ///      It is charged at close (and recorded at liquidation), never in a margin proof, so
+    ///      it flags or liquidates nobody. Not a policy epoch (the engine does not snapshot
+    ///      it), so no epoch budget is spent.
+    function raiseCloseFee(uint8 id, uint16 feeBps) external onlyRole(RISK_PUBLISHER_ROLE) {
+        uint256 cur = _market(id).closeFeeBps;
+        uint8 param = PARAM_CLOSE_FEE + id;
+        if (feeBps <= cur) revert RiskGovernor__NotTightening(param, cur, feeBps);
+        Limits memory l = _limits;
+        if (feeBps > cur + l.maxCloseFeeStepBps) {
+            revert RiskGovernor__StepTooLarge(param, cur, feeBps, cur + l.maxCloseFeeStepBps);
+        }
+        if (feeBps > l.maxCloseFeeBps) revert RiskGovernor__AboveCeiling(param, feeBps, l.maxCloseFeeBps);
+        _rateLimit(param, l.cooldown);
+        engine.setCloseFee(id, feeBps);
+        emit Tightened(param, msg.sender, cur, feeBps);
     }
 
     // ================================================================== anyone
@@ -351,10 +384,15 @@ contract RiskGovernor is IRiskGovernor, AccessControl {
 
     /// @dev Rate limit and epoch budget of an immediate change of `param`.
     function _immediate(uint8 param, uint256 cooldown) private {
+        _rateLimit(param, cooldown);
+        _checkEpochBudget();
+    }
+
+    /// @dev At most one immediate change of `param` per `cooldown`.
+    function _rateLimit(uint8 param, uint256 cooldown) private {
         uint256 last = _lastChange[param];
         // forge-lint: disable-next-line(block-timestamp)
         if (last != 0 && block.timestamp < last + cooldown) revert RiskGovernor__Cooldown(param, last + cooldown);
-        _checkEpochBudget();
         // casting is safe: a timestamp
         // forge-lint: disable-next-line(unsafe-typecast)
         _lastChange[param] = uint64(block.timestamp);
@@ -389,6 +427,8 @@ contract RiskGovernor is IRiskGovernor, AccessControl {
         _checkRange(7, l.minPenaltyBps, 0, MAX_PENALTY_BPS);
         _checkRange(8, l.zBps, MIN_Z_BPS, MAX_Z_BPS);
         _checkRange(9, l.marginPeriod, MIN_DURATION, MAX_WAIT);
+        _checkRange(10, l.maxCloseFeeStepBps, 1, MAX_CLOSE_FEE_BPS);
+        _checkRange(11, l.maxCloseFeeBps, 0, MAX_CLOSE_FEE_BPS);
         _limits = l;
         emit LimitsSet(l);
     }
