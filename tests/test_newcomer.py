@@ -271,7 +271,7 @@ def test_a_fresh_build_says_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_readme_states_the_first_run_cost() -> None:
-    assert "about 5 s" in README and "first run ~30 s" in README
+    assert "about 10 s" in README and "first run ~30 s" in README
     # the first run's ceremony: Powers of Tau 2^14 since the portfolio circuit joined setup
     text = " ".join(README.split())
     assert "runs the ceremony (Powers of Tau 2^14 for the portfolio circuit: about 5–14" in text
