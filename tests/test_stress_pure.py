@@ -18,11 +18,12 @@ import pytest
 from benchmarks.stress import crash_scenario, default_scenarios, make_portfolios
 from benchmarks.stress.definitions import definitions
 from benchmarks.stress.findings import findings
-from benchmarks.stress.keeper import classify
+from benchmarks.stress.keeper import classify, kept_trying, outside_set
 from benchmarks.stress.money import MARGIN_UNIT, fixed, round_div, usd, usd_cents, usd_grouped
 from benchmarks.stress.population import Portfolio
 from benchmarks.stress.report import markdown, table_markdown
 from benchmarks.stress.results import Liquidation, ScenarioResult
+from benchmarks.stress.run import NO_BAD_DEBT_CHECK, NO_WRONGFUL_CHECK, checks
 from benchmarks.stress.scenarios import oscillation, sine, stale_scenario
 from benchmarks.stress.summary import parameters, population_summary
 from benchmarks.stress.thresholds import FALL, RISE, at_mmr, bisect_threshold
@@ -144,7 +145,10 @@ def test_money_is_integer_text() -> None:
 
 def test_liquidation_classes() -> None:
     assert classify(solvent=False, within_rules=True, refusals=(), diligent=True) == "insolvent"
-    assert classify(solvent=True, within_rules=True, refusals=(), diligent=True) == "wrongful"
+    assert (
+        classify(solvent=True, within_rules=True, refusals=(), diligent=True)
+        == "solvent_within_rules"
+    )
     assert (
         classify(
             solvent=True,
@@ -179,9 +183,11 @@ def canned_result() -> ScenarioResult:
             solvent_true=False,
             solvent_oracle=False,
             raw_equity=-380 * MARGIN_UNIT,
+            wrongful=False,
             bad_debt=380 * MARGIN_UNIT,
-            pool_shortfall=391 * MARGIN_UNIT,
-            seized_excess=0,
+            loss=600 * MARGIN_UNIT,
+            pool_received=209 * MARGIN_UNIT,  # 95% of 220 deposited
+            seized=0,
             reward=11 * MARGIN_UNIT,
             insolvent_for=120,
             proof_age=180,
@@ -189,7 +195,8 @@ def canned_result() -> ScenarioResult:
             refusals=["insufficient margin"],
         )
     )
-    res.identities["no wrongful liquidation"] = True
+    res.identities["keeper wallet gain = sum of liquidation rewards"] = True
+    res.within_proven_set = False
     return res
 
 
@@ -229,20 +236,80 @@ def test_report_renders_from_a_canned_result() -> None:
         "runtime_ms": 624_000,
     }
     report["definitions"] = definitions(DEFAULT_SPEC)
+    report["checks"] = checks([result])
     report["findings"] = findings(report, DEFAULT_SPEC)
     text = markdown(report)
     assert json.loads(json.dumps(report)) == report  # plain JSON, no float anywhere
     assert "10.4 min on this machine (5 proofs, 1.5 min of proving)" in text
     assert (
-        "| canned | 4 | 2 | 4 (3 accounts: 4 insufficient margin) | 4 | 1 | 0 | 0 | 1 "
+        "| canned | no | 4 | 2 | 4 (3 accounts: 4 insufficient margin) | 4 | 1 | 0 | 0 | 1 "
         "| 1,614.57 | 1,625.57 | 3 |"
     ) in text
     assert "| 1 (1,234.57) | 1 (55.00) | 0.00 | 11.00 | 2 / 2 |" in text
     assert "| random set, as opened | fall | 4.7500% | any | 12.3456% | #2 |" in text
     assert "shock threshold 10%, liquidation penalty 5%; ETH-USD MMR 5% IMR 10%" in text
-    assert "- [x] no wrongful liquidation" in text
-    assert report["findings"][0] == "Wrongful liquidations: 0 over 1 liquidations in all scenarios."
+    assert "- [x] keeper wallet gain = sum of liquidation rewards" in text
+    assert "- [x] " + NO_WRONGFUL_CHECK in text
+    assert "- [x] " + NO_BAD_DEBT_CHECK in text  # bad debt, but outside the proven set
+    assert report["findings"][0] == (
+        "Wrongful liquidations (solvent at the true price, owner kept trying to prove): "
+        "0 over 1 liquidations in all scenarios."
+    )
     assert any(
         "4.75% for the random set as opened, 4.00% if every" in f for f in report["findings"]
     )
-    assert table_markdown([result])[2].startswith("| canned | 4 |")
+    assert table_markdown([result])[2].startswith("| canned | no | 4 |")
+
+
+def test_checks_name_the_scenarios_that_break_them() -> None:
+    inside = canned_result()
+    inside.within_proven_set = True  # bad debt inside the proven set: the check breaks
+    wrong = canned_result()
+    wrong.name = "wrong"
+    wrong.liquidations[0].wrongful = True
+    got = checks([inside.to_json(), wrong.to_json()])
+    assert got[NO_BAD_DEBT_CHECK] == {"holds": False, "broken_in": ["canned"]}
+    assert got[NO_WRONGFUL_CHECK] == {"holds": False, "broken_in": ["wrong"]}
+    assert wrong.to_json()["wrongful_by_refusal"] == {"insufficient margin": 1}
+    clean = canned_result()
+    assert all(c["holds"] for c in checks([clean.to_json()]).values())
+
+
+def test_kept_trying() -> None:
+    assert kept_trying(diligent=True, refusals=["OracleAdapter__StalePrice"], since_attempt=60)
+    assert kept_trying(diligent=True, refusals=["insufficient margin"], since_attempt=120)
+    assert not kept_trying(diligent=True, refusals=["insufficient margin"], since_attempt=121)
+    assert not kept_trying(diligent=False, refusals=["insufficient margin"], since_attempt=0)
+    assert not kept_trying(diligent=True, refusals=[], since_attempt=0)
+
+
+def test_outside_set_is_the_engine_rule_to_one_unit() -> None:
+    # ETH-USD MMR 5%, penalty 5%: the edge is a 4.75% move either way, inside included
+    base = 2000 * 10**8
+    edge = base * 475 // 10_000
+    state = [base, 30_000 * 10**8, 0, 0, 10**8, base]  # cross: 4 markets, USDC, WETH
+    prices = {"ETH/USD": base + edge, "BTC/USD": 30_000 * 10**8, "USDC/USD": 10**8}
+    assert outside_set(state, prices, DEFAULT_SPEC) == []
+    prices["ETH/USD"] = base + edge + 1
+    assert outside_set(state, prices, DEFAULT_SPEC) == [0]
+    prices["ETH/USD"] = base - edge
+    assert outside_set(state, prices, DEFAULT_SPEC) == []
+    prices["ETH/USD"] = base - edge - 1
+    assert outside_set(state, prices, DEFAULT_SPEC) == [0]
+    # USDC (haircut 0) leaves on any drop, never on a rise
+    prices["ETH/USD"] = base
+    prices["USDC/USD"] = 10**8 - 1
+    assert outside_set(state, prices, DEFAULT_SPEC) == [4]
+    prices["USDC/USD"] = 2 * 10**8
+    assert outside_set(state, prices, DEFAULT_SPEC) == []
+
+
+def test_scenarios_cover_their_moves_and_grace_not_the_lifetime() -> None:
+    grace = DEFAULT_SPEC.grace_period
+    for s in default_scenarios():
+        assert s.covers_grace(grace), s.name
+        assert s.duration < 3 * 3600, s.name  # nowhere near the 3-day lifetime
+        # flat after it settles: the path's last move is at or before `settled`
+        assert s.path(s.settled) == s.path(s.duration), s.name
+        assert not s.frozen(s.settled) and not s.frozen(s.duration), s.name
+    assert not crash_scenario("short", Fraction(1, 10), 600).covers_grace(grace)

@@ -53,13 +53,24 @@ PORTFOLIOS = [
 
 def test_stress_smoke(tmp_path: Path, prover: Prover) -> None:
     scenario = crash_scenario("smoke-crash-30", Fraction(30, 100), 900)
+    assert scenario.covers_grace(600)  # the crash at 60 s, then the grace period and a step
     report = simulate(
         PORTFOLIOS, [scenario], seed=1, confirm=False, out_dir=tmp_path, prover=prover
     )
     (result,) = report["scenarios"]
     assert all(result["identities"].values()), result["identities"]
     assert result["accounts"] == 5
-    assert result["wrongful_liquidations"] == 0
+    assert result["wrongful_liquidations"] == 0 and result["wrongful_by_refusal"] == {}
+    # a 30% move leaves every account's opening move set (ETH 4.75%, BTC 3.8%)
+    assert result["within_proven_set"] is False
+    assert result["accounts_outside_proven_set"] == 5
+    assert report["population"]["account_kinds"] == {"isolated": 0, "cross": 5, "portfolio": None}
+    assert "not on-chain yet" in report["population"]["account_kinds_note"]
+    assert all(c["holds"] for c in report["checks"].values()), report["checks"]
+    # the keeper's exact move-set rule agreed with the engine's flaggable() at every read
+    assert result["identities"][
+        "exact move-set rule (keeper) = engine flaggable() at every keeper read"
+    ]
     assert result["flags"] == 5  # both markets moved 30%: every account is flagged
     assert result["proofs_accepted"] == 2  # the defender (after its top-up) and account 3
     assert result["proofs_refused"]["insufficient margin"] >= 3
@@ -69,8 +80,11 @@ def test_stress_smoke(tmp_path: Path, prover: Prover) -> None:
     # the defender needs 1.5 x MMR (105) - equity (50) = 55 USDC, exactly
     assert result["topup_usd"] == "55"
     liq, slow = result["liquidation_records"]
-    assert liq["trader"] == 0 and liq["cls"] == "insolvent"
-    assert slow["trader"] == 4 and slow["cls"] == "solvent_slow"
+    assert liq["trader"] == 0 and liq["cls"] == "insolvent" and not liq["wrongful"]
+    assert slow["trader"] == 4 and slow["cls"] == "solvent_slow" and not slow["wrongful"]
+    # the slow owner reveals its positions and gets its equity above the penalty back
+    assert result["reclaims"] >= 1 and slow["reclaimed_usd"] != "0"
+    assert liq["reclaimed_usd"] == "0"  # underwater: nothing to give back
     # exact, to the cent: loss 600 - 220 deposited; the pool gets 95% of 220; reward 5%
     assert liq["bad_debt_usd"] == "380"
     assert liq["pool_shortfall_usd"] == "391"
@@ -98,6 +112,7 @@ def test_stress_smoke(tmp_path: Path, prover: Prover) -> None:
     saved = read_json_file(tmp_path / "stress-report.json", "stress report")
     assert saved["scenarios"][0]["name"] == "smoke-crash-30"
     text = (tmp_path / "stress-report.md").read_text()
-    assert "| smoke-crash-30 | 5 |" in text and "## Definitions" in text
+    assert "| smoke-crash-30 | no | 5 |" in text and "## Definitions" in text
+    assert "## Checks" in text and "portfolio accounts are not on-chain yet" in text
     assert "| smoke-crash-30 | 2 | 1 | 1 | 5 | 380 |" in text  # the guardian table
     assert "| 380.00 | 391.00 |" in text

@@ -3,8 +3,8 @@
     python -m benchmarks.stress [--accounts 50] [--seed 7] [--scenarios a,b] [--no-confirm]
 
 Starts a private anvil, deploys the default system (ETH-USD MMR 5% / IMR 10%, BTC-USD
-4% / 8%, USDC and WETH collateral with a 10% WETH haircut; proof lifetime 3,600 s, grace
-600 s, shock threshold 10%, penalty 5%), opens ``--accounts`` random cross-margin
+4% / 8%, USDC and WETH collateral with a 10% WETH haircut; proof lifetime 3 days, grace
+600 s, penalty 5%), opens ``--accounts`` random cross-margin
 accounts (seeded: the same seed gives the same portfolios, agents and transactions), takes
 an anvil snapshot, and runs every scenario from that snapshot with real proofs:
 
@@ -12,12 +12,18 @@ an anvil snapshot, and runs every scenario from that snapshot with real proofs:
   feeds that go stale during a crash); feeds are refreshed every 30 min of chain time
   unless the scenario freezes them;
 * keepers (one bot) liquidate every account the engine calls ``liquidatable()`` and flag
-  every account whose proven prices moved more than the threshold (they read the proven
-  price words from storage: public);
+  every account the engine calls ``flaggable()`` (a price left its proven move set shrunk
+  by the penalty; the keeper's exact integer copy of that rule is checked against the
+  view at every read);
 * traders re-prove when a shock is flagged on them (after their reaction time) and
-  before their proof expires (at age lifetime - 600 s); when the prover refuses
-  (insufficient margin) a *defender* tops up USDC and proves, a *closer* closes the
-  account if the engine still lets it, a *passive* trader waits.
+  before their proof expires (at age lifetime - 600 s, the proof's own lifetime); when
+  the prover refuses (insufficient margin) a *defender* tops up USDC and proves, a
+  *closer* closes the account if the engine still lets it, a *passive* trader waits; a
+  trader refused for a stale feed pokes its outage clock (``pokeStale``); the owner of a
+  liquidated account reclaims its equity above the penalty.
+
+Each scenario's duration is explicit (its moves, any outage, then at least the grace
+period), independent of the proof lifetime.
 
 Then it bisects, on the exact integer model, the one-block crash size at which bad debt
 first appears for the same portfolios (and for the same portfolios scaled down to exactly

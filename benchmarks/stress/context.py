@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from benchmarks.stress.population import Portfolio
+from benchmarks.stress.results import Liquidation
 from benchmarks.stress.valuation import normalised
 from chain.client import AccountState, EngineClient
 from chain.deploy import SystemSpec
@@ -38,6 +39,7 @@ class Trader:
     refusals: list[str] = field(default_factory=list)  # since the last accepted proof
     insolvent_since: int | None = None
     sample: tuple[bool, bool, bool] = (False, False, False)  # insolvent, underwater, liq
+    to_reclaim: Liquidation | None = None  # the liquidation its owner has yet to reclaim
 
 
 @dataclass

@@ -14,7 +14,8 @@ CLASS_TEXT = {
     "solvent_oracle_stale": "solvent and diligent, but its proofs were refused: "
     "the oracle was stale",
     "solvent_late": "solvent and diligent, but its proof came too late (simulation timing)",
-    "wrongful": "solvent AND within the rules (unexpired proof, no unanswered shock past grace)",
+    "solvent_within_rules": "solvent AND within the engine's rules (unexpired proof, no "
+    "unanswered shock past grace): the engine's own promise broken",
 }
 
 
@@ -32,23 +33,44 @@ def definitions(spec: SystemSpec) -> list[str]:
         "no proof exists), or the decoded revert of the engine or oracle "
         "(`OracleAdapter__StalePrice`: the engine cannot build public inputs). Traders "
         f"attempt when a shock is flagged on them (after their reaction time) and when their "
-        f"proof is {REFRESH_MARGIN} s from expiring, at most once per {RETRY} s.",
+        f"proof is {REFRESH_MARGIN} s from expiring (its own lifetime: {life} s by "
+        f"default, far beyond every scenario), at most once per {RETRY} s. Scenario "
+        "durations are explicit, independent of the lifetime.",
         "- **Liquidation classes** (each liquidation gets exactly one):",
         *(f"  - `{k}`: {v}" for k, v in CLASS_TEXT.items()),
-        f"- **Wrongful liquidation**: `Liquidated` for an account that at that block is "
-        f"solvent by the model AND had kept proving within the rules: its last accepted proof "
-        f"is at most {life} s old and every flagged shock since then is at most {g} s old "
-        "(checked from the account state read before the liquidation, independently of "
-        "`liquidatable()`). Must be 0. Solvent accounts liquidated for other reasons are "
-        "counted in the other `solvent_*` classes, never hidden.",
+        "- **Wrongful liquidation** (`wrongful_liquidations`, per scenario; must be 0): "
+        "`Liquidated` for an account that at that block is solvent by the model at the true "
+        "(market) prices AND whose owner kept trying to prove: it reacts within the grace "
+        f"period, at least one of its proof attempts since its last accepted proof was "
+        "refused (a refusal for a stale feed counts as trying, and so does the prover's "
+        f"`insufficient margin` at the oracle's price), and its last attempt is at most "
+        f"{RETRY + STEP} s old. Independent of the class below (`wrongful_by_refusal` "
+        "counts their refusal reasons).",
+        f"- **Within the proven set** (`within_proven_set`): true iff for every account, "
+        "every point of the scenario's price path, at every step from the start to the end "
+        f"of the run (the moves, any outage, then at least the grace period, {g} s: "
+        f"`Scenario.covers_grace`), lies inside the move set of the proof the account holds "
+        "at the start (its opening proof), shrunk by the penalty: the engine's flag rule "
+        "evaluated exactly on integers (market k: |P' - P| * 1e8 <= mmr_k * (1e4 - pen) * P; "
+        "collateral c, drops only: (P - P') * 1e8 <= h_c * (1e4 - pen) * P; slots unlisted "
+        "at proof time ignored). The same rule is compared with the engine's `flaggable()` "
+        "view at every keeper read (identity). Inside the set the proof guarantees equity >= "
+        "the penalty share of the proved margin, so such a scenario must show 0 bad debt.",
+        "- **Outages**: a trader whose proof attempt is refused for a stale feed sends "
+        "`pokeStale` for its account, so its lapse and grace clocks stop until the feed "
+        "publishes again; `liquidate` reads prices (for the reclaim record) and is refused "
+        "while a feed is stale (`liquidations_refused`).",
+        "- **Reclaim**: the owner of a liquidated account reveals it at its next step "
+        "(`reclaim`), getting back from the vault its equity above the penalty at the "
+        "liquidation prices; equity seized above losses and the pool shortfall are net of it.",
         "- **Bad debt** of a liquidated account: the negative part of its raw equity at the "
         "true prices of the liquidation block, i.e. max(0, losses - collateral value), with "
         "collateral valued without haircut (as `close` values it); plus every "
         "`AccountClosed.badDebt` (uncovered loss at close, from the event).",
         f"- **Pool shortfall**: the pool is the counterparty of every position; at a "
         f"liquidation it receives the balances minus the {pen}% keeper penalty. Shortfall = "
-        "max(0, losses - value of what the pool received), at the same prices (from the "
-        "`Liquidated` event amounts); plus `AccountClosed.badDebt`. It is >= bad debt.",
+        "max(0, losses - value of what the pool kept: received minus reclaim paid), at the "
+        "same prices (from the `Liquidated` event amounts); plus `AccountClosed.badDebt`.",
         "- **Equity seized above losses**: for liquidated accounts with positive raw equity, "
         "what the trader lost beyond its losses (liquidation seizes every balance).",
         "- **Below MMR, not liquidatable**: time an open account spent below MMR (model, true "

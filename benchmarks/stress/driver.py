@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
 from benchmarks.stress.context import Context, Trader
 from benchmarks.stress.identities import check_identities, totals
-from benchmarks.stress.keeper import keeper_step
+from benchmarks.stress.keeper import keeper_step, outside_set
 from benchmarks.stress.population import Portfolio, trader_signer
 from benchmarks.stress.results import ScenarioResult
 from benchmarks.stress.scenarios import Scenario
 from benchmarks.stress.timing import FEED_REFRESH, STEP
-from benchmarks.stress.traders import traders_step
+from benchmarks.stress.traders import reclaim, traders_step
 from benchmarks.stress.valuation import BASE_PRICES, price_at, valuation
 from chain.client import Kind
 from chain.deploy import DEFAULT_SPEC, SystemSpec
-from chain.errors import ChainError
+from chain.errors import ChainError, RevertError
 from chain.local import LocalSystem
 from chain.signers import dev_signer
 from prover.prove import Prover
@@ -54,6 +55,7 @@ class Simulation:
         self.traders: list[Trader] = []
         self.snapshot: str | None = None
         self.open_seconds = 0.0
+        self.kinds: Counter[str] = Counter()  # on-chain kind of every opened account
 
     def setup(self) -> None:
         """Fund, deposit and open every portfolio, then snapshot the chain."""
@@ -76,6 +78,9 @@ class Simulation:
             self.traders.append(Trader(p, signer, plan.account, dict(p.deposits), p.reserve))
         for feed, price in BASE_PRICES.items():
             ctx.publish(feed, price)
+        self.kinds = Counter(
+            client.account_state(t.signer.address).kind.name.lower() for t in self.traders
+        )
         self.snapshot = str(ctx.chain.request("evm_snapshot", []))
         self.open_seconds = time.perf_counter() - started
         self.log(
@@ -121,6 +126,7 @@ class Simulation:
             before = totals(ctx)
             t0 = ctx.chain.timestamp()
             res.accounts = len(traders)
+            self._proven_set(traders, scenario, res)
             last_sample = t0
             true: dict[str, int] = dict(BASE_PRICES)
             for k in range(scenario.duration // STEP + 1):
@@ -136,12 +142,32 @@ class Simulation:
                 order = [t for t in opened if t.open]
                 rng.shuffle(order)
                 traders_step(ctx, order, scenario, res, guardian=guardian)
+                for t in traders:
+                    if t.to_reclaim is not None:
+                        reclaim(ctx, t, true, res)
                 res.steps += 1
             now = ctx.chain.timestamp()
             self._sample([t for t in traders if t.open], true, now, last_sample, res, final=True)
             check_identities(ctx, traders, res, before)
         res.seconds = time.perf_counter() - started
         return res
+
+    def _proven_set(
+        self, traders: Sequence[Trader], scenario: Scenario, res: ScenarioResult
+    ) -> None:
+        """Whether the move set of the proof each account holds at the start contains
+        every point of the price path, at every step of the scenario (its moves plus at
+        least the grace period): the engine's flag rule, evaluated exactly."""
+        proven = {
+            t.portfolio.index: self.ctx.client.account_state(t.signer.address).proven_prices
+            for t in traders
+        }
+        for k in range(scenario.duration // STEP + 1):
+            true = {f: price_at(f, m) for f, m in scenario.path(k * STEP).items()}
+            for i, at_proof in proven.items():
+                if outside_set(at_proof, true, self.ctx.spec):
+                    res.outside_set_accounts.add(i)
+        res.within_proven_set = not res.outside_set_accounts
 
     def _oracle(self, true: Mapping[str, int], frozen: frozenset[str]) -> None:
         """Publish the true price of every unfrozen feed that moved or is due a heartbeat."""
@@ -180,7 +206,11 @@ class Simulation:
                 res.underwater_open_at_end += val.raw_equity < 0
                 continue
             t.state = ctx.client.account_state(t.signer.address)
-            t.liquidatable, _ = ctx.client.liquidatable(t.signer.address)
+            try:
+                t.liquidatable, _ = ctx.client.liquidatable(t.signer.address)
+            except RevertError as exc:  # in case the view reads a stale price
+                res.flags_refused[f"liquidatable(): {exc.name or 'unknown revert'}"] += 1
+                t.liquidatable = False
             t.sample = (not val.solvent, val.raw_equity < 0, t.liquidatable)
             if val.solvent:
                 t.insolvent_since = None

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from benchmarks.stress.money import bps_percent, fixed, minutes, usd_cents
+from benchmarks.stress.money import fixed, minutes, usd_cents
 from benchmarks.stress.timing import STEP
 from chain.deploy import SystemSpec
 
@@ -25,10 +25,35 @@ def _two(micro: int | None) -> str:
 def findings(report: Mapping[str, Any], spec: SystemSpec) -> list[str]:
     out = []
     scenarios = report["scenarios"]
-    threshold = bps_percent(spec.shock_threshold_bps)
     wrongful = sum(r["wrongful_liquidations"] for r in scenarios)
     total = sum(r["liquidations"] for r in scenarios)
-    out.append(f"Wrongful liquidations: {wrongful} over {total} liquidations in all scenarios.")
+    out.append(
+        f"Wrongful liquidations (solvent at the true price, owner kept trying to prove): "
+        f"{wrongful} over {total} liquidations in all scenarios"
+        + (
+            " ("
+            + "; ".join(
+                f"{r['name']}: {r['wrongful_liquidations']}, refusals "
+                + ", ".join(f"{v} {k}" for k, v in r["wrongful_by_refusal"].items())
+                for r in scenarios
+                if r["wrongful_liquidations"]
+            )
+            + ")."
+            if wrongful
+            else "."
+        )
+    )
+    for name, check in report.get("checks", {}).items():
+        out.append(
+            f"Check: {name}: "
+            + ("holds." if check["holds"] else "BROKEN in " + ", ".join(check["broken_in"]) + ".")
+        )
+    inside = [r["name"] for r in scenarios if r["within_proven_set"]]
+    out.append(
+        "Scenarios whose whole path (plus grace) stays inside every opening proof's move set: "
+        + (", ".join(inside) if inside else "none")
+        + "."
+    )
     classes: Counter[str] = Counter()
     for r in scenarios:
         classes.update(r["liquidations_by_class"])
@@ -38,31 +63,31 @@ def findings(report: Mapping[str, Any], spec: SystemSpec) -> list[str]:
         out.append(
             "Solvent but liquidated: "
             + ", ".join(f"{v} {k}" for k, v in sorted(solvent.items()))
-            + ". Liquidation seizes every balance, so a solvent (or barely insolvent) account "
-            "loses its whole collateral, not just its deficit; equity seized above losses "
-            f"totals {fixed(seized, 2, 0, group=True)} USD over all "
-            "scenarios (keeper rewards included)."
+            + ". Liquidation escrows every balance; the owner reclaims its equity above the "
+            "penalty (settled as a close, close fee paid); equity seized above losses net "
+            f"of reclaims totals {fixed(seized, 2, 0, group=True)} USD over all "
+            "scenarios (keeper rewards and close fees included)."
         )
     for r in scenarios:
         inl, unl = r["insolvent_not_liquidatable"], r["underwater_not_liquidatable"]
         if r["flags"] == 0 and inl["max_s"] > spec.grace_period + STEP:
             out.append(
-                f"{r['name']}: no flag was possible (a move of at most {threshold}% is no "
-                f"shock: the engine needs strictly more), so {inl['accounts']} accounts stayed "
-                f"below MMR for up to {minutes(inl['max_s'])} min"
+                f"{r['name']}: no price left any proven move set far enough to flag, so "
+                f"{inl['accounts']} accounts stayed below MMR for up to {minutes(inl['max_s'])} "
+                "min"
                 + (
                     f", {unl['accounts']} of them underwater for up to {minutes(unl['max_s'])} min,"
                     if unl["accounts"]
                     else ""
                 )
-                + " without being liquidatable, until their proofs lapsed."
+                + " without being liquidatable."
             )
     bleed = next((r for r in scenarios if r["name"] == "bleed"), None)
     if bleed and bleed["insolvent_not_liquidatable"]["max_s"]:
         inl = bleed["insolvent_not_liquidatable"]
         out.append(
-            f"bleed: {inl['accounts']} accounts went below MMR before the price had moved "
-            f"{threshold}% from their last proof and stayed unliquidatable for up to "
+            f"bleed: {inl['accounts']} accounts went below MMR and stayed unliquidatable "
+            "(not yet flagged, or flagged and within the grace period) for up to "
             f"{minutes(inl['max_s'])} min (median {minutes(inl['median_s'])} min)."
         )
     rows = {(r["set"], r["move"]): r for r in report["thresholds"]["rows"]}
@@ -79,10 +104,10 @@ def findings(report: Mapping[str, Any], spec: SystemSpec) -> list[str]:
             f"{_two(opened['no_shortfall_up_to_micro'])}% for the random set as opened, "
             f"{_two(mmr['no_shortfall_up_to_micro'])}% if every account sits exactly at MMR "
             f"(single positions at MMR: {canon}); about MMR x (1 - penalty) for stablecoin "
-            f"collateral. The shock threshold is {threshold}%, above every one of these: a "
-            "move between them and the threshold can create bad debt that no keeper can "
-            "flag; it is realised only when the proof lapses "
-            f"(up to {spec.proof_lifetime // 60} min later)."
+            f"collateral. The engine flags an account as soon as a price leaves its proven "
+            "move set shrunk by the penalty (ETH-USD MMR x (1 - penalty), BTC-USD likewise), "
+            "so a move past these thresholds is flagged and, unanswered, liquidated after "
+            "the grace period."
         )
     unrelated = sum(r["flags_unrelated"] for r in scenarios)
     if unrelated:
@@ -110,12 +135,13 @@ def findings(report: Mapping[str, Any], spec: SystemSpec) -> list[str]:
             )
             + "."
         )
-    if any(r["liquidations_by_class"].get("solvent_oracle_stale") for r in scenarios):
-        out.append(
-            "`liquidate()` reads no price, while `proveMargin`, `flagShock` and `close` all "
-            "read every slot's price: once a feed is stale, proof lapses and old flags keep "
-            "maturing into liquidations that no trader can prevent. An outage longer than "
-            "the time left on the proofs (at most the proof lifetime) liquidates solvent, "
-            "diligent accounts."
-        )
+    for r in scenarios:
+        if r["liquidations_refused"] or r["stale_pokes"]:
+            out.append(
+                f"{r['name']}: {r['stale_pokes']} pokeStale by traders refused for a stale "
+                "feed (their lapse and grace clocks stop for the outage); liquidations "
+                "refused while liquidatable: "
+                + (", ".join(f"{v} {k}" for k, v in r["liquidations_refused"].items()) or "none")
+                + "."
+            )
     return out

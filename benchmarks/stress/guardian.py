@@ -46,7 +46,7 @@ def guardian_due(ctx: Context, t: Trader, data: MarketData, risk: FeedRisk, now:
     return decide(
         now=now,
         shock_at=state.shock_at,
-        liquidatable_at=state.last_proof_at + ctx.spec.proof_lifetime,
+        liquidatable_at=state.last_proof_at + (state.lifetime or ctx.spec.proof_lifetime),
         outside_now=outside,
         p_leave=p,
         reprove_before=DEFAULT_REPROVE_BEFORE,

@@ -11,8 +11,10 @@ from collections.abc import Mapping, Sequence
 
 from benchmarks.stress.context import Context, Trader
 from benchmarks.stress.results import Liquidation, ScenarioResult
+from benchmarks.stress.timing import RETRY, STEP
 from benchmarks.stress.valuation import asset_value, valuation
 from chain.client import AccountState
+from chain.deploy import SystemSpec
 from chain.errors import RevertError
 from zkmargin.units import BPS_ONE
 
@@ -21,6 +23,41 @@ UNLISTED = 0  # the proven price the engine stores for a slot unlisted at proof 
 SLOT_FEEDS: tuple[str | None, ...] = ("ETH/USD", "BTC/USD", None, None, "USDC/USD", "ETH/USD")
 SLOT_EXPOSURE: tuple[str | None, ...] = ("ETH-USD", "BTC-USD", None, None, "USDC", "WETH")
 SPLIT_IDENTITY = "liquidation split = balance, reward = floor(balance * penalty)"
+SET_RULE_IDENTITY = "exact move-set rule (keeper) = engine flaggable() at every keeper read"
+
+
+def slot_rate_bps(slot: int, spec: SystemSpec) -> tuple[int, bool]:
+    """The slot's rate in the move-set rule and whether it is a market (both ways) or a
+    collateral (drops only): MMR for a market slot, haircut for a collateral slot."""
+    name = SLOT_EXPOSURE[slot]
+    for m in spec.markets:
+        if m.name == name:
+            return m.mmr_bps, True
+    for a in spec.assets:
+        if a.name == name:
+            return a.haircut_bps, False
+    raise KeyError(name)
+
+
+def outside_set(proven: Sequence[int], prices: Mapping[str, int], spec: SystemSpec) -> list[int]:
+    """Listed slots whose price at ``prices`` (1e-8 quote, per feed) lies outside the
+    account's proven move set shrunk by the penalty: exactly the engine's flag rule
+    (docs/protocol.md, "Flags at the edge of the proven move set"), on integers:
+
+        market k:      |P' - P| * 1e4 * 1e4  >  mmr_k * (1e4 - pen) * P
+        collateral c:  (P - P') * 1e4 * 1e4  >  h_c * (1e4 - pen) * P   (drops only)
+    """
+    keep = BPS_ONE - spec.liquidation_penalty_bps
+    out = []
+    for slot, (feed, at_proof) in enumerate(zip(SLOT_FEEDS, proven, strict=True)):
+        if at_proof == UNLISTED or feed is None:
+            continue
+        rate, market = slot_rate_bps(slot, spec)
+        move = prices[feed] - at_proof  # a rise is positive
+        moved = abs(move) if market else -move  # collateral: only a drop counts
+        if moved * BPS_ONE * BPS_ONE > rate * keep * at_proof:
+            out.append(slot)
+    return out
 
 
 def moved_slots(state: AccountState, oracle: Mapping[str, int], threshold_bps: int) -> list[int]:
@@ -35,12 +72,19 @@ def moved_slots(state: AccountState, oracle: Mapping[str, int], threshold_bps: i
     return out
 
 
+def kept_trying(*, diligent: bool, refusals: Sequence[str], since_attempt: int) -> bool:
+    """The owner kept trying to prove: it reacts within the grace period, at least one
+    attempt was refused since its last accepted proof (a refusal for a stale feed counts),
+    and its last attempt is at most one retry interval and a step old."""
+    return diligent and bool(refusals) and since_attempt <= RETRY + STEP
+
+
 def classify(*, solvent: bool, within_rules: bool, refusals: Sequence[str], diligent: bool) -> str:
     """Why an account was liquidated (exactly one class; see the report's definitions)."""
     if not solvent:
         return "insolvent"
     if within_rules:
-        return "wrongful"  # the engine's own promise broken
+        return "solvent_within_rules"  # the engine's own promise broken
     if any(r.startswith("OracleAdapter") for r in refusals):
         return "solvent_oracle_stale"
     if "insufficient margin" in refusals:
@@ -62,10 +106,15 @@ def keeper_step(
         if t.state.shock_at:
             continue
         try:
-            if not ctx.client.flaggable(t.signer.address):
-                continue
+            flaggable = ctx.client.flaggable(t.signer.address)
         except RevertError as exc:  # the view reads prices: a stale feed refuses, no flag
             res.flags_refused[exc.name or "unknown revert"] += 1
+            continue
+        res.check(
+            SET_RULE_IDENTITY,
+            flaggable == bool(outside_set(t.state.proven_prices, oracle, ctx.spec)),
+        )
+        if not flaggable:
             continue
         moved = moved_slots(t.state, oracle, 0)  # for the "unrelated flag" statistic
         try:
@@ -94,7 +143,11 @@ def liquidate(
     state, spec = t.state, ctx.spec
     now = ctx.chain.timestamp()
     before = dict(t.balances)
-    result = ctx.client.liquidate(ctx.keeper, t.signer.address)
+    try:
+        result = ctx.client.liquidate(ctx.keeper, t.signer.address)
+    except RevertError as exc:  # the record reads prices: refused while a feed is stale
+        res.liquidations_refused[exc.name or "unknown revert"] += 1
+        return
     at = ctx.block_time(result)
     args = ctx.event_args(result, "Liquidated")
     reward, to_pool = ctx.per_asset(args["reward"]), ctx.per_asset(args["toPool"])
@@ -112,31 +165,40 @@ def liquidate(
     val = valuation(t.account.positions, before, true, spec)
     at_oracle = valuation(t.account.positions, before, oracle, spec)
     loss = -val.raw.pnl
-    within_rules = at <= state.last_proof_at + spec.proof_lifetime and (
-        state.shock_at == 0 or at <= state.shock_at + spec.grace_period
+    # the proof's own lifetime and grace (per-proof snapshots); the stored times are
+    # shifted by recorded stale time, which only makes this test more lenient
+    lifetime = state.lifetime or spec.proof_lifetime
+    grace = state.grace or spec.grace_period
+    within_rules = at <= state.last_proof_at + lifetime and (
+        state.shock_at == 0 or at <= state.shock_at + grace
     )
-    res.liquidations.append(
-        Liquidation(
-            trader=t.portfolio.index,
-            at=at - t0,
-            cls=classify(
-                solvent=val.solvent,
-                within_rules=within_rules,
-                refusals=t.refusals,
-                diligent=t.portfolio.diligent,
-            ),
-            solvent_true=val.solvent,
-            solvent_oracle=at_oracle.solvent,
-            raw_equity=val.raw_equity,
-            bad_debt=max(0, -val.raw_equity),
-            pool_shortfall=max(0, loss - asset_value(to_pool, true, spec)),
-            seized_excess=max(0, val.raw_equity),
-            reward=asset_value(reward, true, spec),
-            insolvent_for=None if t.insolvent_since is None else now - t.insolvent_since,
-            proof_age=at - state.last_proof_at,
-            shock_age=None if not state.shock_at else at - state.shock_at,
-            refusals=sorted(set(t.refusals)),
-        )
+    trying = kept_trying(
+        diligent=t.portfolio.diligent, refusals=t.refusals, since_attempt=at - t.last_attempt
     )
+    record = Liquidation(
+        trader=t.portfolio.index,
+        at=at - t0,
+        cls=classify(
+            solvent=val.solvent,
+            within_rules=within_rules,
+            refusals=t.refusals,
+            diligent=t.portfolio.diligent,
+        ),
+        solvent_true=val.solvent,
+        wrongful=val.solvent and trying,
+        solvent_oracle=at_oracle.solvent,
+        raw_equity=val.raw_equity,
+        bad_debt=max(0, -val.raw_equity),
+        loss=loss,
+        pool_received=asset_value(to_pool, true, spec),
+        seized=max(0, val.raw_equity),
+        reward=asset_value(reward, true, spec),
+        insolvent_for=None if t.insolvent_since is None else now - t.insolvent_since,
+        proof_age=at - state.last_proof_at,
+        shock_age=None if not state.shock_at else at - state.shock_at,
+        refusals=sorted(set(t.refusals)),
+    )
+    res.liquidations.append(record)
+    t.to_reclaim = record
     t.open = False
     t.balances = dict.fromkeys(t.balances, 0)

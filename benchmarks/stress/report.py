@@ -14,6 +14,7 @@ from benchmarks.stress.money import bps_percent, fixed, minutes, round_div, usd_
 
 HEADLINE = [
     "scenario",
+    "within proven set",
     "accounts",
     "proofs accepted",
     "proofs refused (why)",
@@ -36,6 +37,7 @@ def _row(r: Mapping[str, Any]) -> list[str]:
     solvent = ", ".join(f"{v} {k.removeprefix('solvent_')}" for k, v in classes.items())
     return [
         r["name"],
+        "yes" if r["within_proven_set"] else "no",
         str(r["accounts"]),
         str(r["proofs_accepted"]),
         f"{r['proofs_refused_total']}" + (f" ({refused})" if r["proofs_refused_total"] else ""),
@@ -209,6 +211,14 @@ def markdown(report: Mapping[str, Any]) -> str:
         "## Findings",
         "",
         *(f"- {f}" for f in report["findings"]),
+        "",
+        "## Checks",
+        "",
+        *(
+            f"- [{'x' if c['holds'] else ' '}] {k}"
+            + ("" if c["holds"] else " — broken in " + ", ".join(c["broken_in"]))
+            for k, c in report.get("checks", {}).items()
+        ),
         "",
         "## Accounting identities (checked after every scenario)",
         "",

@@ -20,16 +20,29 @@ class Liquidation:
     at: int  # seconds since the scenario started (chain time)
     cls: str  # insolvent | solvent_slow | solvent_recovered | solvent_oracle_stale | ...
     solvent_true: bool  # meets MMR at the true prices
+    wrongful: bool  # solvent at the true prices and the owner kept trying to prove
     solvent_oracle: bool  # meets MMR at the oracle's last answers
     raw_equity: int  # margin units, at the true prices, no haircut
     bad_debt: int  # max(0, -raw_equity)
-    pool_shortfall: int  # max(0, losses - value of what the pool received)
-    seized_excess: int  # max(0, raw_equity): what the trader lost beyond its losses
+    loss: int  # margin units: the positions' loss at the true prices (negative: a profit)
+    pool_received: int  # value of the Liquidated toPool amounts at the true prices
+    seized: int  # max(0, raw_equity): equity the liquidation took from the trader
     reward: int  # value of the keeper's reward
     insolvent_for: int | None  # seconds below MMR before liquidation (sampled per step)
     proof_age: int
     shock_age: int | None
     refusals: list[str]
+    reclaimed: int = 0  # value the vault paid back by reclaim (at the true prices then)
+
+    @property
+    def pool_shortfall(self) -> int:
+        """max(0, losses - (what the pool received - what it paid back by reclaim))."""
+        return max(0, self.loss - self.pool_received + self.reclaimed)
+
+    @property
+    def seized_excess(self) -> int:
+        """Equity seized above losses that the trader did not get back by reclaim."""
+        return max(0, self.seized - self.reclaimed)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,11 +50,14 @@ class Liquidation:
             "at": self.at,
             "cls": self.cls,
             "solvent_true": self.solvent_true,
+            "wrongful": self.wrongful,
             "solvent_oracle": self.solvent_oracle,
             "raw_equity_usd": usd(self.raw_equity),
             "bad_debt_usd": usd(self.bad_debt),
+            "bad_debt_margin_units": self.bad_debt,  # exact (1e-30 USD)
             "pool_shortfall_usd": usd(self.pool_shortfall),
             "seized_excess_usd": usd(self.seized_excess),
+            "reclaimed_usd": usd(self.reclaimed),
             "reward_usd": usd(self.reward),
             "insolvent_for": self.insolvent_for,
             "proof_age": self.proof_age,
@@ -75,6 +91,15 @@ class ScenarioResult:
     flags_unrelated: int = 0  # no position or balance in any slot that moved
     flags_refused: Counter[str] = field(default_factory=Counter)
     liquidations: list[Liquidation] = field(default_factory=list)
+    liquidations_refused: Counter[str] = field(default_factory=Counter)  # liquidatable, reverted
+    within_proven_set: bool = True  # see the report's definitions
+    outside_set_accounts: set[int] = field(default_factory=set)  # opening proof left by the path
+    stale_pokes: int = 0  # accepted pokeStale transactions (traders refused for a stale feed)
+    pokes_refused: Counter[str] = field(default_factory=Counter)
+    reclaims_refused: Counter[str] = field(default_factory=Counter)
+    reclaims: int = 0
+    reclaimed_value: int = 0  # margin units, at the true prices when reclaimed
+    reclaim_bad_debt: int = 0  # margin units, from Reclaimed.badDebt (informational)
     closes: int = 0
     closes_refused: Counter[str] = field(default_factory=Counter)
     closed_bad_debt: int = 0  # margin units, from AccountClosed.badDebt
@@ -93,6 +118,8 @@ class ScenarioResult:
     to_pool: Counter[str] = field(default_factory=Counter)
     close_to_pool: Counter[str] = field(default_factory=Counter)
     close_returned: Counter[str] = field(default_factory=Counter)
+    close_fee: int = 0  # margin units, from AccountClosed.fee
+    reclaim_paid: Counter[str] = field(default_factory=Counter)  # vault -> trader, tokens
     topup_tokens: Counter[str] = field(default_factory=Counter)
     prove_seconds: float = 0.0  # wall clock (not money); integer milliseconds in the JSON
     guardian: bool = False  # traders ran a guardian (benchmarks.stress.guardian)
@@ -104,7 +131,7 @@ class ScenarioResult:
 
     @property
     def wrongful(self) -> int:
-        return self.count("wrongful")
+        return sum(1 for x in self.liquidations if x.wrongful)
 
     @property
     def bad_debt(self) -> int:
@@ -121,6 +148,8 @@ class ScenarioResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "within_proven_set": self.within_proven_set,
+            "accounts_outside_proven_set": len(self.outside_set_accounts),
             "description": self.description,
             "duration_s": self.duration,
             "all_passive": self.passive,
@@ -141,6 +170,18 @@ class ScenarioResult:
                 sorted(Counter(x.cls for x in self.liquidations).items())
             ),
             "wrongful_liquidations": self.wrongful,
+            "wrongful_by_refusal": dict(
+                sorted(
+                    Counter(r for x in self.liquidations if x.wrongful for r in x.refusals).items()
+                )
+            ),
+            "liquidations_refused": dict(sorted(self.liquidations_refused.items())),
+            "stale_pokes": self.stale_pokes,
+            "stale_pokes_refused": dict(sorted(self.pokes_refused.items())),
+            "reclaims_refused": dict(sorted(self.reclaims_refused.items())),
+            "reclaims": self.reclaims,
+            "reclaimed_usd": usd(self.reclaimed_value),
+            "close_fees_usd": usd(self.close_fee),
             "closes": self.closes,
             "closes_refused": dict(sorted(self.closes_refused.items())),
             "closed_bad_debt_usd": usd(self.closed_bad_debt),
@@ -148,8 +189,10 @@ class ScenarioResult:
             "topups": self.topups,
             "topup_usd": usd(self.topup_value),
             "bad_debt_usd": usd(self.bad_debt),
+            "bad_debt_margin_units": self.bad_debt,  # exact (1e-30 USD)
             "pool_shortfall_usd": usd(self.pool_shortfall),
             "seized_excess_usd": usd(sum(x.seized_excess for x in self.liquidations)),
+            "reclaim_bad_debt_usd": usd(self.reclaim_bad_debt),
             "keeper_rewards_usd": usd(sum(x.reward for x in self.liquidations)),
             "open_at_end": self.open_at_end,
             "insolvent_open_at_end": self.insolvent_open_at_end,

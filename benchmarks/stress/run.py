@@ -25,7 +25,32 @@ from zkmargin.jsonio import write_atomic, write_json
 from zkmargin.paths import build_dir
 
 # 2: no floats: money as USD decimal strings, moves in integer millionths, times in ms
-REPORT_VERSION = 2
+# 3: engine v2: within_proven_set, wrongful = solvent and kept trying, reclaim, checks
+REPORT_VERSION = 3
+PORTFOLIO_NOTE = (
+    "portfolio accounts are not on-chain yet (the engine opens isolated and cross "
+    "accounts only): none simulated"
+)
+NO_BAD_DEBT_CHECK = "0 bad debt in every scenario that stays inside the proven move sets"
+NO_WRONGFUL_CHECK = "0 wrongful liquidations in every scenario (outages included)"
+
+
+def checks(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The findings the engine promises, checked on the scenarios' results (the runs with
+    a guardian are checked too): each names the scenarios that break it."""
+    runs = [*results, *(r["with_guardian"] for r in results if "with_guardian" in r)]
+
+    def broken(bad: Any) -> list[str]:
+        return sorted(
+            {r["name"] + (" (guardian)" if r["guardian"] else "") for r in runs if bad(r)}
+        )
+
+    debt = broken(lambda r: r["within_proven_set"] and r["bad_debt_margin_units"] > 0)
+    wrong = broken(lambda r: r["wrongful_liquidations"] != 0)
+    return {
+        NO_BAD_DEBT_CHECK: {"holds": not debt, "broken_in": debt},
+        NO_WRONGFUL_CHECK: {"holds": not wrong, "broken_in": wrong},
+    }
 
 
 def report_dir(out_dir: Path | None) -> Path:
@@ -96,11 +121,23 @@ def simulate(
                     }
                 )
         open_seconds = sim.open_seconds
+        kinds = dict(sim.kinds)
+    population = population_summary(portfolios)
+    population["account_kinds"] = {
+        "isolated": kinds.get("isolated", 0),
+        "cross": kinds.get("cross", 0),
+        "portfolio": None,
+    }
+    population["account_kinds_note"] = PORTFOLIO_NOTE
+    population["lines"].append(
+        f"- account kinds on-chain: {kinds.get('isolated', 0)} isolated, "
+        f"{kinds.get('cross', 0)} cross; {PORTFOLIO_NOTE}"
+    )
     report: dict[str, Any] = {
         "zkmargin_stress_report": REPORT_VERSION,
         "seed": seed,
         "parameters": parameters(spec),
-        "population": population_summary(portfolios),
+        "population": population,
         "scenarios": results,
         "thresholds": th,
         "confirmations": confirmations,
@@ -109,6 +146,7 @@ def simulate(
         "prove_ms_total": sum(r["prove_ms"] for r in results),
     }
     report["definitions"] = definitions(spec)
+    report["checks"] = checks(results)
     report["findings"] = findings(report, spec)
     report["runtime_ms"] = round((time.perf_counter() - started) * 1000)
     directory = report_dir(out_dir)
@@ -119,7 +157,10 @@ def simulate(
 
 
 def passed(report: dict[str, Any]) -> bool:
-    """Every identity held in every scenario and every bracket was confirmed."""
-    return all(all(r["identities"].values()) for r in report["scenarios"]) and all(
-        c["confirmed"] for c in report["confirmations"]
+    """Every identity held in every scenario, every bracket was confirmed and every check
+    (no bad debt inside the proven sets, no wrongful liquidation) held."""
+    return (
+        all(all(r["identities"].values()) for r in report["scenarios"])
+        and all(c["confirmed"] for c in report["confirmations"])
+        and all(c["holds"] for c in report["checks"].values())
     )

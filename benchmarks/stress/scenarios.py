@@ -16,7 +16,6 @@ from fractions import Fraction
 from benchmarks.stress.money import MICRO, percent, round_div
 from benchmarks.stress.timing import STEP
 from benchmarks.stress.valuation import BASE_PRICES
-from chain.deploy import DEFAULT_SPEC
 
 Multipliers = Mapping[str, Fraction]  # feed -> price / base price
 HEARTBEAT = 3600  # the ETH/USD feed's heartbeat in DEFAULT_SPEC: stale after this silence
@@ -34,6 +33,12 @@ class Scenario:
     path: Callable[[int], Multipliers]  # true price at scenario time t (seconds)
     frozen: Callable[[int], frozenset[str]] = _none  # feeds that publish nothing at t
     passive: bool = False  # every trader passive on insolvency (bisection confirmations)
+    settled: int = 0  # scenario time from which prices are flat and every feed publishes
+
+    def covers_grace(self, grace_period: int) -> bool:
+        """The run lasts past the last move (and the end of any outage) by at least the
+        grace period and one step: a flag raised on the last move can mature."""
+        return self.duration >= self.settled + grace_period + STEP
 
 
 def flat() -> dict[str, Fraction]:
@@ -51,8 +56,22 @@ def move_text(size: Fraction) -> str:
     return sign + percent(round_div(abs(size.numerator) * MICRO, size.denominator))
 
 
+# Durations are explicit and independent of the proof lifetime (3 days by default): each
+# covers the scenario's moves (and outage) plus the grace period, plus room for the
+# slowest trader (1,500 s) to act after it.
+CRASH_DURATION = 1800
+BLEED_MINUTES = 60
+OSCILLATION_END = 4800  # two 40-minute periods, then back at the base price
+TAIL = 900  # after the last move / outage: >= grace (600 s) + a step, with room
+
+
 def crash_scenario(
-    name: str, size: Fraction, duration: int, *, at: int = STEP, passive: bool = False
+    name: str,
+    size: Fraction,
+    duration: int = CRASH_DURATION,
+    *,
+    at: int = STEP,
+    passive: bool = False,
 ) -> Scenario:
     """ETH and BTC move by ``-size`` in one block at ``at`` and stay there."""
 
@@ -68,12 +87,33 @@ def crash_scenario(
         duration,
         path,
         passive=passive,
+        settled=at,
+    )
+
+
+def inside_scenario(name: str, eth: Fraction, btc: Fraction, *, at: int = STEP) -> Scenario:
+    """ETH and BTC fall by ``eth`` and ``btc`` in one block at ``at`` and stay there:
+    chosen inside the opening proofs' move sets (ETH 4.75%, BTC 3.8% with the defaults)."""
+
+    def path(t: int) -> Multipliers:
+        out = flat()
+        if t >= at:
+            out["ETH/USD"], out["BTC/USD"] = 1 - eth, 1 - btc
+        return out
+
+    return Scenario(
+        name,
+        f"ETH {move_text(eth)}% and BTC {move_text(btc)}% in one block at t={at} s, then "
+        "flat (inside every opening proof's move set)",
+        CRASH_DURATION,
+        path,
+        settled=at,
     )
 
 
 def bleed(t: int) -> Multipliers:
     """ETH -0.3% and BTC -0.2% per minute, compounded, for the first hour."""
-    minutes = min(t, 3600) // 60
+    minutes = min(t, BLEED_MINUTES * 60) // 60
     out = flat()
     out["ETH/USD"] = to_micro(Fraction(997, 1000) ** minutes)
     out["BTC/USD"] = to_micro(Fraction(998, 1000) ** minutes)
@@ -99,9 +139,9 @@ def sine(turns: Fraction) -> Fraction:
 
 
 def oscillation(t: int) -> Multipliers:
-    """ETH at 1 - 12% sin(2 pi t / 40 min); BTC flat."""
+    """ETH at 1 - 12% sin(2 pi t / 40 min) for two periods, then flat; BTC flat."""
     out = flat()
-    out["ETH/USD"] = to_micro(1 - Fraction(12, 100) * sine(Fraction(t, 2400)))
+    out["ETH/USD"] = to_micro(1 - Fraction(12, 100) * sine(Fraction(min(t, OSCILLATION_END), 2400)))
     return out
 
 
@@ -128,7 +168,7 @@ def stale_path(outage: int) -> Callable[[int], Multipliers]:
     return path
 
 
-def stale_scenario(name: str, outage: int, tail: int = 900) -> Scenario:
+def stale_scenario(name: str, outage: int, tail: int = TAIL) -> Scenario:
     """ETH crashes, then its feed publishes nothing for ``outage`` seconds."""
 
     def frozen(t: int) -> frozenset[str]:
@@ -142,27 +182,32 @@ def stale_scenario(name: str, outage: int, tail: int = 900) -> Scenario:
         STEP + outage + tail,
         stale_path(outage),
         frozen,
+        settled=STEP + outage,
     )
 
 
 def default_scenarios() -> list[Scenario]:
-    lifetime = DEFAULT_SPEC.proof_lifetime
+    """The scenarios, each with an explicit duration covering its moves plus the grace
+    period (``Scenario.covers_grace``), whatever the proof lifetime."""
     return [
-        crash_scenario("crash-10", Fraction(10, 100), lifetime + 900),
-        crash_scenario("crash-30", Fraction(30, 100), 1800),
-        crash_scenario("crash-50", Fraction(50, 100), 1800),
-        crash_scenario("crash-90", Fraction(90, 100), 1800),
+        inside_scenario("inside-set", Fraction(45, 1000), Fraction(35, 1000)),
+        crash_scenario("crash-10", Fraction(10, 100)),
+        crash_scenario("crash-30", Fraction(30, 100)),
+        crash_scenario("crash-50", Fraction(50, 100)),
+        crash_scenario("crash-90", Fraction(90, 100)),
         Scenario(
             "bleed",
             "ETH -0.3%/min and BTC -0.2%/min for 60 min (-16.5% / -11.3%), then flat",
-            5400,
+            BLEED_MINUTES * 60 + TAIL,
             bleed,
+            settled=BLEED_MINUTES * 60,
         ),
         Scenario(
             "oscillation",
-            "ETH 2000 * (1 - 12% sin(2 pi t / 40 min)) for 80 min; BTC flat",
-            4800,
+            "ETH 2000 * (1 - 12% sin(2 pi t / 40 min)) for 80 min, then flat; BTC flat",
+            OSCILLATION_END + TAIL,
             oscillation,
+            settled=OSCILLATION_END,
         ),
         stale_scenario("stale-short", 4500),
         stale_scenario("stale-long", 7200),

@@ -180,8 +180,8 @@ def confirm_scenarios(th: Mapping[str, Any], spec: SystemSpec) -> list[tuple[Sce
         if bps <= 0:
             continue
         size = Fraction(bps, BPS_ONE)
-        flaggable = bps > spec.shock_threshold_bps
-        duration = 1800 if flaggable else spec.proof_lifetime + 900
+        # an explicit duration (the move plus the grace period), whatever the lifetime:
+        # a move outside the proven sets is flagged and liquidated within it
         name = f"confirm-{bps // 100}.{bps % 100:02d}"
-        out.append((crash_scenario(name, size, duration, passive=True), expect))
+        out.append((crash_scenario(name, size, passive=True), expect))
     return out

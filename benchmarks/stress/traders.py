@@ -8,7 +8,7 @@ is ``REFRESH_MARGIN`` seconds from expiring; with a guardian (``guardian``), als
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from benchmarks.stress.context import Context, Trader
 from benchmarks.stress.guardian import guardian_due, guardian_risk
@@ -19,12 +19,14 @@ from benchmarks.stress.scenarios import Scenario
 from benchmarks.stress.timing import REFRESH_MARGIN, RETRY
 from benchmarks.stress.valuation import asset_value, valuation
 from chain.client import Kind
-from chain.errors import RevertError
+from chain.errors import ChainError, RevertError
 from zkmargin.errors import InsufficientMargin, ZkMarginError
 from zkmargin.model import MarketData, Mode
 from zkmargin.units import BALANCE_DECIMALS, BPS_ONE
 
 TOPUP_TARGET = (3, 2)  # defenders top up to 1.5x the maintenance requirement
+CLOSE_IDENTITY = "close: balance - returned = AccountClosed toPool - fromPool (per asset)"
+RECLAIM_IDENTITY = "reclaim: owner's wallet gain = Reclaimed.paid (per asset)"
 
 
 def traders_step(
@@ -51,7 +53,9 @@ def traders_step(
         if not t.open or t.state is None:
             continue
         now = ctx.chain.timestamp()
-        due = t.state.last_proof_at + ctx.spec.proof_lifetime - REFRESH_MARGIN
+        # the lifetime of the proof it holds (3 days by default), not an assumed hour
+        lifetime = t.state.lifetime or ctx.spec.proof_lifetime
+        due = t.state.last_proof_at + lifetime - REFRESH_MARGIN
         if t.state.shock_at:
             due = min(due, t.state.shock_at + t.portfolio.reaction)
         if risk is not None and now < due and now - t.last_attempt >= RETRY:
@@ -69,10 +73,46 @@ def traders_step(
             # works but cannot stop a lapse. A trader that would act tries to close
             # (its only way out); a passive one waits for the feed.
             refused(t, stale or "oracle", res)
+            poke(ctx, t, res)
             if not scenario.passive and t.portfolio.style is not Style.PASSIVE:
                 close(ctx, t, res)
             continue
         attempt(ctx, t, data, scenario, res)
+
+
+def poke(ctx: Context, t: Trader, res: ScenarioResult) -> None:
+    """Record the outage on the account's clock (``pokeStale``): its lapse and grace
+    clocks stop while the feed is stale (docs/protocol.md)."""
+    try:
+        ctx.client.poke_stale(t.signer, t.signer.address)
+    except RevertError as exc:
+        res.pokes_refused[exc.name or "unknown revert"] += 1
+        return
+    res.stale_pokes += 1
+
+
+def reclaim(ctx: Context, t: Trader, true: Mapping[str, int], res: ScenarioResult) -> None:
+    """The owner of a liquidated account reveals it to get back its equity above the
+    penalty (``reclaim``); what the vault paid is checked against the wallet."""
+    record, t.to_reclaim = t.to_reclaim, None
+    assets = ctx.assets
+    wallet = {a: ctx.client.wallet_balance(t.signer.address, a) for a in assets}
+    try:
+        result = ctx.client.reclaim(t.signer, t.account)
+    except (RevertError, ChainError) as exc:
+        res.reclaims_refused[getattr(exc, "name", None) or type(exc).__name__] += 1
+        return
+    args = ctx.event_args(result, "Reclaimed")
+    paid = ctx.per_asset(args["paid"])
+    got = {a: ctx.client.wallet_balance(t.signer.address, a) - wallet[a] for a in assets}
+    res.check(RECLAIM_IDENTITY, got == paid)
+    res.reclaim_paid.update(got)
+    value = asset_value(got, true, ctx.spec)
+    res.reclaims += 1
+    res.reclaimed_value += value
+    res.reclaim_bad_debt += int(args["badDebt"]) * CLOSE_SCALE
+    if record is not None:
+        record.reclaimed = value
 
 
 def refused(t: Trader, reason: str, res: ScenarioResult) -> None:
@@ -156,11 +196,14 @@ def close(ctx: Context, t: Trader, res: ScenarioResult) -> None:
     except RevertError as exc:
         res.closes_refused[exc.name or "unknown revert"] += 1
         return
+    args = ctx.event_args(result, "AccountClosed")
+    to_pool, from_pool = ctx.per_asset(args["toPool"]), ctx.per_asset(args["fromPool"])
     for a in assets:
         returned = ctx.client.wallet_balance(t.signer.address, a) - wallet[a]
         res.close_returned[a] += returned
         res.close_to_pool[a] += t.balances.get(a, 0) - returned
-    args = ctx.event_args(result, "AccountClosed")
+        res.check(CLOSE_IDENTITY, t.balances.get(a, 0) - returned == to_pool[a] - from_pool[a])
+    res.close_fee += int(args["fee"]) * CLOSE_SCALE
     res.closes += 1
     res.closed_pnl += int(args["pnl"]) * CLOSE_SCALE
     res.closed_bad_debt += int(args["badDebt"]) * CLOSE_SCALE
