@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IMarginEngine} from "../engine/IMarginEngine.sol";
+import {ICrossVerifier, IIsolatedVerifier} from "../engine/MarginEngine.sol";
 
 /// @notice What {StressCheck} reads of the engine beyond {IMarginEngine}: its verifiers and
 ///         the gas it gives them (public immutables and a constant of MarginEngine).
@@ -95,18 +96,19 @@ contract StressCheck {
         // a call forwards at most 63/64 of what is left
         uint256 needed = (allowance * 64) / 63 + 5_000;
         if (gasleft() < needed) revert StressCheck__InsufficientGas(gasleft(), needed);
-        // verifyProof(uint256[2], uint256[2][2], uint256[2], uint256[k]): all static, so the
-        // calldata is the selector, the proof's 8 words, then the k inputs
-        bytes memory data = abi.encodePacked(
-            bytes4(keccak256("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[6])")), abi.encode(proof)
-        );
-        if (inputs.length != 6) {
-            data = abi.encodePacked(
-                bytes4(keccak256("verifyProof(uint256[2],uint256[2][2],uint256[2],uint256[7])")), abi.encode(proof)
-            );
-        }
-        for (uint256 i = 0; i < inputs.length; ++i) {
-            data = bytes.concat(data, bytes32(inputs[i]));
+        bytes memory data;
+        if (inputs.length == 6) {
+            uint256[6] memory x;
+            for (uint256 i = 0; i < 6; ++i) {
+                x[i] = inputs[i];
+            }
+            data = abi.encodeCall(IIsolatedVerifier.verifyProof, (proof.a, proof.b, proof.c, x));
+        } else {
+            uint256[7] memory x;
+            for (uint256 i = 0; i < 7; ++i) {
+                x[i] = inputs[i];
+            }
+            data = abi.encodeCall(ICrossVerifier.verifyProof, (proof.a, proof.b, proof.c, x));
         }
         (bool success, bytes memory ret) = verifier.staticcall{gas: allowance}(data);
         if (!success) {
