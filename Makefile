@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ZK := $(VENV)/bin/zkmargin
 
-.PHONY: install setup demo test test-fast lint typecheck pytest forge-test audit stress bench bench-gas backtest clean distclean chromium
+.PHONY: install setup demo test test-fast lint typecheck pytest forge-test audit stress bench bench-gas staysafe backtest clean distclean chromium
 
 install: node_modules/.installed $(VENV)/.installed
 
@@ -78,6 +78,11 @@ bench: setup
 
 bench-gas: setup
 	$(PY) -m benchmarks.gas
+
+# proofs and gas per account-day a guarded account needs in a calm and a volatile week
+# (docs/operations.md, "The cost to stay safe"; build/bench/staysafe.json, ~4 min)
+staysafe: install
+	$(PY) -m benchmarks.staysafe
 
 # calibration of the liquidation forecast over the shipped daily history (docs/forecast.md):
 # predicted vs realized breach frequency, build/bench/backtest.json (~2-3 min on 2 cores)

@@ -61,6 +61,9 @@ DEFAULT_REPROVE_BEFORE = 0.05
 DEFAULT_DAILY_VOL = 0.05  # a feed that prices a market, unless told otherwise
 DEFAULT_BLOCK_MARGIN_S = 24.0  # two 12 s blocks
 DEFAULT_LAPSE_MARGIN_S = 600.0
+# Chainlink's usual deviation threshold for crypto feeds (0.5%): an answer may trail the
+# market by that much, and the next one can step over the edge of the proven set
+DEFAULT_ORACLE_LAG = 0.005
 DEFAULT_PROVE_S = 5.0  # first guess of proving + sending time, then measured
 SAMPLES = 4_000
 SEED = 20_261_201
@@ -134,12 +137,20 @@ def leave_probability(
     *,
     samples: int = SAMPLES,
     seed: int = SEED,
+    oracle_lag: float = 0.0,
 ) -> float:
     """Probability that some slot's price leaves its shrunk proven set within
     ``horizon_s`` seconds (monitored at 8 times), starting from ``current`` (slot name ->
     price). Feeds move jointly with ``risk``'s volatilities and correlation (a mapping
     feed -> daily volatility: constant and uncorrelated); slots on one feed move
-    together. 1.0 when a slot is outside already (exact)."""
+    together. 1.0 when a slot is outside already (exact).
+
+    ``oracle_lag`` (a relative move, e.g. 0.005) is how far the oracle's answer may trail
+    the market: a feed publishes only when the price moved by its deviation threshold, so
+    one update can step over the edge from within that distance. A path counts as leaving
+    once it comes within ``oracle_lag`` of the edge, on every slot whose set is wider than
+    twice the lag (a narrower set cannot be kept ahead of the oracle's steps: re-proving
+    would not help, and the lag is left out there)."""
     if not isinstance(risk, FeedRisk):
         risk = FeedRisk.constant(risk)
     live = [s for s in slots if s.proven]
@@ -160,6 +171,8 @@ def leave_probability(
         price = np.rint(ratio * float(current[s.name]))
         move = (price - s.proven) / s.proven  # statistics only: floats
         bound = s.limit / float(BPS_ONE * BPS_ONE)
+        if bound > 2 * oracle_lag:
+            bound -= oracle_lag
         hit = np.abs(move) > bound if s.is_market else -move > bound
         out |= hit.any(axis=1)
     return float(out.mean())
@@ -292,6 +305,8 @@ class GuardConfig:
     interval: float = 5.0
     block_margin_s: float = DEFAULT_BLOCK_MARGIN_S
     lapse_margin_s: float = DEFAULT_LAPSE_MARGIN_S
+    # how far an oracle answer may trail the market (its deviation threshold), relative
+    oracle_lag: float = DEFAULT_ORACLE_LAG
 
 
 @dataclass(frozen=True)
@@ -407,7 +422,7 @@ class Guardian:
             client, g.address
         )
         horizon = self.state.prove_s + self.config.block_margin_s
-        p = leave_probability(slots, current, self.risk, horizon)
+        p = leave_probability(slots, current, self.risk, horizon, oracle_lag=self.config.oracle_lag)
         decision = decide(
             now=status.now,
             shock_at=state.shock_at,

@@ -348,7 +348,7 @@ def _guardian_act(
     out.print(
         f"\n[bold]15. {trader.name}'s guardian[/] (`zkmargin guard`) watches the oracle: it "
         "re-proves when the chance of leaving the proven set before a proof could land "
-        "exceeds 5%"
+        "exceeds 5%, counting that one oracle update may step 0.5% at once"
     )
     admin = dev_signer(0)
     proven = client.account_state(trader.signer.address).proven_prices[0]

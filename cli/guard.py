@@ -65,6 +65,14 @@ def _pairs(values: tuple[str, ...], option: str) -> list[tuple[str, str]]:
     help="Seconds added to the proving time for the transaction to be mined.",
 )
 @click.option(
+    "--oracle-lag",
+    default="0.5%",
+    show_default=True,
+    metavar="MOVE",
+    help="How far an oracle answer may trail the market (the feeds' deviation "
+    "threshold): re-prove as if the edge of the proven set were that much nearer.",
+)
+@click.option(
     "--lapse-margin",
     type=click.FloatRange(0),
     default=600.0,
@@ -93,6 +101,7 @@ def guard(
     observe_every: float,
     interval: float,
     block_margin: float,
+    oracle_lag: str,
     lapse_margin: float,
     state_file: Path | None,
     backend: str | None,
@@ -136,6 +145,7 @@ def guard(
         interval=interval,
         block_margin_s=block_margin,
         lapse_margin_s=lapse_margin,
+        oracle_lag=parse_percent(oracle_lag, "--oracle-lag"),
     )
     stop = threading.Event()
     with Prover(backend=backend) as prover:

@@ -106,6 +106,22 @@ def test_leave_probability() -> None:
     assert 0.05 < short < longer < 1.0
 
 
+def test_oracle_lag_moves_the_edge_nearer() -> None:
+    """0.4% from the edge at 5%/day, a 30 s horizon cannot get there (p = 0), but one
+    0.5% oracle step can: with the lag the guardian re-proves (p = 1). A set narrower than
+    twice the lag keeps its own edge (re-proving could not stay ahead of the oracle)."""
+    p0 = 2_000 * 10**8
+    vol = {"ETH/USD": 0.05}
+    near = {"ETH-USD": 2_087 * 10**8}  # +4.35%: 0.4% inside the 4.75% edge
+    assert leave_probability([_slot(p0)], near, vol, 30) == 0.0
+    assert leave_probability([_slot(p0)], near, vol, 30, oracle_lag=0.005) > 0.99
+    far = {"ETH-USD": 2_075 * 10**8}  # 1% inside: two steps away
+    assert leave_probability([_slot(p0)], far, vol, 30, oracle_lag=0.005) == 0.0
+    narrow = _slot(p0, limit=80 * 9_500)  # 0.76% set, under twice the 0.5% lag
+    inside = {"ETH-USD": p0 + 3 * p0 // 1000}  # +0.3%: outside it if the lag applied
+    assert leave_probability([narrow], inside, vol, 30, oracle_lag=0.005) == 0.0
+
+
 def test_needed_top_up_is_exact() -> None:
     data = MarketData(
         markets={"ETH-USD": MarketParams(Bps(500), Bps(1000))},
@@ -202,15 +218,15 @@ def test_reproves_a_flagged_account(
 def test_reproves_when_prices_are_likely_to_leave_the_set_soon(
     setup: Setup, chain_snapshot: LocalSystem, prover: Prover, tmp_path: Path
 ) -> None:
-    """Proven at 2 000, the shrunk set ends at 1 905 (4.75%). At 1 910, 2.9 standard
-    deviations of a 29 s move (5% daily) from the edge: under 5%, wait. At 1 905.1,
-    a hair inside: prove before any keeper can flag."""
+    """Proven at 2 000, the shrunk set ends at 1 905 (4.75%); one 0.5% oracle step (the
+    default lag) is 10. At 1 925, 20 from the edge, wait. At 1 914, one oracle update could
+    step over the edge: prove before any keeper can flag."""
     client = setup.system.client
     lines: list[str] = []
     g = guardian(setup, prover, tmp_path / "guard.json", lines)
-    refresh(client, "1910")
+    refresh(client, "1925")
     assert g.step() == {}
-    refresh(client, "1905.1")
+    refresh(client, "1914")
     nonce = client.account_state(TRADER.address).nonce
     assert g.step() == {TRADER.address: "proved"}
     assert "chance of leaving the proven set within 29 s (> 5%)" in lines[-1]
