@@ -44,6 +44,7 @@ from zkmargin.riskfile import DEFAULT_SHAPE, RiskFile, RiskShape, check_fits, ri
 from zkmargin.units import (
     ADDRESS_BITS,
     BALANCE_BITS,
+    BALANCE_DECIMALS,
     PRICE_BITS,
     SIZE_BITS,
     SNARK_SCALAR_FIELD,
@@ -205,6 +206,86 @@ class PortfolioStatement:
             engine=engine_word & mask,
             chain_id=engine_word >> ADDRESS_BITS,
         )
+
+
+# the modeWord of each engine entry point (IPortfolioEngine): open, proveMargin, withdraw
+ENGINE_MODES: Final = {
+    "open": (PortfolioMode.INITIAL, True),
+    "prove": (PortfolioMode.MAINTENANCE, False),
+    "withdraw": (PortfolioMode.WITHDRAWAL, False),
+}
+
+
+def normalised_balance(amount: int, decimals: int) -> int:
+    """A token amount in 1e-18 token (the engine's ``balanceWords``): amount·10^(18 − d)."""
+    if not 0 <= decimals <= BALANCE_DECIMALS:
+        raise InputError(f"decimals: {decimals} is outside 0..{BALANCE_DECIMALS}")
+    scale: int = 10 ** (BALANCE_DECIMALS - decimals)
+    return amount * scale
+
+
+def engine_public_inputs(
+    *,
+    commitment: int,
+    market_prices: Sequence[int | None],
+    collateral_prices: Sequence[int | None],
+    balances: Sequence[int],
+    risk_commitment: int,
+    mode: PortfolioMode,
+    opening: bool = False,
+    account: int,
+    nonce: int,
+    engine: int,
+    chain_id: int,
+    shape: RiskShape = DEFAULT_SHAPE,
+) -> list[int]:
+    """The public inputs ``PortfolioEngine`` verifies, in its order (IPortfolioEngine):
+    commitment, priceWords[0..1], balanceWords, riskCommitment, modeWord, accountNonce,
+    engineChain. Prices (1e-8 quote) by market id then asset id; an unlisted slot (``None``
+    or past the end of the list) is padded with price 1; balances normalised to 1e-18
+    token (:func:`normalised_balance`), 0 past the end. Every value out of its range is an
+    :class:`InputError` naming it (the engine could not have built it)."""
+    prices = _padded("market_prices", market_prices, shape.markets)
+    prices += _padded("collateral_prices", collateral_prices, shape.collateral)
+    if len(balances) > shape.collateral:
+        raise InputError(f"balances: {len(balances)} given; the circuit has {shape.collateral}")
+    padded_balances = [*balances, *([0] * (shape.collateral - len(balances)))]
+    for c, bal in enumerate(padded_balances):
+        if not 0 <= bal < 2**BALANCE_BITS:
+            raise InputError(f"balances[{c}]: {bal} is out of range (0 <= balance < 2^96)")
+    for label, value, bits in (
+        ("account", account, ADDRESS_BITS),
+        ("engine", engine, ADDRESS_BITS),
+        ("nonce", nonce, 64),
+        ("chain_id", chain_id, 64),
+        ("commitment", commitment, SNARK_SCALAR_FIELD.bit_length()),
+        ("risk_commitment", risk_commitment, SNARK_SCALAR_FIELD.bit_length()),
+    ):
+        if not 0 <= value < min(2**bits, SNARK_SCALAR_FIELD):
+            raise InputError(f"{label}: {value} is out of range")
+    statement = PortfolioStatement(
+        commitment=commitment,
+        prices=tuple(prices),
+        balances=tuple(padded_balances),
+        risk_commitment=risk_commitment,
+        mode=mode,
+        opening=opening,
+        account=account,
+        nonce=nonce,
+        engine=engine,
+        chain_id=chain_id,
+    )
+    return statement.public_signals()
+
+
+def _padded(label: str, prices: Sequence[int | None], slots: int) -> list[int]:
+    if len(prices) > slots:
+        raise InputError(f"{label}: {len(prices)} given; the circuit has {slots} slots")
+    out = [PAD_PRICE if p is None else p for p in prices] + [PAD_PRICE] * (slots - len(prices))
+    for i, price in enumerate(out):
+        if not 0 < price < 2**PRICE_BITS:
+            raise InputError(f"{label}[{i}]: {price} is out of range (0 < price < 2^64)")
+    return out
 
 
 @dataclass(frozen=True)
