@@ -123,6 +123,9 @@ interface IPortfolioEngine {
         uint16[8] deltaBps; // |δ_j| (bps), for the option close fee
         uint40 publishedAt;
         uint40 firstExpiry; // earliest expiry of an unsettled listed series (max if none)
+        uint8 marketCount; // listings when published (the words agree with them)
+        uint8 collateralCount;
+        uint8 seriesCount;
     }
 
     /// @notice An account as the engine keeps it (positions stay private).
@@ -246,6 +249,9 @@ interface IPortfolioEngine {
     /// @dev The current risk epoch carries a series that has expired: a new epoch (with the
     ///      settlement) must be published before proofs are accepted.
     error PortfolioEngine__EpochExpired(uint32 epoch);
+    /// @dev A market, asset or series was listed after the current epoch was published: a
+    ///      new epoch that covers it must be published before proofs are accepted.
+    error PortfolioEngine__ListingsChanged();
     /// @dev A listed feed is stale: {open} and {withdraw} are refused.
     error PortfolioEngine__FeedsStale();
     error PortfolioEngine__ZeroAmount();
