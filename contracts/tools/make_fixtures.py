@@ -301,13 +301,21 @@ def portfolio_book() -> Any:
 def portfolio_payload() -> dict[str, Any]:
     """What needs no proof: the risk words and commitment, the book's slots and commitment
     (zkmargin's Python hashing, which the on-chain Poseidon must reproduce)."""
-    from zkmargin.portfolio_encoding import chunked_hash, portfolio_commitment, slots
+    from zkmargin.portfolio import PortfolioMode
+    from zkmargin.portfolio_encoding import (
+        chunked_hash,
+        encode_portfolio,
+        portfolio_commitment,
+        slots,
+    )
     from zkmargin.riskfile import DEFAULT_SHAPE, risk_words
 
     risk = portfolio_risk()
     words = risk_words(risk)
     book = portfolio_book()
     slot_words = slots(book, risk, DEFAULT_SHAPE)
+    binding = Binding(chain_id=CHAIN_ID, engine=PORTFOLIO_ENGINE, nonce=0)
+    initial = encode_portfolio(book, risk, mode=PortfolioMode.INITIAL, binding=binding)
     return {
         "engine": addr(PORTFOLIO_ENGINE),
         "carol": addr(CAROL),
@@ -325,6 +333,9 @@ def portfolio_payload() -> dict[str, Any]:
             "slots": [str(w) for w in slot_words],
             "digest": str(chunked_hash(slot_words)),
             "commitment": str(portfolio_commitment(book, risk)),
+            # the encoder's public signals of an initial-mode statement at nonce 0 (the
+            # opening statement differs only in its modeWord, 5 instead of 1)
+            "initialInputs": [str(w) for w in initial.statement.public_signals()],
         },
     }
 
