@@ -11,11 +11,14 @@ The deployment mirrors contracts/test/utils/PortfolioBase.sol (listing order = i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from test_portfolio_cli import run
 
 from chain.artifacts import load_artifact
 from chain.errors import ChainError, PublicInputsMismatch, RevertError
@@ -25,7 +28,15 @@ from chain.rpc import Contract, deploy_contract
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
 from zkmargin.errors import InputError, InsufficientMargin
-from zkmargin.portfolio import PortfolioAccount, PortfolioMode, PortfolioPosition, evaluate
+from zkmargin.jsonio import PRIVATE, write_json
+from zkmargin.portfolio import (
+    PortfolioAccount,
+    PortfolioMode,
+    PortfolioPosition,
+    evaluate,
+    load_portfolio_account,
+    portfolio_account_to_json,
+)
 from zkmargin.portfolio_encoding import portfolio_commitment
 from zkmargin.riskfile import (
     OptionSeries,
@@ -33,6 +44,7 @@ from zkmargin.riskfile import (
     PortfolioMarket,
     RiskFile,
     risk_commitment,
+    risk_file_to_json,
 )
 from zkmargin.units import Balance, Bps, Price, Size
 
@@ -173,7 +185,9 @@ def test_publication_is_the_risk_files_commitment(stack: Stack) -> None:
         client.check_risk_file(fewer)
 
 
-def test_open_prove_withdraw_close(stack: Stack, prover: Prover) -> None:
+def test_open_prove_withdraw_close(
+    stack: Stack, prover: Prover, chain_snapshot: LocalSystem
+) -> None:
     client, risk = stack.client, stack.risk
     trader = dev_signer(3)
     stack.tokens["USDC"].transact(stack.owner, "mint", trader.address, 3000 * USDC_UNIT)
@@ -256,3 +270,112 @@ def test_refusals_are_one_line(stack: Stack, prover: Prover, chain_snapshot: Loc
         client.close(trader, replace(planned, salt=planned.salt + 1), risk)
     with pytest.raises(RevertError, match=r"PortfolioEngine__InsideProvenSet"):
         client.flag(stack.owner, trader.address)
+
+
+# ---------------------------------------------------------------- zkmargin portfolio
+
+
+def cli(capsys: pytest.CaptureFixture[str], stack: Stack, risk_file: Path, *argv: str) -> Any:
+    engine = ["--engine", stack.client.engine.address, "--rpc-url", stack.client.chain.rpc_url]
+    # the command's own arguments last: an --engine among them overrides the stack's
+    return run(capsys, "portfolio", argv[0], *engine, "-m", str(risk_file), *argv[1:])
+
+
+def test_cli_open_submit_withdraw_close(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, stack: Stack, chain_snapshot: LocalSystem
+) -> None:
+    trader = dev_signer(6)
+    stack.tokens["USDC"].transact(stack.owner, "mint", trader.address, 3000 * USDC_UNIT)
+    risk_file = tmp_path / "risk.json"
+    risk_file.write_text(json.dumps(risk_file_to_json(stack.risk)))
+    account = tmp_path / "hedge.account.json"
+    write_json(account, portfolio_account_to_json(hedge(trader.address)), mode=PRIVATE)
+
+    code, out, err = cli(capsys, stack, risk_file, "deposit", str(account), "USDC", "3000")
+    assert code == 0, err
+    assert out.startswith(f"deposited 3000 USDC for {trader.address}: engine balance 3000 USDC")
+
+    code, out, err = cli(capsys, stack, risk_file, "open", str(account))
+    assert code == 0, err
+    assert out.startswith("opened portfolio account: portfolio proof in ")
+    assert f"entries at the marks (ETH-USD 2000, {PUT} 60)" in out
+    saved = load_portfolio_account(account, stack.risk)
+    assert [p.entry for p in saved.positions] == [2000 * ONE, 60 * ONE] and saved.salt != 1
+    assert account.stat().st_mode & 0o777 == 0o600
+    assert set(tmp_path.iterdir()) == {risk_file, account}  # no pending file left
+    commitment = stack.client.account_state(trader.address).commitment
+    assert commitment == portfolio_commitment(saved, stack.risk)
+
+    code, out, _ = cli(capsys, stack, risk_file, "status", str(account))
+    assert code == 0 and "open, commitment " in out and "nonce 1, last proof opening" in out
+
+    code, out, err = cli(capsys, stack, risk_file, "submit", str(account))
+    assert code == 0, err
+    assert out.startswith("maintenance margin proven (nonce 1): portfolio proof in ")
+
+    # all but 100 USDC: short of initial margin, refused before proving, one line, exit 1
+    code, out, err = cli(capsys, stack, risk_file, "withdraw", str(account), "USDC", "2900")
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: insufficient margin: equity ")
+
+    code, out, err = cli(capsys, stack, risk_file, "withdraw", str(account), "USDC", "250")
+    assert code == 0, err
+    assert out.startswith("withdrew 250 USDC: portfolio proof in ")
+    assert out.endswith("engine balance 2750 USDC\n")
+
+    code, out, err = cli(capsys, stack, risk_file, "close", str(account))
+    assert code == 0, err
+    assert out.startswith("closed: PnL 0, close fee ")
+    assert stack.client.account_state(trader.address).commitment == 0
+
+
+CLI_BAD = {
+    # label -> (args after the subcommand, the whole one-line message)
+    "unknown asset": (["deposit", "{account}", "DAI", "1"],
+                      "ASSET: unknown asset 'DAI' (the risk file lists USDC, WETH)"),
+    "bad amount": (["deposit", "{account}", "USDC", "1e3"],
+                   "AMOUNT: '1e3' is not a plain decimal number (digits with an optional "
+                   "fraction; no sign, exponent or spaces)"),
+    "more decimals than the token": (["deposit", "{account}", "USDC", "0.0000001"],
+                                     "AMOUNT: 0.0000001 has more than 6 decimals and cannot be "
+                                     "represented exactly"),
+    "unknown series": (["settle-series", "ETH-X"],
+                       "SERIES: unknown option series 'ETH-X' (the risk file lists "
+                       f"{PUT}, {CALL})"),
+    "no account open": (["submit", "{account}"],
+                        f"{dev_signer(7).address} has no open portfolio account; open one first"),
+    "bad engine address": (["status", "{account}", "--engine", "0x12"],
+                           "--engine: expected a 0x-prefixed 20-byte hex address, got '0x12'"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("label", sorted(CLI_BAD))
+def test_cli_bad_input_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, stack: Stack, label: str
+) -> None:
+    args, message = CLI_BAD[label]
+    risk_file = tmp_path / "risk.json"
+    risk_file.write_text(json.dumps(risk_file_to_json(stack.risk)))
+    account = tmp_path / "a.account.json"
+    write_json(account, portfolio_account_to_json(hedge(dev_signer(7).address)), mode=PRIVATE)
+    argv = [a.format(account=account) for a in args]
+    code, out, err = cli(capsys, stack, risk_file, *argv)
+    assert code == 2 and out == "", (label, out, err)
+    assert err == f"error: {message}\n", label
+
+
+def test_cli_without_an_engine(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ZKMARGIN_PORTFOLIO_ENGINE", raising=False)
+    risk_file = tmp_path / "risk.json"
+    risk_file.write_text(json.dumps(risk_file_to_json(make_risk(1_900_000_000))))
+    code, out, err = run(
+        capsys, "portfolio", "status", "0x" + "ab" * 20, "-m", str(risk_file),
+        "--deployment", str(tmp_path / "none.json"),
+    )  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: no portfolio engine: give --engine ADDRESS (or $ZKMARGIN_PORTFOLIO_ENGINE); "
+        "the deployment file names none\n"
+    )

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from zkmargin.amounts import parse_fixed
+from zkmargin.amounts import format_fixed, parse_fixed
 from zkmargin.errors import InputError
 from zkmargin.jsonio import expect_mapping, expect_name, expect_object, read_json_file
 from zkmargin.poseidon import poseidon
@@ -215,6 +215,47 @@ def parse_risk_file(data: Any, what: str = "risk file") -> RiskFile:
 
 def load_risk_file(path: Path) -> RiskFile:
     return parse_risk_file(read_json_file(path, "risk file"), f"risk file {path}")
+
+
+def risk_file_to_json(risk: RiskFile) -> dict[str, Any]:
+    """The risk file as JSON (:func:`parse_risk_file` reads it back to ``risk``)."""
+
+    def price(value: int) -> str:
+        return format_fixed(value, PRICE_DECIMALS)
+
+    return {
+        "markets": {
+            n: {"mmr_bps": m.mmr_bps, "imr_bps": m.imr_bps, "floor_bps": m.floor_bps}
+            for n, m in risk.markets.items()
+        },
+        "collateral": {
+            n: {
+                "haircut_bps": c.haircut_bps,
+                "decimals": c.decimals,
+                **({} if c.risk_factor is None else {"risk_factor": c.risk_factor}),
+            }
+            for n, c in risk.collateral.items()
+        },
+        "prices": {n: price(p) for n, p in risk.prices.items()},
+        "portfolio": {
+            "cholesky_bps": [list(row) for row in risk.cholesky_bps],
+            "lambda_mm_bps": risk.lambda_mm_bps,
+            "lambda_im_bps": risk.lambda_im_bps,
+        },
+        "options": {
+            n: {
+                "underlying": o.underlying,
+                "strike": price(o.strike),
+                "expiry": format_time(o.expiry),
+                "kind": o.kind,
+                "mark": price(o.mark),
+                "delta_bps": o.delta_bps,
+                "gamma_charge": price(o.gamma_charge),
+                "vega_charge": price(o.vega_charge),
+            }
+            for n, o in risk.options.items()
+        },
+    }
 
 
 def _parse_markets(raw: Any, what: str) -> dict[str, PortfolioMarket]:
