@@ -38,7 +38,7 @@ from zkmargin.accounts import format_address, fresh_salt
 from zkmargin.amounts import format_fixed
 from zkmargin.encoding import Binding
 from zkmargin.errors import InputError
-from zkmargin.portfolio import PortfolioAccount
+from zkmargin.portfolio import PortfolioAccount, check_expiries
 from zkmargin.portfolio_encoding import (
     ENGINE_MODES,
     PortfolioStatement,
@@ -524,7 +524,8 @@ class PortfolioClient:
             name: Balance(statement.balances[c]) for c, name in enumerate(priced.collateral)
         }
         chain_account = replace(account, collateral=balances)
-        prover.check_portfolio(chain_account, priced, mode, self.chain.timestamp(), opening)
+        self._check_expiries(account, risk)
+        prover.check_portfolio(chain_account, priced, mode, None, opening)
         encoded = encode_portfolio(
             chain_account,
             priced,
@@ -635,6 +636,17 @@ class PortfolioClient:
         return self.engine.transact(signer, "settleSeries", series, round_id)
 
     # ------------------------------------------------------------ helpers
+
+    def _check_expiries(self, account: PortfolioAccount, risk: RiskFile) -> None:
+        """No position in a series expired at the chain's time unless the engine settled it
+        (a settled series is published with mark = intrinsic value and zero greeks)."""
+        names = list(risk.options)
+        unsettled = tuple(
+            p
+            for p in account.positions
+            if not p.option or not self.series(names.index(p.instrument))[4]
+        )
+        check_expiries(replace(account, positions=unsettled), risk, self.chain.timestamp())
 
     def _signer_is(self, signer: Signer, account: PortfolioAccount) -> str:
         who = _address_of(account)

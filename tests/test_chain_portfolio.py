@@ -45,6 +45,7 @@ from zkmargin.riskfile import (
     RiskFile,
     risk_commitment,
     risk_file_to_json,
+    settle_series,
 )
 from zkmargin.units import Balance, Bps, Price, Size
 
@@ -379,3 +380,80 @@ def test_cli_without_an_engine(
         "error: no portfolio engine: give --engine ADDRESS (or $ZKMARGIN_PORTFOLIO_ENGINE); "
         "the deployment file names none\n"
     )
+
+
+def _open_hedge(stack: Stack, prover: Prover, index: int, usdc: int) -> PortfolioAccount:
+    trader = dev_signer(index)
+    stack.tokens["USDC"].transact(stack.owner, "mint", trader.address, usdc * USDC_UNIT)
+    stack.client.deposit(trader, 0, usdc * USDC_UNIT)
+    planned = stack.client.plan_open(hedge(trader.address), stack.risk)
+    stack.client.open(trader, planned, stack.risk, prover)
+    return planned
+
+
+def _refresh(stack: Stack, prices: dict[str, int]) -> None:
+    """A new round on every feed (same answer unless given), at the current block."""
+    for name, feed in stack.feeds.items():
+        answer = prices.get(name, int(feed.call("latestRoundData")[1]))
+        feed.transact(stack.owner, "updateAnswer", answer)
+
+
+def test_settlement_publication_and_close_at_intrinsic(
+    stack: Stack, prover: Prover, chain_snapshot: LocalSystem
+) -> None:
+    """Past expiry: the epoch refuses proofs, an unsettled publication is refused, the
+    client finds each series' settlement round, the settled words (mark = intrinsic,
+    greeks 0, from zkmargin.riskfile.settle_series) are accepted as epoch 2, and close pays
+    the put at its intrinsic value."""
+    client, risk = stack.client, stack.risk
+    planned = _open_hedge(stack, prover, 8, 3000)
+    trader = dev_signer(8)
+    expiry = risk.options[PUT].expiry
+    client.chain.advance_time(expiry - client.chain.timestamp() + 60)
+    _refresh(stack, {"ETH-USD": 1800 * ONE, "WETH": 1800 * ONE})
+    with pytest.raises(RevertError, match=r"PortfolioEngine__EpochExpired"):
+        client.public_inputs(trader.address, MODE_MAINTENANCE)
+    with pytest.raises(RevertError, match=r"PortfolioEngine__SeriesNotSettled"):
+        client.publish_risk(stack.owner, risk)
+    settled = risk
+    for j, name in enumerate((PUT, CALL)):
+        round_id = client.settlement_round(j)
+        assert round_id == int(stack.feeds["ETH-USD"].call("latestRoundData")[0])
+        result = client.settle_series(stack.owner, j)
+        (event,) = client.engine.events(result, "SeriesSettled")
+        assert (int(event.args["roundId"]), int(event.args["price"])) == (round_id, 1800 * ONE)
+        settled = settle_series(settled, name, 1800 * ONE)
+    with pytest.raises(ChainError, match=r"^series 0 is already settled$"):
+        client.settlement_round(0)
+    client.publish_risk(stack.owner, settled)
+    assert client.risk_epoch() == 2 and client.epoch_commitment() == risk_commitment(settled)
+    # the account proves again under the settled epoch, then closes
+    client.prove_margin(trader, planned, settled, prover)
+    result = client.close(trader, planned, settled)
+    (closed,) = client.engine.events(result, "AccountClosed")
+    # perp 1800 − 2000 = −200, put intrinsic 100 − premium 60 = +40
+    assert int(closed.args["pnl"]) == -160 * ONE * ONE
+
+
+def test_flag_liquidate_reclaim(stack: Stack, prover: Prover, chain_snapshot: LocalSystem) -> None:
+    client, risk = stack.client, stack.risk
+    planned = _open_hedge(stack, prover, 9, 400)
+    trader, keeper = dev_signer(9), dev_signer(2)
+    assert not client.flaggable(trader.address)
+    _refresh(stack, {"ETH-USD": 1500 * ONE, "WETH": 1500 * ONE})  # −25 %
+    assert client.flaggable(trader.address)
+    (flagged,) = client.engine.events(client.flag(keeper, trader.address), "Flagged")
+    assert flagged.args["account"] == trader.address
+    client.chain.advance_time(3600 + 1)  # the grace period passes without a proof
+    _refresh(stack, {})
+    assert client.liquidatable(trader.address)
+    result = client.liquidate(keeper, trader.address)
+    assert [e.name for e in client.engine.events(result)] == ["LiquidationRecorded", "Liquidated"]
+    found = client.liquidation(trader.address)
+    assert found is not None and found.nonce == 1 and found.deadline > client.chain.timestamp()
+    (reclaimed,) = client.engine.events(client.reclaim(trader, planned, risk), "Reclaimed")
+    # the perp lost 500, the put is worth its epoch mark (entry 60 = mark 60): −500 in all
+    assert int(reclaimed.args["pnl"]) == -500 * ONE * ONE
+    assert client.liquidation(trader.address) is None
+    with pytest.raises(ChainError, match=r"has no liquidation left to reclaim$"):
+        client.reclaim(trader, planned, risk)
