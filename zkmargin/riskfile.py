@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -407,6 +407,44 @@ class RiskWords:
         ]
         options_digest = poseidon(chunks)
         return poseidon([RISK_DOMAIN_TAG, shape.word, self.params, self.cholesky, options_digest])
+
+    def publish_args(self) -> tuple[int, int, list[int], list[int], list[int]]:
+        """The arguments of ``PortfolioEngine.publishRisk`` (riskParams, riskCholesky,
+        optionValues, optionParams, optionKeys): the engine recomputes :meth:`commitment`
+        from exactly these words."""
+        return (
+            self.params,
+            self.cholesky,
+            list(self.option_values),
+            list(self.option_params),
+            list(self.option_keys),
+        )
+
+
+def intrinsic_value(series: OptionSeries, price: int) -> Price:
+    """A series' value at expiry (1e-8 quote) at the underlying's settlement ``price``."""
+    if series.kind == "call":
+        return Price(max(price - series.strike, 0))
+    return Price(max(series.strike - price, 0))
+
+
+def settle_series(risk: RiskFile, name: str, price: int) -> RiskFile:
+    """``risk`` with series ``name`` published settled at ``price`` (1e-8 quote): the mark
+    is the intrinsic value, δ, gamma and vega charges are 0 (what the engine requires of
+    an expired series once ``settleSeries`` has fixed its price)."""
+    if name not in risk.options:
+        raise InputError(f"options.{name}: unknown option series")
+    if not 0 < price < 2**PRICE_BITS:
+        raise InputError(f"settlement price: {price} is out of range (0 < price < 2^64)")
+    series = risk.options[name]
+    settled = replace(
+        series,
+        mark=intrinsic_value(series, price),
+        delta_bps=0,
+        gamma_charge=Price(0),
+        vega_charge=Price(0),
+    )
+    return replace(risk, options={**risk.options, name: settled})
 
 
 def pack_fields(values: Sequence[int], width: int) -> int:
