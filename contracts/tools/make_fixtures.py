@@ -298,6 +298,42 @@ def portfolio_book() -> Any:
     )
 
 
+SHOCK_PORTFOLIO_PRICES = {"ETH-USD": "2200", "BTC-USD": "60000", "USDC": "1", "WETH": "2000"}
+CAROL_WITHDRAW_USDC = 1_000  # whole USDC withdrawn in the withdrawal proof
+
+
+def portfolio_proofs() -> dict[str, Any]:
+    """Carol's real proofs (nonce order): open (opening, nonce 0), proveMargin (nonce 1) at
+    the setup prices and after ETH +10% (the flag scenario), withdraw 1,000 USDC (nonce 1)."""
+    from dataclasses import replace
+
+    from zkmargin.portfolio import PortfolioMode
+
+    prover = _prover()
+    book = portfolio_book()
+    after = replace(book, collateral={"USDC": tokens((3_000 - CAROL_WITHDRAW_USDC) * E18)})
+    base, shock = portfolio_risk(), portfolio_risk(SHOCK_PORTFOLIO_PRICES)
+    init, mm, wd = PortfolioMode.INITIAL, PortfolioMode.MAINTENANCE, PortfolioMode.WITHDRAWAL
+    jobs = {
+        "carolOpen": (book, base, init, 0, True),
+        "carolProve": (book, base, mm, 1, False),
+        "carolProveShock": (book, shock, mm, 1, False),
+        "carolWithdraw": (after, base, wd, 1, False),
+    }
+    out = {}
+    for name, (account, risk, mode, nonce, opening) in jobs.items():
+        bundle = prover.prove_portfolio(
+            account,
+            risk,
+            mode=mode,
+            binding=Binding(chain_id=CHAIN_ID, engine=PORTFOLIO_ENGINE, nonce=nonce),
+            now=T0,
+            opening=opening,
+        )
+        out[name] = {**evm_proof(bundle.proof), "inputs": [str(v) for v in bundle.public_signals]}
+    return out
+
+
 def portfolio_payload() -> dict[str, Any]:
     """What needs no proof: the risk words and commitment, the book's slots and commitment
     (zkmargin's Python hashing, which the on-chain Poseidon must reproduce)."""
@@ -353,7 +389,13 @@ def write_portfolio(force: bool) -> None:
                 return
         except json.JSONDecodeError:
             pass
-    payload = {"format": FORMAT, "key": key, "chainId": CHAIN_ID, **portfolio_payload()}
+    payload = {
+        "format": FORMAT,
+        "key": key,
+        "chainId": CHAIN_ID,
+        **portfolio_payload(),
+        "proofs": portfolio_proofs(),
+    }
     PORTFOLIO_OUT.parent.mkdir(parents=True, exist_ok=True)
     write_json(PORTFOLIO_OUT, payload)
     print(f"make_fixtures: portfolio -> {PORTFOLIO_OUT.relative_to(REPO)}")
