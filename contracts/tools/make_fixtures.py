@@ -5,9 +5,9 @@ Run from the repository root, after ``zkmargin setup``::
     .venv/bin/python contracts/tools/make_fixtures.py [--force]
 
 Writes ``contracts/test/fixtures/generated/engine.json`` and, for the portfolio engine
-(``contracts/test/utils/PortfolioBase.sol``), ``portfolio.json`` (both git-ignored). Fixtures cannot be
-committed: every proof binds the engine address, the chain id (forge's default 31337) and
-the account's nonce, and the zkey changes with every fresh setup.
+(``contracts/test/utils/PortfolioBase.sol``), ``portfolio.json`` (both git-ignored).
+Fixtures cannot be committed: every proof binds the engine address, the chain id (forge's
+default 31337) and the account's nonce, and the zkey changes with every fresh setup.
 
 The forge tests (``contracts/test/utils/MarginEngineBase.sol``) deploy the engine at a fixed
 address, ``keccak256("zkmargin.test.engine")`` cut to 160 bits, and list the same markets
@@ -270,12 +270,23 @@ def portfolio_risk(prices: dict[str, str] | None = None) -> Any:
         },
         "options": {
             "ETH-C-2500": {
-                "underlying": "ETH-USD", "strike": "2500", "expiry": expiry, "kind": "call",
-                "mark": "41.2", "delta_bps": 2710, "gamma_charge": "9.8", "vega_charge": "6.1",
+                "underlying": "ETH-USD",
+                "strike": "2500",
+                "expiry": expiry,
+                "kind": "call",
+                "mark": "41.2",
+                "delta_bps": 2710,
+                "gamma_charge": "9.8",
+                "vega_charge": "6.1",
             },
             "BTC-P-55000": {
-                "underlying": "BTC-USD", "strike": "55000", "expiry": expiry, "kind": "put",
-                "mark": "1210.5", "delta_bps": -2850, "gamma_charge": "310",
+                "underlying": "BTC-USD",
+                "strike": "55000",
+                "expiry": expiry,
+                "kind": "put",
+                "mark": "1210.5",
+                "delta_bps": -2850,
+                "gamma_charge": "310",
                 "vega_charge": "145",
             },
         },
