@@ -38,6 +38,8 @@ FORGE_TIMEOUT = 900.0
 # The circuits that have an on-chain verifier, in the order the engine's constructor
 # takes them.
 VERIFIED_CIRCUITS = ("isolated", "cross")
+# the portfolio engine's circuit (its verifier is deployed beside the PortfolioEngine)
+PORTFOLIO_CIRCUIT = "portfolio"
 
 
 # name used in code -> (source file under contracts/src, contract name)
@@ -51,6 +53,14 @@ CONTRACTS: dict[str, tuple[str, str]] = {
         verifier_name(c): (f"{verifier_name(c)}.sol", verifier_contract_name(c))
         for c in VERIFIED_CIRCUITS
     },
+    # portfolio margin (chain/deploy.py: deploy_portfolio)
+    "PortfolioEngine": ("PortfolioEngine.sol", "PortfolioEngine"),
+    "PortfolioRisk": ("PortfolioRisk.sol", "PortfolioRisk"),
+    "PortfolioSettlement": ("PortfolioSettlement.sol", "PortfolioSettlement"),
+    verifier_name(PORTFOLIO_CIRCUIT): (
+        f"{verifier_name(PORTFOLIO_CIRCUIT)}.sol",
+        verifier_contract_name(PORTFOLIO_CIRCUIT),
+    ),
     "MockAggregator": ("MockAggregator.sol", "MockAggregator"),
     "MockERC20": ("MockERC20.sol", "MockERC20"),
     # risk governance (chain/governance.py)

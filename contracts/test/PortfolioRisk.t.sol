@@ -62,11 +62,6 @@ contract PortfolioRiskTest is PortfolioBase {
         return PortfolioSettlement.commitmentOf(poseidons[0], poseidons[2], CAROL, book, salt);
     }
 
-    function _carolBook() internal pure returns (IPortfolioEngine.Position[8] memory book) {
-        book[0] = IPortfolioEngine.Position(ETH, true, 1e8, 2_000e8);
-        book[1] = IPortfolioEngine.Position(4, false, 1e8, 41.2e8);
-    }
-
     // ================================================================== publication rules
 
     function test_publishOnlyPublisher() public {

@@ -5,9 +5,9 @@ Run from the repository root, after ``zkmargin setup``::
     .venv/bin/python contracts/tools/make_fixtures.py [--force]
 
 Writes ``contracts/test/fixtures/generated/engine.json`` and, for the portfolio engine
-(``contracts/test/utils/PortfolioBase.sol``), ``portfolio.json`` (both git-ignored). Fixtures cannot be
-committed: every proof binds the engine address, the chain id (forge's default 31337) and
-the account's nonce, and the zkey changes with every fresh setup.
+(``contracts/test/utils/PortfolioBase.sol``), ``portfolio.json`` (both git-ignored).
+Fixtures cannot be committed: every proof binds the engine address, the chain id (forge's
+default 31337) and the account's nonce, and the zkey changes with every fresh setup.
 
 The forge tests (``contracts/test/utils/MarginEngineBase.sol``) deploy the engine at a fixed
 address, ``keccak256("zkmargin.test.engine")`` cut to 160 bits, and list the same markets
@@ -270,12 +270,23 @@ def portfolio_risk(prices: dict[str, str] | None = None) -> Any:
         },
         "options": {
             "ETH-C-2500": {
-                "underlying": "ETH-USD", "strike": "2500", "expiry": expiry, "kind": "call",
-                "mark": "41.2", "delta_bps": 2710, "gamma_charge": "9.8", "vega_charge": "6.1",
+                "underlying": "ETH-USD",
+                "strike": "2500",
+                "expiry": expiry,
+                "kind": "call",
+                "mark": "41.2",
+                "delta_bps": 2710,
+                "gamma_charge": "9.8",
+                "vega_charge": "6.1",
             },
             "BTC-P-55000": {
-                "underlying": "BTC-USD", "strike": "55000", "expiry": expiry, "kind": "put",
-                "mark": "1210.5", "delta_bps": -2850, "gamma_charge": "310",
+                "underlying": "BTC-USD",
+                "strike": "55000",
+                "expiry": expiry,
+                "kind": "put",
+                "mark": "1210.5",
+                "delta_bps": -2850,
+                "gamma_charge": "310",
                 "vega_charge": "145",
             },
         },
@@ -296,6 +307,42 @@ def portfolio_book() -> Any:
             PortfolioPosition("ETH-C-2500", True, False, size(E8), Price(4_120_000_000)),
         ),
     )
+
+
+SHOCK_PORTFOLIO_PRICES = {"ETH-USD": "2200", "BTC-USD": "60000", "USDC": "1", "WETH": "2000"}
+CAROL_WITHDRAW_USDC = 1_000  # whole USDC withdrawn in the withdrawal proof
+
+
+def portfolio_proofs() -> dict[str, Any]:
+    """Carol's real proofs (nonce order): open (opening, nonce 0), proveMargin (nonce 1) at
+    the setup prices and after ETH +10% (the flag scenario), withdraw 1,000 USDC (nonce 1)."""
+    from dataclasses import replace
+
+    from zkmargin.portfolio import PortfolioMode
+
+    prover = _prover()
+    book = portfolio_book()
+    after = replace(book, collateral={"USDC": tokens((3_000 - CAROL_WITHDRAW_USDC) * E18)})
+    base, shock = portfolio_risk(), portfolio_risk(SHOCK_PORTFOLIO_PRICES)
+    init, mm, wd = PortfolioMode.INITIAL, PortfolioMode.MAINTENANCE, PortfolioMode.WITHDRAWAL
+    jobs = {
+        "carolOpen": (book, base, init, 0, True),
+        "carolProve": (book, base, mm, 1, False),
+        "carolProveShock": (book, shock, mm, 1, False),
+        "carolWithdraw": (after, base, wd, 1, False),
+    }
+    out = {}
+    for name, (account, risk, mode, nonce, opening) in jobs.items():
+        bundle = prover.prove_portfolio(
+            account,
+            risk,
+            mode=mode,
+            binding=Binding(chain_id=CHAIN_ID, engine=PORTFOLIO_ENGINE, nonce=nonce),
+            now=T0,
+            opening=opening,
+        )
+        out[name] = {**evm_proof(bundle.proof), "inputs": [str(v) for v in bundle.public_signals]}
+    return out
 
 
 def portfolio_payload() -> dict[str, Any]:
@@ -353,7 +400,13 @@ def write_portfolio(force: bool) -> None:
                 return
         except json.JSONDecodeError:
             pass
-    payload = {"format": FORMAT, "key": key, "chainId": CHAIN_ID, **portfolio_payload()}
+    payload = {
+        "format": FORMAT,
+        "key": key,
+        "chainId": CHAIN_ID,
+        **portfolio_payload(),
+        "proofs": portfolio_proofs(),
+    }
     PORTFOLIO_OUT.parent.mkdir(parents=True, exist_ok=True)
     write_json(PORTFOLIO_OUT, payload)
     print(f"make_fixtures: portfolio -> {PORTFOLIO_OUT.relative_to(REPO)}")

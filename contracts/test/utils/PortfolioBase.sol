@@ -179,6 +179,55 @@ abstract contract PortfolioBase is Test {
         return vm.parseJsonUint(vm.readFile(FIXTURE), key);
     }
 
+    /// @dev A real proof of the fixture (EVM coordinate order).
+    function _proof(string memory name) internal view returns (IPortfolioEngine.Proof memory p) {
+        string memory fx = vm.readFile(FIXTURE);
+        uint256[] memory a = vm.parseJsonUintArray(fx, string.concat(".proofs.", name, ".a"));
+        uint256[] memory b = vm.parseJsonUintArray(fx, string.concat(".proofs.", name, ".b"));
+        uint256[] memory c = vm.parseJsonUintArray(fx, string.concat(".proofs.", name, ".c"));
+        p.a = [a[0], a[1]];
+        p.b = [[b[0], b[1]], [b[2], b[3]]];
+        p.c = [c[0], c[1]];
+    }
+
+    /// @dev The public inputs the fixture's proof `name` was made for.
+    function _proofInputs(string memory name) internal view returns (uint256[8] memory in_) {
+        uint256[] memory v = vm.parseJsonUintArray(vm.readFile(FIXTURE), string.concat(".proofs.", name, ".inputs"));
+        assertEq(v.length, 8, "fixture inputs");
+        for (uint256 i = 0; i < 8; ++i) {
+            in_[i] = v[i];
+        }
+    }
+
+    /// @dev Carol's book (the fixture's): long 1 ETH perp at 2,000, short 1 ETH 2500 call at
+    ///      its mark 41.2.
+    function _carolBook() internal pure returns (IPortfolioEngine.Position[8] memory book) {
+        book[0] = IPortfolioEngine.Position(ETH, true, 1e8, 2_000e8);
+        book[1] = IPortfolioEngine.Position(4, false, 1e8, 41.2e8);
+    }
+
+    function _carolSalt() internal view returns (uint256) {
+        return _fixtureUint(".book.salt");
+    }
+
+    /// @dev Publishes the fixture's epoch, deposits Carol's 3,000 USDC and opens her account
+    ///      with the real opening proof.
+    function _openCarol() internal {
+        _publish(_words());
+        _deposit(CAROL, USDC, CAROL_USDC);
+        vm.prank(CAROL);
+        engine.open(_fixtureUint(".book.commitment"), _proof("carolOpen"));
+    }
+
+    /// @dev Funds a vault with LP money (so it can pay profits).
+    function _fundPool(MarginPool p, MockERC20 token, uint256 amount) internal {
+        token.mint(funder, amount);
+        vm.startPrank(funder);
+        token.approve(address(p), amount);
+        p.deposit(amount, funder);
+        vm.stopPrank();
+    }
+
     function _publish(Words memory w) internal returns (uint32) {
         vm.prank(publisher);
         return engine.publishRisk(w.params, w.chol, w.values, w.oparams, w.keys);
