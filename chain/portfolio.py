@@ -28,7 +28,7 @@ from typing import Any
 
 from eth_utils.address import to_checksum_address
 
-from chain.artifacts import CONTRACTS, load_abis, load_artifact
+from chain.artifacts import load_abis, load_artifact
 from chain.calldata import ProofCalldata, proof_calldata
 from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder
 from chain.rpc import PROOF_MIN_GAS, Chain, Contract, Event, TxResult
@@ -56,16 +56,6 @@ from zkmargin.riskfile import (
     risk_words,
 )
 from zkmargin.units import BALANCE_DECIMALS, PRICE_DECIMALS, Balance, Price
-
-# the portfolio contracts by the names code uses (the deployment registers them too)
-PORTFOLIO_CONTRACTS = {
-    "PortfolioEngine": ("PortfolioEngine.sol", "PortfolioEngine"),
-    "PortfolioVerifier": ("PortfolioVerifier.sol", "PortfolioGroth16Verifier"),
-    "PortfolioRisk": ("PortfolioRisk.sol", "PortfolioRisk"),
-    "PortfolioSettlement": ("PortfolioSettlement.sol", "PortfolioSettlement"),
-}
-for _name, _entry in PORTFOLIO_CONTRACTS.items():
-    CONTRACTS.setdefault(_name, _entry)
 
 # modeWord of each engine entry point (IPortfolioEngine): the views take them as uint8
 MODE_MAINTENANCE = 0

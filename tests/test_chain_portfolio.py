@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_portfolio_cli import run
+from test_portfolio_cli import ROOT, run
 
 from chain.artifacts import load_artifact
 from chain.errors import ChainError, PublicInputsMismatch, RevertError
@@ -457,3 +457,24 @@ def test_flag_liquidate_reclaim(stack: Stack, prover: Prover, chain_snapshot: Lo
     assert client.liquidation(trader.address) is None
     with pytest.raises(ChainError, match=r"has no liquidation left to reclaim$"):
         client.reclaim(trader, planned, risk)
+
+
+def test_cli_finds_the_engine_in_the_deployment_file(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    chain_system: LocalSystem,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without --engine, the deployment file's PortfolioEngine (chain/deploy.py deploys it
+    beside the rate-based engine, with examples/risk.json's listings) and its RPC URL."""
+    monkeypatch.delenv("ZKMARGIN_PORTFOLIO_ENGINE", raising=False)
+    monkeypatch.delenv("ZKMARGIN_RPC_URL", raising=False)
+    deployment = tmp_path / "deployment.json"
+    chain_system.deployment.save(deployment)
+    who = dev_signer(7).address
+    code, out, err = run(
+        capsys, "portfolio", "status", who, "-m", str(ROOT / "examples" / "risk.json"),
+        "--deployment", str(deployment),
+    )  # fmt: skip
+    assert code == 0, err
+    assert out == f"{who}: no open portfolio account (nonce 0); held 0 USDC, 0 WETH\n"
