@@ -1,9 +1,9 @@
-"""Contract artifacts: forge's build output and circomlibjs' Poseidon(4) bytecode.
+"""Contract artifacts: forge's build output and circomlibjs' Poseidon bytecode.
 
 ``forge build`` (``bash contracts/tools/forge-test.sh``) writes
 ``contracts/out/<File>.sol/<Contract>.json`` with ``abi`` and ``bytecode.object``.
-``zkmargin setup`` writes ``contracts/src/generated/Poseidon4.json`` (bytecode + ABI) and
-the two Groth16 verifiers' Solidity, which forge then compiles.
+``zkmargin setup`` writes ``contracts/src/generated/Poseidon{2,3,4,5}.json`` (bytecode + ABI)
+and the Groth16 verifiers' Solidity, which forge then compiles.
 
 Each artifact's metadata lists the keccak256 of every source it was compiled from;
 :func:`ensure_built` compares them with the files on disk and runs ``forge build``
@@ -23,7 +23,12 @@ from typing import Any
 
 from eth_utils.crypto import keccak
 
-from prover.solidity import verifier_contract_name, verifier_name
+from prover.solidity import (
+    POSEIDON_WIDTHS,
+    poseidon_json_name,
+    verifier_contract_name,
+    verifier_name,
+)
 from zkmargin.errors import ArtifactError, ToolError
 from zkmargin.paths import project_root
 from zkmargin.toolrun import run_tool
@@ -33,6 +38,8 @@ FORGE_TIMEOUT = 900.0
 # The circuits that have an on-chain verifier, in the order the engine's constructor
 # takes them.
 VERIFIED_CIRCUITS = ("isolated", "cross")
+# the portfolio engine's circuit (its verifier is deployed beside the PortfolioEngine)
+PORTFOLIO_CIRCUIT = "portfolio"
 
 
 # name used in code -> (source file under contracts/src, contract name)
@@ -46,6 +53,14 @@ CONTRACTS: dict[str, tuple[str, str]] = {
         verifier_name(c): (f"{verifier_name(c)}.sol", verifier_contract_name(c))
         for c in VERIFIED_CIRCUITS
     },
+    # portfolio margin (chain/deploy.py: deploy_portfolio)
+    "PortfolioEngine": ("PortfolioEngine.sol", "PortfolioEngine"),
+    "PortfolioRisk": ("PortfolioRisk.sol", "PortfolioRisk"),
+    "PortfolioSettlement": ("PortfolioSettlement.sol", "PortfolioSettlement"),
+    verifier_name(PORTFOLIO_CIRCUIT): (
+        f"{verifier_name(PORTFOLIO_CIRCUIT)}.sol",
+        verifier_contract_name(PORTFOLIO_CIRCUIT),
+    ),
     "MockAggregator": ("MockAggregator.sol", "MockAggregator"),
     "MockERC20": ("MockERC20.sol", "MockERC20"),
     # risk governance (chain/governance.py)
@@ -63,8 +78,12 @@ def out_dir() -> Path:
     return contracts_dir() / "out"
 
 
-def poseidon_json() -> Path:
-    return contracts_dir() / "src" / "generated" / "Poseidon4.json"
+def poseidon_json(inputs: int = 4) -> Path:
+    return contracts_dir() / "src" / "generated" / poseidon_json_name(inputs)
+
+
+# artifact name -> width: "Poseidon2" .. "Poseidon5"
+POSEIDON_ARTIFACTS = {f"Poseidon{n}": n for n in POSEIDON_WIDTHS}
 
 
 @dataclass(frozen=True)
@@ -121,8 +140,8 @@ def _read_json(path: Path) -> Any:
 
 def load_artifact(name: str) -> ContractArtifact:
     """A forge artifact by its name in :data:`CONTRACTS` (no staleness check)."""
-    if name == "Poseidon4":
-        return poseidon_artifact()
+    if name in POSEIDON_ARTIFACTS:
+        return poseidon_artifact(POSEIDON_ARTIFACTS[name])
     if name not in CONTRACTS:
         raise ArtifactError(f"unknown contract {name!r}")
     data = _read_json(_artifact_path(name))
@@ -142,17 +161,19 @@ def load_artifact(name: str) -> ContractArtifact:
     return ContractArtifact(name, data["abi"], bytes.fromhex(text), sources, refs)
 
 
-def poseidon_artifact() -> ContractArtifact:
-    """circomlibjs' Poseidon contract for 4 inputs (made by ``zkmargin setup``)."""
-    data = _read_json(poseidon_json())
+def poseidon_artifact(inputs: int = 4) -> ContractArtifact:
+    """circomlibjs' Poseidon contract for ``inputs`` inputs (made by ``zkmargin setup``)."""
+    if inputs not in POSEIDON_WIDTHS:
+        raise ArtifactError(f"no Poseidon contract for {inputs} inputs (have {POSEIDON_WIDTHS})")
+    data = _read_json(poseidon_json(inputs))
     code = str(data["bytecode"]).removeprefix("0x")
-    # circomlibjs' ABI has two `poseidon` overloads (bytes32[4] and uint256[4]); keep uint256.
+    # circomlibjs' ABI has two `poseidon` overloads (bytes32[n] and uint256[n]); keep uint256.
     abi = [
         entry
         for entry in data["abi"]
-        if not any(i.get("type") == "bytes32[4]" for i in entry.get("inputs", []))
+        if not any(i.get("type") == f"bytes32[{inputs}]" for i in entry.get("inputs", []))
     ]
-    return ContractArtifact("Poseidon4", abi, bytes.fromhex(code), {})
+    return ContractArtifact(f"Poseidon{inputs}", abi, bytes.fromhex(code), {})
 
 
 def missing_or_stale() -> list[str]:
@@ -174,8 +195,9 @@ def _quiet(_: str) -> None:
 
 def ensure_built(log: Callable[[str], None] = _quiet) -> None:
     """Run ``forge build`` (offline) if an artifact is missing or stale; check the result."""
-    if not poseidon_json().exists():
-        raise ArtifactError(f"{poseidon_json()}: missing; run `zkmargin setup` first")
+    for inputs in POSEIDON_WIDTHS:
+        if not poseidon_json(inputs).exists():
+            raise ArtifactError(f"{poseidon_json(inputs)}: missing; run `zkmargin setup` first")
     bad = missing_or_stale()
     if not bad:
         return

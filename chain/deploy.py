@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,19 @@ from eth_utils.address import to_checksum_address
 
 from chain.anvil import chain_dir
 from chain.artifacts import (
+    PORTFOLIO_CIRCUIT,
     VERIFIED_CIRCUITS,
     ContractArtifact,
     ensure_built,
     load_artifact,
 )
 from chain.errors import ChainError
-from chain.governance import LOCAL_GOVERNANCE, GovernanceSpec, deploy_governance
+from chain.governance import (
+    LOCAL_GOVERNANCE,
+    ZERO_SALT,
+    GovernanceSpec,
+    deploy_governance,
+)
 from chain.markets import AssetListing, MarketListing, build_market_data
 from chain.rpc import Chain, Contract, TxResult, deploy_contract
 from chain.signers import Signer, dev_signers
@@ -52,6 +58,15 @@ from zkmargin.amounts import parse_fixed
 from zkmargin.errors import InputError
 from zkmargin.jsonio import read_json_file, write_json
 from zkmargin.model import MarketData
+from zkmargin.paths import project_root
+from zkmargin.riskfile import (
+    DEFAULT_SHAPE,
+    KIND_CALL,
+    KIND_PUT,
+    RiskFile,
+    load_risk_file,
+    risk_words,
+)
 from zkmargin.units import PRICE_BITS, PRICE_DECIMALS
 
 DEPLOYMENT_FORMAT = 1
@@ -126,6 +141,24 @@ class SystemSpec:
             lambda feed: prices[feed],
             haircuts=haircuts,
         )
+
+
+@dataclass(frozen=True)
+class PortfolioSpec:
+    """The portfolio engine beside the rate-based one (docs/portfolio.md, "On-chain").
+
+    Its markets and collateral are the system's (same feeds, same ids: the risk file must
+    list them in the same order); its series are the risk file's options that have not
+    expired at deployment; the risk file's floors, haircuts, diagonal entries of L and λ_MM
+    become the listed minimums (a publication may tighten them, never loosen them); and
+    the file's words are published as the first risk epoch.
+    """
+
+    risk_file: Path = Path("examples") / "risk.json"
+    proof_lifetime: int = 86400
+    grace_period: int = 600
+    liquidation_penalty_bps: int = 500
+    publisher: str | None = None  # default: the deployer
 
 
 # Feeds with different decimals on purpose (BTC/USD has 18, as some Chainlink feeds do):
@@ -380,13 +413,15 @@ def deploy_system(
     log: Callable[[str], None] = _quiet,
     build: bool = True,
     governance: GovernanceSpec | None = LOCAL_GOVERNANCE,
+    portfolio: PortfolioSpec | None = PortfolioSpec(),
 ) -> tuple[Deployment, list[TxResult]]:
     """Deploy everything in ``spec`` from ``deployer`` (the engine's owner).
 
     With ``governance`` (the default), a TimelockController, VolatilityMonitor and
     RiskGovernor follow, and the governor becomes the engine's owner (chain/governance.py;
     ``deployer`` is the timelock's proposer and the risk publisher). ``None``: the
-    deployer keeps the engine.
+    deployer keeps the engine. With ``portfolio`` (the default), the PortfolioEngine is
+    deployed beside it by :func:`deploy_portfolio` (owner: the timelock when there is one).
     """
     if build:
         ensure_built(log)
@@ -491,6 +526,19 @@ def deploy_system(
         governed = gov.addresses
         d.gas.update(gov.gas)
         d.results.extend(gov.results)
+    portfolio_contracts: dict[str, str] = {}
+    portfolio_params: dict[str, int] = {}
+    if portfolio is not None:
+        portfolio_contracts, portfolio_params = deploy_portfolio(
+            d,
+            spec,
+            portfolio,
+            oracle=oracle.address,
+            feeds={name: c.address for name, c in feeds.items()},
+            tokens={name: c.address for name, c in tokens.items()},
+            poseidon4=poseidon.address,
+            timelock=governed.get("TimelockController"),
+        )
     deployment = Deployment(
         chain_id=chain.chain_id,
         rpc_url=chain.rpc_url,
@@ -503,6 +551,7 @@ def deploy_system(
             "StressCheck": stress_check.address,
             **{f"MarginPool {name}": p.address for name, p in pools.items()},
             **governed,
+            **portfolio_contracts,
         },
         feeds=tuple(feed_info),
         markets=tuple(markets),
@@ -514,6 +563,7 @@ def deploy_system(
             "pool_withdraw_delay": spec.pool_delay,
             "pool_execution_window": spec.pool_window,
             **({"timelock_delay": governance.timelock_delay} if governance else {}),
+            **portfolio_params,
         },
         owner=governed.get("RiskGovernor", deployer.address),
         block=start_block + 1,
@@ -522,3 +572,156 @@ def deploy_system(
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
     return deployment, d.results
+
+
+# ---------------------------------------------------------------- the portfolio engine
+
+
+def portfolio_risk_for(spec: SystemSpec, pspec: PortfolioSpec, now: int) -> RiskFile:
+    """The risk file of ``pspec`` checked against the system's listings (same markets and
+    assets in the same order), without the series that expired at ``now``."""
+    path = pspec.risk_file if pspec.risk_file.is_absolute() else project_root() / pspec.risk_file
+    risk = load_risk_file(path)
+    markets = [m.name for m in spec.markets]
+    assets = [a.name for a in spec.assets]
+    if list(risk.markets) != markets or list(risk.collateral) != assets:
+        raise InputError(
+            f"{path}: lists markets {list(risk.markets)} and collateral {list(risk.collateral)}; "
+            f"the deployment lists {markets} and {assets} (same order needed: ids are shared)"
+        )
+    live = {name: s for name, s in risk.options.items() if s.expiry > now}
+    return replace(risk, options=live)
+
+
+def deploy_portfolio(
+    d: _Deployer,
+    spec: SystemSpec,
+    pspec: PortfolioSpec,
+    *,
+    oracle: str,
+    feeds: Mapping[str, str],
+    tokens: Mapping[str, str],
+    poseidon4: str,
+    timelock: str | None,
+) -> tuple[dict[str, str], dict[str, int]]:
+    """Deploy the PortfolioEngine (docs/portfolio.md, "On-chain"): Poseidon2/3/5 (Poseidon4
+    is shared), the generated PortfolioVerifier, its two libraries, the engine (owner the
+    deployer until the end; publisher ``pspec.publisher`` or the deployer), its listings
+    with the risk file's values as minimums, one MarginPool vault per asset (its own: LPs
+    choose between the rate-based and the portfolio book), the first risk epoch; then the
+    owner becomes ``timelock`` (transferOwnership, and acceptOwnership scheduled through
+    the timelock and executed after its delay; on anvil the clock is advanced). Returns
+    the contracts and parameters for the deployment file."""
+    chain, deployer, log = d.chain, d.signer, d.log
+    risk = portfolio_risk_for(spec, pspec, chain.timestamp())
+    poseidons = {n: d.deploy(f"Poseidon{n}", load_artifact(f"Poseidon{n}")) for n in (2, 3, 5)}
+    verifier = d.deploy(
+        verifier_name(PORTFOLIO_CIRCUIT), load_artifact(verifier_name(PORTFOLIO_CIRCUIT))
+    )
+    libs = {
+        n: d.deploy(n, load_artifact(n)).address for n in ("PortfolioRisk", "PortfolioSettlement")
+    }
+    publisher = pspec.publisher or deployer.address
+    engine = d.deploy(
+        "PortfolioEngine",
+        load_artifact("PortfolioEngine"),
+        deployer.address,
+        oracle,
+        verifier.address,
+        [poseidons[2].address, poseidons[3].address, poseidon4, poseidons[5].address],
+        publisher,
+        pspec.proof_lifetime,
+        pspec.grace_period,
+        pspec.liquidation_penalty_bps,
+        libraries=libs,
+    )
+    names = list(risk.markets)
+    for k, m in enumerate(spec.markets):
+        diag = risk.cholesky_bps[k][k]
+        d.tx(
+            engine,
+            "listMarket",
+            feeds[m.feed],
+            m.close_fee_bps,
+            risk.markets[m.name].floor_bps,
+            diag,
+        )
+    for a in spec.assets:
+        coll = risk.collateral[a.name]
+        factor = 0 if coll.risk_factor is None else 1 + names.index(coll.risk_factor)
+        d.tx(engine, "listCollateral", tokens[a.name], feeds[a.feed], factor, coll.haircut_bps)
+    for series in risk.options.values():
+        kind = KIND_CALL if series.kind == "call" else KIND_PUT
+        d.tx(
+            engine, "listSeries", names.index(series.underlying), series.strike, series.expiry, kind
+        )
+    d.tx(engine, "setMinLambdaMM", risk.lambda_mm_bps)
+    pools: dict[str, Contract] = {}
+    for i, a in enumerate(spec.assets):
+        pools[a.name] = d.deploy(
+            f"PortfolioPool {a.name}",
+            load_artifact("MarginPool"),
+            tokens[a.name],
+            f"zkmargin portfolio {a.name} pool",
+            f"zpp{a.name}",
+            deployer.address,
+            spec.pool_delay,
+            spec.pool_window,
+        )
+        d.tx(pools[a.name], "setEngine", engine.address)
+        d.tx(engine, "setPool", i, pools[a.name].address)
+        amount = _tokens(a.pool, a.decimals, f"asset {a.name} pool")
+        if amount:  # the deployer is the first LP here too (mock tokens)
+            token = Contract(chain, tokens[a.name], load_artifact("MockERC20").abi, a.name)
+            d.tx(token, "mint", deployer.address, amount)
+            d.tx(token, "approve", pools[a.name].address, amount)
+            d.tx(pools[a.name], "deposit", amount, deployer.address)
+    words = risk_words(risk)
+    if publisher == deployer.address:
+        result = d.tx(engine, "publishRisk", *words.publish_args())
+        published = engine.events(result, "RiskPublished")[0].args["commitment"]
+        if int(published) != words.commitment(DEFAULT_SHAPE):
+            raise ChainError("the engine's risk commitment differs from zkmargin's")
+        log(f"published portfolio risk epoch 1 ({len(risk.options)} series)")
+    owner = deployer.address
+    if timelock is not None:
+        d.tx(engine, "transferOwnership", timelock)
+        _timelock_accept(d, timelock, engine)
+        owner = timelock
+    if _checksum(str(engine.call("owner"))) != _checksum(owner):
+        raise ChainError("the portfolio engine's owner is not the timelock")
+    log(f"PortfolioEngine owned by {'the timelock' if timelock else 'the deployer'}")
+    contracts = {
+        "PortfolioEngine": engine.address,
+        verifier_name(PORTFOLIO_CIRCUIT): verifier.address,
+        **{f"Poseidon{n}": c.address for n, c in poseidons.items()},
+        **libs,
+        **{f"PortfolioPool {name}": p.address for name, p in pools.items()},
+    }
+    params = {
+        "portfolio_proof_lifetime": pspec.proof_lifetime,
+        "portfolio_grace_period": pspec.grace_period,
+        "portfolio_liquidation_penalty_bps": pspec.liquidation_penalty_bps,
+        "portfolio_series": len(risk.options),
+    }
+    return contracts, params
+
+
+def _checksum(address: str) -> str:
+    return str(to_checksum_address(address))
+
+
+def _timelock_accept(d: _Deployer, timelock_address: str, engine: Contract) -> None:
+    """``acceptOwnership`` on ``engine`` through the timelock: scheduled by the deployer (the
+    timelock's proposer), executed by anyone after the delay (advanced on anvil)."""
+    timelock = Contract(
+        d.chain, timelock_address, load_artifact("TimelockController").abi, "TimelockController"
+    )
+    data = engine.encode("acceptOwnership")
+    delay = int(timelock.call("getMinDelay"))
+    d.tx(timelock, "schedule", engine.address, 0, data, ZERO_SALT, ZERO_SALT, delay)
+    if not d.chain.is_anvil:
+        d.log(f"acceptOwnership scheduled on the timelock: execute it after {delay} s")
+        return
+    d.chain.advance_time(delay)
+    d.tx(timelock, "execute", engine.address, 0, data, ZERO_SALT, ZERO_SALT)

@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "withdraw": "cli.trader:withdraw",
     "close": "cli.trader:close",
     "reclaim": "cli.trader:reclaim",
+    "portfolio": "cli.portfolio_chain:portfolio",
     "pool": "cli.pool:pool",
     "status": "cli.keeper:status",
     "flag-shock": "cli.keeper:flag_shock",

@@ -9,7 +9,12 @@ from pathlib import Path
 
 from zkmargin.encoding import Binding
 from zkmargin.errors import InputError
-from zkmargin.portfolio import PortfolioAccount, PortfolioMode, load_portfolio_account
+from zkmargin.portfolio import (
+    PortfolioAccount,
+    PortfolioMode,
+    check_opening,
+    load_portfolio_account,
+)
 from zkmargin.portfolio_encoding import check_provable
 from zkmargin.proofs import ProofBundle
 from zkmargin.riskfile import DEFAULT_SHAPE, RiskFile, check_fits, load_risk_file, parse_time
@@ -44,14 +49,26 @@ def prove_portfolio_file(
     opening: bool,
 ) -> ProofBundle:
     """``zkmargin prove --circuit portfolio``: proved in this process (``zkmargin serve``
-    answers rate-based statements only)."""
+    answers rate-based statements only). ``opening``: an opening proof, which is initial
+    (the default maintenance mode becomes initial; a withdrawal is refused)."""
+    portfolio_mode = PortfolioMode(mode)
     if opening:
-        raise InputError("--opening: the portfolio circuit has no opening proofs yet")
+        if portfolio_mode is PortfolioMode.WITHDRAWAL:
+            raise InputError(
+                "--opening: a proof opens an account or withdraws from it, not both "
+                "(an opening proof is initial: drop --mode withdrawal)"
+            )
+        portfolio_mode = PortfolioMode.INITIAL
     from prover.prove import Prover  # `zkmargin margin` needs only the loader above
 
     account, risk, now = load_portfolio_inputs(account_file, risk_file, now_text)
+    if opening:
+        try:
+            check_opening(account, risk, portfolio_mode)
+        except InputError as exc:
+            raise InputError(f"account file {account_file}: {exc}") from None
     prover = Prover(backend=backend) if backend else Prover()
     with prover:
         return prover.prove_portfolio(
-            account, risk, mode=PortfolioMode(mode), binding=binding, now=now
+            account, risk, mode=portfolio_mode, binding=binding, now=now, opening=opening
         )

@@ -105,8 +105,9 @@ def prove(
             opening=opening,
         )
         bundle.save(output)
+        label = "initial (opening)" if opening else mode
         click.echo(
-            f"wrote {output}: portfolio {mode} proof, verified locally "
+            f"wrote {output}: portfolio {label} proof, verified locally "
             f"({time.perf_counter() - started:.2f} s)"
         )
         return

@@ -33,6 +33,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "withdraw",
             "close",
             "reclaim",
+            "portfolio",
             "guard",
         ),
     ),

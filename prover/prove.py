@@ -164,10 +164,13 @@ class Prover:
                 raise InputError(
                     "the portfolio circuit proves a portfolio account against a risk file"
                 )
-            if opening:
-                raise InputError("--opening: the portfolio circuit has no opening proofs yet")
             return self.prove_portfolio(
-                account, data, mode=PortfolioMode(mode.value), binding=binding, now=now
+                account,
+                data,
+                mode=PortfolioMode(mode.value),
+                binding=binding,
+                now=now,
+                opening=opening,
             )
         if isinstance(account, PortfolioAccount) or isinstance(data, RiskFile):
             raise InputError(
@@ -186,10 +189,12 @@ class Prover:
         risk: RiskFile,
         mode: PortfolioMode,
         now: int | None = None,
+        opening: bool = False,
     ) -> PortfolioReport:
         """What the portfolio circuit would refuse besides the claim (one line naming the
-        field, :class:`InputError`), then the model's verdict (:class:`InsufficientMargin`)."""
-        check_provable(account, risk, DEFAULT_SHAPE, now)
+        field, :class:`InputError`; ``opening``: also the mode and entries of an opening
+        proof), then the model's verdict (:class:`InsufficientMargin`)."""
+        check_provable(account, risk, DEFAULT_SHAPE, now, opening=mode if opening else None)
         report = evaluate_portfolio(account, risk, mode)
         if not report.solvent:
             raise InsufficientMargin(report.equity_display(), report.requirement_display())
@@ -203,13 +208,18 @@ class Prover:
         mode: PortfolioMode = PortfolioMode.MAINTENANCE,
         binding: Binding | None = None,
         now: int | None = None,
+        opening: bool = False,
     ) -> ProofBundle:
         """Prove that ``account`` meets portfolio margin (``docs/portfolio.md``) under the
         risk file ``risk`` in ``mode``; ``now`` (unix seconds, default the clock) must be
-        before the expiry of every series the account holds. Verified before returned."""
+        before the expiry of every series the account holds; ``opening``: an opening proof
+        (modeWord bit 2: mode initial, every non-empty entry at its mark). Verified before
+        returned."""
         now = int(time.time()) if now is None else now
-        self.check_portfolio(account, risk, mode, now)
-        encoded = encode_portfolio(account, risk, mode=mode, binding=binding or Binding())
+        self.check_portfolio(account, risk, mode, now, opening)
+        encoded = encode_portfolio(
+            account, risk, mode=mode, binding=binding or Binding(), opening=opening
+        )
         return self.prove_portfolio_encoded(encoded)
 
     def prove_portfolio_encoded(self, encoded: PortfolioEncoded) -> ProofBundle:

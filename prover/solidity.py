@@ -4,8 +4,10 @@
   verifiers of the current keys (one per circuit of ``circuits/circuits.json``), with the
   contract renamed (``IsolatedGroth16Verifier``, ``CrossGroth16Verifier``,
   ``PortfolioGroth16Verifier``) so all compile in one project. Nothing else is changed.
-* ``contracts/src/generated/Poseidon4.json``: circomlibjs' Poseidon contract for 4 inputs
-  (bytecode and ABI); the engine uses it to check an opened commitment at close.
+* ``contracts/src/generated/Poseidon{2,3,4,5}.json``: circomlibjs' Poseidon contracts for 2,
+  3, 4 and 5 inputs (bytecode and ABI); the engine uses Poseidon4 to check an opened
+  commitment at close, the portfolio engine all four (account digest, option leaves, the
+  risk commitment it computes at publication).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from zkmargin.toolrun import minimal_env
 
 GENERATED = Path("contracts") / "src" / "generated"
 POSEIDON_INPUTS = 4
+# every width an on-chain contract needs (circomlibjs makes 1..5)
+POSEIDON_WIDTHS = (2, 3, 4, 5)
 _CONTRACT = re.compile(r"^contract Groth16Verifier \{", re.MULTILINE)
 
 
@@ -53,10 +57,22 @@ def export_contracts(manifest: Manifest) -> Path:
             )
         )
         _write_if_changed(out / f"{verifier_name(name)}.sol", header + renamed)
-    target = out / "Poseidon4.json"
-    if not target.exists():
-        _write_if_changed(target, json.dumps(poseidon_contract(POSEIDON_INPUTS), indent=1) + "\n")
+    export_poseidon(out)
     return out
+
+
+def poseidon_json_name(inputs: int) -> str:
+    return f"Poseidon{inputs}.json"
+
+
+def export_poseidon(out: Path) -> None:
+    """Writes ``Poseidon{n}.json`` for every width of :data:`POSEIDON_WIDTHS` that is missing
+    (circomlibjs' output depends only on n: an existing file is kept)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for inputs in POSEIDON_WIDTHS:
+        target = out / poseidon_json_name(inputs)
+        if not target.exists():
+            _write_if_changed(target, json.dumps(poseidon_contract(inputs), indent=1) + "\n")
 
 
 def poseidon_contract(inputs: int) -> dict[str, object]:

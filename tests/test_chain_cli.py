@@ -101,6 +101,16 @@ def test_deploy_writes_the_deployment_file(env: Env) -> None:
         "RiskGovernor",
         "VolatilityMonitor",
         "TimelockController",
+        # portfolio margin (docs/portfolio.md, "On-chain"): owned by the timelock
+        "PortfolioEngine",
+        "PortfolioVerifier",
+        "Poseidon2",
+        "Poseidon3",
+        "Poseidon5",
+        "PortfolioRisk",
+        "PortfolioSettlement",
+        "PortfolioPool USDC",
+        "PortfolioPool WETH",
     }
     assert [(m["id"], m["name"]) for m in data["markets"]] == [(0, "ETH-USD"), (1, "BTC-USD")]
     assert [(a["id"], a["name"], a["decimals"]) for a in data["assets"]] == [
@@ -119,6 +129,10 @@ def test_deploy_writes_the_deployment_file(env: Env) -> None:
         "pool_withdraw_delay": 3 * 86400 + 600 + 3600,
         "pool_execution_window": 86400,
         "timelock_delay": 60,
+        "portfolio_proof_lifetime": 86400,
+        "portfolio_grace_period": 600,
+        "portfolio_liquidation_penalty_bps": 500,
+        "portfolio_series": 2,
     }
     assert [a["pool"] for a in data["assets"]] == [
         data["contracts"]["MarginPool USDC"],

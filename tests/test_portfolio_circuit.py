@@ -79,8 +79,10 @@ def accepts(calc: WitnessCalculator, inputs: dict[str, Any]) -> bool:
     return True
 
 
-def inputs_for(account: PortfolioAccount, risk: RiskFile, mode: PortfolioMode) -> dict[str, Any]:
-    return encode_portfolio(account, risk, mode=mode, binding=BINDING).inputs
+def inputs_for(
+    account: PortfolioAccount, risk: RiskFile, mode: PortfolioMode, opening: bool = False
+) -> dict[str, Any]:
+    return encode_portfolio(account, risk, mode=mode, binding=BINDING, opening=opening).inputs
 
 
 # ================================================================ random books
@@ -407,7 +409,11 @@ def test_tampered_inputs_refused(calc: WitnessCalculator, label: str) -> None:
 PUBLIC_TAMPERS = {
     "withdrawal without initial": ("modeWord", 2,
                                    "PortfolioMargin", "withdrawal * (1 - initial) === 0;"),
-    "mode 4": ("modeWord", 4, "Num2Bits", "mode.word <== modeWord;"),
+    "mode 8": ("modeWord", 8, "Num2Bits", "mode.word <== modeWord;"),
+    "opening without initial": ("modeWord", 4, "PortfolioMargin",
+                                "opening * (1 - initial + withdrawal) === 0;"),
+    "opening with withdrawal": ("modeWord", 7, "PortfolioMargin",
+                                "opening * (1 - initial + withdrawal) === 0;"),
     "balance word 2^192": ("balanceWords", [2**192],
                            "Num2Bits", "balanceWord[w].word <== balanceWords[w];"),
     "zero price": ("priceWords", None, "AssertNonZero", "priceNonZero[p].in <== price[p];"),
@@ -425,6 +431,60 @@ def test_tampered_public_inputs_refused(calc: WitnessCalculator, label: str) -> 
     if value is None:
         value = [inputs["priceWords"][0] & ~(2**64 - 1), inputs["priceWords"][1]]
     assert rejection(calc, {**inputs, key: value}) == (template, statement)
+
+
+# ================================================================ opening mode
+
+OPENING_CHECK = ("PortfolioMargin", "opening * (value[i] - cost[i]) === 0;")
+
+
+def opening_base(calc: WitnessCalculator) -> dict[str, Any]:
+    """tamper_base's book (a short perp and a short call, both entered at their marks)
+    funded for initial margin with 1,000 USDC to spare (so an entry moved off its mark
+    still meets the claim) and encoded as an opening proof (modeWord 5)."""
+    risk = make_risk(
+        [2000 * ONE, 100 * ONE],
+        [[900], [-450, 700]],
+        options={"C": option_series("M0", 5000, 50 * ONE, 5 * ONE, 3 * ONE)},
+    )
+    account = book(
+        perp("M0", False, ONE, 2000 * ONE),
+        PortfolioPosition("C", True, False, Size(ONE), Price(50 * ONE)),
+    )
+    need = min_usdc(account, risk, PortfolioMode.INITIAL)
+    assert need is not None
+    funded = with_usdc(account, need + 1000 * TOKEN)
+    inputs = inputs_for(funded, risk, PortfolioMode.INITIAL, opening=True)
+    assert inputs["modeWord"] == 5
+    assert accepts(calc, inputs) and accepts(calc, recommit(inputs))
+    return inputs
+
+
+OPENING_TAMPERS = {
+    # label -> slot and new entry: one unit of 1e-8 quote off its mark, either way
+    "perp entry above its price": (0, 2000 * ONE + 1),
+    "perp entry below its price": (0, 2000 * ONE - 1),
+    "option entry above its mark": (1, 50 * ONE + 1),
+    "option entry zero (mark 50)": (1, 0),
+}
+
+
+@pytest.mark.parametrize("label", sorted(OPENING_TAMPERS))
+def test_opening_entry_off_its_mark_refused(calc: WitnessCalculator, label: str) -> None:
+    """An opening proof's entry must equal the mark (P_k for the perp, V_j for the option):
+    one unit off is refused by the opening constraint (the commitment recomputed, so
+    nothing else stands in the way); the same book as a plain initial proof is accepted."""
+    slot, entry = OPENING_TAMPERS[label]
+    tampered = recommit(_set(opening_base(calc), "entry", slot, entry))
+    assert rejection(calc, tampered) == OPENING_CHECK
+    assert accepts(calc, {**tampered, "modeWord": 1})
+
+
+def test_opening_ignores_empty_slots(calc: WitnessCalculator) -> None:
+    """An empty slot (size 0) may carry any entry in an opening proof: q·(mark − entry) = 0."""
+    inputs = opening_base(calc)
+    assert inputs["size"][2] == 0
+    assert accepts(calc, recommit(_set(inputs, "entry", 2, 12345)))
 
 
 def test_withdrawal_mode_drops_gain(calc: WitnessCalculator) -> None:

@@ -33,7 +33,7 @@ from zkmargin.encoding import (
 from zkmargin.errors import InputError, InsufficientMargin, ProverError
 from zkmargin.jsonio import read_json_file
 from zkmargin.model import Account, Mode
-from zkmargin.portfolio import PortfolioMode
+from zkmargin.portfolio import PortfolioAccount, PortfolioMode, position_mark
 from zkmargin.portfolio_encoding import (
     PORTFOLIO_CIRCUIT,
     PortfolioStatement,
@@ -42,6 +42,7 @@ from zkmargin.portfolio_encoding import (
 )
 from zkmargin.proofs import ProofBundle
 from zkmargin.riskfile import DEFAULT_SHAPE, RiskFile, parse_time, risk_commitment
+from zkmargin.units import Price
 
 __all__ = ["risk", "risk_path"]  # fixtures shared with tests/test_portfolio_cli.py
 
@@ -93,7 +94,7 @@ def test_setup_lists_the_portfolio_circuit_with_the_encoders_shape(manifest: Any
         "N": shape.positions, "K": shape.markets, "M": shape.collateral, "J": shape.options
     }  # fmt: skip
     art = manifest.circuit(PORTFOLIO_CIRCUIT)
-    assert (art.constraints, art.n_public) == (13222, 8)
+    assert (art.constraints, art.n_public) == (13232, 8)
     sol = art.verifier_sol.read_text()
     assert "IC8x" in sol and "IC9x" not in sol  # one point per public input, plus IC0
     assert PORTFOLIO_CIRCUIT not in circuit_shapes()
@@ -102,14 +103,24 @@ def test_setup_lists_the_portfolio_circuit_with_the_encoders_shape(manifest: Any
 
 
 def test_statement_round_trips_through_the_signals(risk: RiskFile) -> None:
-    for mode in PortfolioMode:
-        enc = encode_portfolio(book("weth-long-eth", risk), risk, mode=mode, binding=BINDING)
+    word = 5  # modeWord
+    cases = [(mode, False) for mode in PortfolioMode] + [(PortfolioMode.INITIAL, True)]
+    for mode, opening in cases:
+        account = (
+            at_marks(book("weth-long-eth", risk), risk) if opening else book("weth-long-eth", risk)
+        )
+        enc = encode_portfolio(account, risk, mode=mode, binding=BINDING, opening=opening)
         signals = enc.statement.public_signals()
         assert len(signals) == 8
+        assert (
+            signals[word]
+            == {"maintenance": 0, "initial": 1, "withdrawal": 3}[mode.value] + 4 * opening
+        )
         assert PortfolioStatement.from_public_signals(signals) == enc.statement
-    word = 5  # modeWord
-    with pytest.raises(InputError, match=r"^modeWord: 2 is not a mode"):
-        PortfolioStatement.from_public_signals([*signals[:word], 2, *signals[word + 1 :]])
+        assert enc.statement.opening is opening
+    for bad in (2, 4, 6, 7, 8):
+        with pytest.raises(InputError, match=rf"^modeWord: {bad} is not a mode"):
+            PortfolioStatement.from_public_signals([*signals[:word], bad, *signals[word + 1 :]])
     with pytest.raises(InputError, match=r"^portfolio: expected 8 public signals, got 7"):
         PortfolioStatement.from_public_signals(signals[:7])
 
@@ -138,8 +149,19 @@ def test_library_refusals(prover: Prover, risk: RiskFile) -> None:
     account = book("covered-call", risk)
     with pytest.raises(InputError, match=r"series expired at 2026-12-25T08:00:00Z"):
         prover.prove_portfolio(account, risk, now=parse_time("2026-12-25T08:00:00Z", "t"))
-    with pytest.raises(InputError, match=r"^--opening: the portfolio circuit has no opening"):
-        prover.prove(account, risk, circuit="portfolio", opening=True, now=NOW)
+    with pytest.raises(
+        InputError,
+        match=rf"^positions\[1\] \(option {CALL}\): an opening proof needs the entry price "
+        r"to equal the option mark \(230 != 247\.27839453\)$",
+    ):
+        prover.prove(account, risk, circuit="portfolio", opening=True, mode=Mode.INITIAL, now=NOW)
+    for mode in (Mode.MAINTENANCE, Mode.WITHDRAWAL):
+        with pytest.raises(
+            InputError, match=rf"^mode: an opening proof is an initial proof, not {mode.value} "
+        ):
+            prover.prove(
+                at_marks(account, risk), risk, circuit="portfolio", opening=True, mode=mode
+            )
     with pytest.raises(InputError, match=r"^the cross circuit proves a rate-based account"):
         prover.prove(account, risk, circuit="cross")  # a portfolio account, a rate circuit
     rate_account = Account(address=0xA1, salt=1, collateral={}, positions=())
@@ -148,6 +170,51 @@ def test_library_refusals(prover: Prover, risk: RiskFile) -> None:
     lacking = replace(account, positions=(*account.positions[:1],) * 9)
     with pytest.raises(InputError, match=r"^positions: 9 positions; the portfolio circuit holds"):
         prover.prove_portfolio(lacking, risk, now=NOW)
+
+
+def at_marks(account: PortfolioAccount, risk: RiskFile) -> PortfolioAccount:
+    """``account`` with every entry at its mark (P_k, or the series' mark V_j)."""
+    return replace(
+        account,
+        positions=tuple(replace(p, entry=position_mark(p, risk)) for p in account.positions),
+    )
+
+
+def test_opening_proof_through_the_real_prover(prover: Prover, risk: RiskFile) -> None:
+    """The covered call entered at current marks (the perp at the oracle price, the short
+    call at the published mark) proves as an opening: modeWord 5, verified by py_ecc; the
+    perp one unit of 1e-8 off the price is refused by the model check and, without it, by
+    the circuit's opening constraint."""
+    account = at_marks(book("covered-call", risk), risk)
+    bundle = prover.prove(
+        account, risk, mode=Mode.INITIAL, binding=BINDING, circuit="portfolio",
+        opening=True, now=NOW,
+    )  # fmt: skip
+    st = bundle.statement
+    assert isinstance(st, PortfolioStatement) and bundle.mode is Mode.INITIAL
+    assert st.opening and st.mode is PortfolioMode.INITIAL and bundle.public_signals[5] == 5
+    assert st.commitment == portfolio_commitment(account, risk)
+    assert bundle.to_json()["statement"]["opening"] is True
+    verdict = verify_bundle(bundle, prover.manifest)
+    assert verdict.valid and verdict.reason.startswith(
+        "portfolio proof verifies (initial (opening), "
+    ), verdict.reason
+    perp = account.positions[0]
+    off = replace(account, positions=(replace(perp, entry=Price(perp.entry + 1)),
+                                      *account.positions[1:]))  # fmt: skip
+    with pytest.raises(InputError, match=r"^positions\[0\] \(market ETH-USD\): an opening"):
+        prover.prove_portfolio(off, risk, mode=PortfolioMode.INITIAL, now=NOW, opening=True)
+    encoded = encode_portfolio(
+        off, risk, mode=PortfolioMode.INITIAL, binding=BINDING, opening=True, precheck=False
+    )
+    with pytest.raises(ProverError, match=r"Assert Failed") as info:
+        prover.prove_portfolio_encoded(encoded)
+    assert "Error in template PortfolioMargin" in str(info.value)  # not a range check
+    assert "AssertGreaterEqBits" not in str(info.value)  # nor the claim
+    # the same account as a plain initial proof: the one-unit gain is fine
+    assert verify_bundle(
+        prover.prove_portfolio(off, risk, mode=PortfolioMode.INITIAL, now=NOW), prover.manifest
+    ).valid
 
 
 # ---------------------------------------------------------------- zkmargin prove / verify
@@ -176,6 +243,32 @@ def test_cli_prove_and_verify(
     assert doc["statement"]["risk_commitment"] == str(risk_commitment(read_risk(risk_path)))
     code, stdout, _ = run(capsys, "verify", str(out))
     assert code == 0 and stdout.startswith("valid: portfolio proof verifies (withdrawal, ")
+
+
+def test_cli_opening_proof(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, risk_path: Path, manifest: Any
+) -> None:
+    """`--opening` (the default maintenance mode becomes initial) proves a book entered at
+    current marks; the readable statement says opening, and `zkmargin verify` accepts it."""
+    account = _variant(
+        tmp_path, "covered-call", lambda b: b["positions"][1].update(entry_price="247.27839453")
+    )
+    out = tmp_path / "open.proof.json"
+    code, stdout, err = run(capsys, *prove_args(account, risk_path, out, "--opening"))
+    assert code == 0, err
+    assert stdout.startswith(f"wrote {out}: portfolio initial (opening) proof, verified locally")
+    doc = json.loads(out.read_text())
+    assert doc["mode"] == "initial" and doc["publicSignals"][5] == "5"
+    statement = doc["statement"]
+    assert (statement["opening"], statement["initial"], statement["withdrawal"]) == (
+        True, True, False
+    )  # fmt: skip
+    code, stdout, _ = run(capsys, "verify", str(out))
+    assert code == 0 and stdout.startswith("valid: portfolio proof verifies (initial (opening), ")
+    doc["statement"]["opening"] = False
+    out.write_text(json.dumps(doc))
+    code, stdout, _ = run(capsys, "verify", str(out))
+    assert code == 1 and "statement.opening does not match the public signals" in stdout
 
 
 def read_risk(path: Path) -> RiskFile:
@@ -334,9 +427,22 @@ BAD_INPUTS = {
         _many_series, None, [],
         RISK + "options: lists 15; the portfolio circuit has 8 slot(s)",
     ),
-    "opening proof": (
+    "opening proof, entry off the mark": (
         None, None, ["--opening"],
-        "--opening: the portfolio circuit has no opening proofs yet",
+        ACCOUNT + f"positions[1] (option {CALL}): an opening proof needs the entry price to "
+        "equal the option mark (230 != 247.27839453)",
+    ),
+    "opening proof, perp off the price": (
+        None, lambda b: (b["positions"][0].update(entry_price="1900.5"),
+                         b["positions"][1].update(entry_price="247.27839453")),
+        ["--opening", "--mode", "initial"],
+        ACCOUNT + "positions[0] (market ETH-USD): an opening proof needs the entry price to "
+        "equal the oracle price (1900.5 != 1900)",
+    ),
+    "opening withdrawal": (
+        None, None, ["--opening", "--mode", "withdrawal"],
+        "--opening: a proof opens an account or withdraws from it, not both (an opening "
+        "proof is initial: drop --mode withdrawal)",
     ),
     "a market file": (
         "markets.json", None, [],

@@ -436,11 +436,16 @@ def margin_insolvent_inputs(circuit: str) -> list[dict[str, Any]]:
 def portfolio_insolvent_inputs() -> list[dict[str, Any]]:
     """docs/portfolio.md's boundary book (perps and options on three markets, a Cholesky
     factor with a negative entry, WETH) one unit of 1e-18 USDC below its boundary, in each
-    mode (maintenance, initial, withdrawal)."""
-    from test_portfolio_circuit import boundary_book, inputs_for
-    from test_portfolio_model import min_usdc, with_usdc
+    mode (maintenance, initial, withdrawal); and the same book entered at its marks, funded
+    for initial margin with room to spare, as an opening proof with one option entry one
+    unit of 1e-8 off its mark (only the opening constraint refuses it)."""
+    from dataclasses import replace
 
-    from zkmargin.portfolio import PortfolioMode
+    from test_portfolio_circuit import boundary_book, inputs_for, recommit
+    from test_portfolio_model import TOKEN, min_usdc, with_usdc
+
+    from zkmargin.portfolio import PortfolioMode, position_mark
+    from zkmargin.riskfile import DEFAULT_SHAPE
 
     account, risk = boundary_book()
     cases = []
@@ -448,6 +453,19 @@ def portfolio_insolvent_inputs() -> list[dict[str, Any]]:
         need = min_usdc(account, risk, mode)
         assert need is not None and need > 0
         cases.append(inputs_for(with_usdc(account, need - 1), risk, mode))
+    at_marks = replace(
+        account,
+        positions=tuple(replace(p, entry=position_mark(p, risk)) for p in account.positions),
+    )
+    need = min_usdc(at_marks, risk, PortfolioMode.INITIAL)
+    assert need is not None
+    opening = inputs_for(
+        with_usdc(at_marks, need + 1000 * TOKEN), risk, PortfolioMode.INITIAL, opening=True
+    )
+    call = 3  # boundary_book's short call
+    assert opening["instrument"][call] >= DEFAULT_SHAPE.markets and opening["size"][call] > 0
+    opening["entry"][call] += 1
+    cases.append(recommit(opening))
     return cases
 
 

@@ -47,7 +47,8 @@ def _bound(statement: Statement | PortfolioStatement) -> str:
     where = f"nonce {statement.nonce}, chain {statement.chain_id}"
     if isinstance(statement, PortfolioStatement):
         risk = str(statement.risk_commitment)
-        return f"{statement.mode.value}, risk commitment {risk[:12]}…, {where}"
+        mode = f"{statement.mode.value}{' (opening)' if statement.opening else ''}"
+        return f"{mode}, risk commitment {risk[:12]}…, {where}"
     flags = ("opening, " if statement.opening else "") + (
         "withdrawal, " if statement.withdrawal else ""
     )

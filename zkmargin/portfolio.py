@@ -70,7 +70,7 @@ class PortfolioMode(enum.Enum):
     """Which λ applies, and whether unrealized gains count."""
 
     MAINTENANCE = "maintenance"  # λ_MM
-    INITIAL = "initial"  # λ_IM (opening)
+    INITIAL = "initial"  # λ_IM (an opening proof is initial, with entries at marks)
     WITHDRAWAL = "withdrawal"  # λ_IM, and no unrealized gain counts
 
     @property
@@ -252,6 +252,35 @@ def check_ranges(account: PortfolioAccount) -> None:
             raise InputError(f"{_where(i, pos)}.size: {pos.size} is out of range")
         if not 0 <= pos.entry < 2**PRICE_BITS:
             raise InputError(f"{_where(i, pos)}.entry_price: {pos.entry} is out of range")
+
+
+def position_mark(pos: PortfolioPosition, risk: RiskFile) -> Price:
+    """The mark of a position's instrument: P_k for a perpetual, V_j for an option."""
+    if pos.option:
+        return risk.options[pos.instrument].mark
+    return risk.prices[pos.instrument]
+
+
+def check_opening(account: PortfolioAccount, risk: RiskFile, mode: PortfolioMode) -> None:
+    """What an opening proof adds (modeWord bit 2): the mode is initial (λ_IM) and not a
+    withdrawal, and every non-empty position's entry equals its mark (P_k for a perpetual,
+    the committed mark V_j for an option): an account opens at current marks, with no
+    unrealized gain or loss. One line naming the mode or the position."""
+    if mode is not PortfolioMode.INITIAL:
+        raise InputError(
+            f"mode: an opening proof is an initial proof, not {mode.value} "
+            f"(opening requires {PortfolioMode.INITIAL.value!r} and excludes a withdrawal)"
+        )
+    check_names(account, risk)
+    for i, pos in enumerate(account.positions):
+        mark = position_mark(pos, risk)
+        if pos.size != 0 and pos.entry != mark:
+            what = "option mark" if pos.option else "oracle price"
+            raise InputError(
+                f"{_where(i, pos)}: an opening proof needs the entry price to equal the "
+                f"{what} ({format_fixed(pos.entry, PRICE_DECIMALS)} != "
+                f"{format_fixed(mark, PRICE_DECIMALS)})"
+            )
 
 
 def position_terms(pos: PortfolioPosition, risk: RiskFile) -> PositionTerms:

@@ -11,7 +11,8 @@ index  name            content
                        3 per word, first price in the low bits
 ..     balanceWords    M balances (1e-18 token), 96 bits each, 2 per word
 ..     riskCommitment  :func:`zkmargin.riskfile.risk_commitment`
-..     modeWord        initial | withdrawal << 1
+..     modeWord        initial | withdrawal << 1 | opening << 2 (opening: initial, not
+                       withdrawal, every non-empty slot's entry equal to its mark)
 ..     accountNonce    account | nonce << 160
 last   engineChain     engine address | chain id << 160
 =====  ==============  ===========================================================
@@ -35,6 +36,7 @@ from zkmargin.portfolio import (
     PortfolioMode,
     check_expiries,
     check_names,
+    check_opening,
     check_ranges,
 )
 from zkmargin.poseidon import poseidon
@@ -42,6 +44,7 @@ from zkmargin.riskfile import DEFAULT_SHAPE, RiskFile, RiskShape, check_fits, ri
 from zkmargin.units import (
     ADDRESS_BITS,
     BALANCE_BITS,
+    BALANCE_DECIMALS,
     PRICE_BITS,
     SIZE_BITS,
     SNARK_SCALAR_FIELD,
@@ -60,18 +63,24 @@ SLOTS_PER_CHUNK: Final = 4
 PAD_PRICE: Final = 1
 
 
-def mode_word(mode: PortfolioMode) -> int:
-    return int(mode.initial) | int(mode.withdrawal) << 1
+OPENING_BIT: Final = 1 << 2
 
 
-def mode_from_word(word: int) -> PortfolioMode:
-    """The mode a ``modeWord`` encodes (the circuit refuses any other word)."""
-    for mode in PortfolioMode:
-        if mode_word(mode) == word:
-            return mode
+def mode_word(mode: PortfolioMode, opening: bool = False) -> int:
+    """``initial | withdrawal << 1 | opening << 2``; an opening proof is initial only."""
+    if opening and mode is not PortfolioMode.INITIAL:
+        raise InputError(f"mode: an opening proof is an initial proof, not {mode.value}")
+    return int(mode.initial) | int(mode.withdrawal) << 1 | (OPENING_BIT if opening else 0)
+
+
+def mode_from_word(word: int) -> tuple[PortfolioMode, bool]:
+    """The mode and opening flag a ``modeWord`` encodes (the circuit refuses any other)."""
+    for mode, opening in [(m, False) for m in PortfolioMode] + [(PortfolioMode.INITIAL, True)]:
+        if mode_word(mode, opening) == word:
+            return mode, opening
     raise InputError(
-        f"modeWord: {word} is not a mode (0 maintenance, 1 initial, 3 withdrawal; "
-        "a withdrawal is also initial)"
+        f"modeWord: {word} is not a mode (0 maintenance, 1 initial, 3 withdrawal, "
+        "5 opening; a withdrawal and an opening are also initial)"
     )
 
 
@@ -111,12 +120,20 @@ def portfolio_commitment(
 
 
 def check_provable(
-    account: PortfolioAccount, risk: RiskFile, shape: RiskShape, now: int | None = None
+    account: PortfolioAccount,
+    risk: RiskFile,
+    shape: RiskShape,
+    now: int | None = None,
+    *,
+    opening: PortfolioMode | None = None,
 ) -> None:
     """Refuse, one line naming the field, what the circuit would reject besides the claim:
-    unlisted names, out-of-range values, more positions or listings than slots; and, given
-    ``now`` (unix seconds), a position in an expired series."""
+    unlisted names, out-of-range values, more positions or listings than slots; given
+    ``now`` (unix seconds), a position in an expired series; given ``opening`` (the mode of
+    an opening proof), a mode other than initial or an entry that is not its mark."""
     check_names(account, risk)
+    if opening is not None:
+        check_opening(account, risk, opening)
     check_ranges(account)
     check_fits(risk, shape)
     if now is not None:
@@ -135,6 +152,7 @@ class PortfolioStatement:
     balances: tuple[int, ...]  # M
     risk_commitment: int
     mode: PortfolioMode
+    opening: bool  # modeWord bit 2: entries at marks (mode initial)
     account: int
     nonce: int
     engine: int
@@ -146,7 +164,7 @@ class PortfolioStatement:
         signals += pack_words(list(self.balances), BALANCE_BITS, BALANCES_PER_WORD)
         signals += [
             self.risk_commitment,
-            mode_word(self.mode),
+            mode_word(self.mode, self.opening),
             self.account | self.nonce << ADDRESS_BITS,
             self.engine | self.chain_id << ADDRESS_BITS,
         ]
@@ -175,17 +193,99 @@ class PortfolioStatement:
         pos += balance_words
         risk_commitment, word, account_word, engine_word = signals[pos : pos + 4]
         mask = 2**ADDRESS_BITS - 1
+        mode, opening = mode_from_word(word)
         return cls(
             commitment=signals[0],
             prices=tuple(prices),
             balances=tuple(balances),
             risk_commitment=risk_commitment,
-            mode=mode_from_word(word),
+            mode=mode,
+            opening=opening,
             account=account_word & mask,
             nonce=account_word >> ADDRESS_BITS,
             engine=engine_word & mask,
             chain_id=engine_word >> ADDRESS_BITS,
         )
+
+
+# the modeWord of each engine entry point (IPortfolioEngine): open, proveMargin, withdraw
+ENGINE_MODES: Final = {
+    "open": (PortfolioMode.INITIAL, True),
+    "prove": (PortfolioMode.MAINTENANCE, False),
+    "withdraw": (PortfolioMode.WITHDRAWAL, False),
+}
+
+
+def normalised_balance(amount: int, decimals: int) -> int:
+    """A token amount in 1e-18 token (the engine's ``balanceWords``): amount·10^(18 − d)."""
+    if not 0 <= decimals <= BALANCE_DECIMALS:
+        raise InputError(f"decimals: {decimals} is outside 0..{BALANCE_DECIMALS}")
+    scale: int = 10 ** (BALANCE_DECIMALS - decimals)
+    return amount * scale
+
+
+def engine_public_inputs(
+    *,
+    commitment: int,
+    market_prices: Sequence[int | None],
+    collateral_prices: Sequence[int | None],
+    balances: Sequence[int],
+    risk_commitment: int,
+    mode: PortfolioMode,
+    opening: bool = False,
+    account: int,
+    nonce: int,
+    engine: int,
+    chain_id: int,
+    shape: RiskShape = DEFAULT_SHAPE,
+) -> list[int]:
+    """The public inputs ``PortfolioEngine`` verifies, in its order (IPortfolioEngine):
+    commitment, priceWords[0..1], balanceWords, riskCommitment, modeWord, accountNonce,
+    engineChain. Prices (1e-8 quote) by market id then asset id; an unlisted slot (``None``
+    or past the end of the list) is padded with price 1; balances normalised to 1e-18
+    token (:func:`normalised_balance`), 0 past the end. Every value out of its range is an
+    :class:`InputError` naming it (the engine could not have built it)."""
+    prices = _padded("market_prices", market_prices, shape.markets)
+    prices += _padded("collateral_prices", collateral_prices, shape.collateral)
+    if len(balances) > shape.collateral:
+        raise InputError(f"balances: {len(balances)} given; the circuit has {shape.collateral}")
+    padded_balances = [*balances, *([0] * (shape.collateral - len(balances)))]
+    for c, bal in enumerate(padded_balances):
+        if not 0 <= bal < 2**BALANCE_BITS:
+            raise InputError(f"balances[{c}]: {bal} is out of range (0 <= balance < 2^96)")
+    for label, value, bits in (
+        ("account", account, ADDRESS_BITS),
+        ("engine", engine, ADDRESS_BITS),
+        ("nonce", nonce, 64),
+        ("chain_id", chain_id, 64),
+        ("commitment", commitment, SNARK_SCALAR_FIELD.bit_length()),
+        ("risk_commitment", risk_commitment, SNARK_SCALAR_FIELD.bit_length()),
+    ):
+        if not 0 <= value < min(2**bits, SNARK_SCALAR_FIELD):
+            raise InputError(f"{label}: {value} is out of range")
+    statement = PortfolioStatement(
+        commitment=commitment,
+        prices=tuple(prices),
+        balances=tuple(padded_balances),
+        risk_commitment=risk_commitment,
+        mode=mode,
+        opening=opening,
+        account=account,
+        nonce=nonce,
+        engine=engine,
+        chain_id=chain_id,
+    )
+    return statement.public_signals()
+
+
+def _padded(label: str, prices: Sequence[int | None], slots: int) -> list[int]:
+    if len(prices) > slots:
+        raise InputError(f"{label}: {len(prices)} given; the circuit has {slots} slots")
+    out = [PAD_PRICE if p is None else p for p in prices] + [PAD_PRICE] * (slots - len(prices))
+    for i, price in enumerate(out):
+        if not 0 < price < 2**PRICE_BITS:
+            raise InputError(f"{label}[{i}]: {price} is out of range (0 < price < 2^64)")
+    return out
 
 
 @dataclass(frozen=True)
@@ -202,10 +302,12 @@ def encode_portfolio(
     binding: Binding,
     shape: RiskShape = DEFAULT_SHAPE,
     precheck: bool = True,
+    opening: bool = False,
 ) -> PortfolioEncoded:
-    """The statement and the full circuit input of ``account`` at the risk file's prices."""
+    """The statement and the full circuit input of ``account`` at the risk file's prices;
+    ``opening``: an opening proof (mode initial, every entry at its mark)."""
     if precheck:
-        check_provable(account, risk, shape)
+        check_provable(account, risk, shape, opening=mode if opening else None)
     markets = list(risk.markets)
     assets = list(risk.collateral)
     prices = [risk.prices[n] for n in markets] + [PAD_PRICE] * (shape.markets - len(markets))
@@ -219,6 +321,7 @@ def encode_portfolio(
         balances=tuple(balances),
         risk_commitment=words.commitment(shape),
         mode=mode,
+        opening=opening,
         account=account.address,
         nonce=binding.nonce,
         engine=binding.engine,
@@ -230,7 +333,7 @@ def encode_portfolio(
         "priceWords": pack_words(prices, PRICE_BITS, PRICES_PER_WORD),
         "balanceWords": pack_words(balances, BALANCE_BITS, BALANCES_PER_WORD),
         "riskCommitment": statement.risk_commitment,
-        "modeWord": mode_word(mode),
+        "modeWord": mode_word(mode, opening),
         "accountNonce": account.address | binding.nonce << ADDRESS_BITS,
         "engineChain": binding.engine | binding.chain_id << ADDRESS_BITS,
         "instrument": [

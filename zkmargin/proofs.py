@@ -129,6 +129,7 @@ def readable_statement(st: Statement | PortfolioStatement) -> dict[str, Any]:
             "risk_commitment": str(st.risk_commitment),
             "initial": st.mode.initial,
             "withdrawal": st.mode.withdrawal,
+            "opening": st.opening,
             "account": format_address(st.account),
             "nonce": st.nonce,
             "engine": format_address(st.engine),

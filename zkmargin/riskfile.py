@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from zkmargin.amounts import parse_fixed
+from zkmargin.amounts import format_fixed, parse_fixed
 from zkmargin.errors import InputError
 from zkmargin.jsonio import expect_mapping, expect_name, expect_object, read_json_file
 from zkmargin.poseidon import poseidon
@@ -215,6 +215,47 @@ def parse_risk_file(data: Any, what: str = "risk file") -> RiskFile:
 
 def load_risk_file(path: Path) -> RiskFile:
     return parse_risk_file(read_json_file(path, "risk file"), f"risk file {path}")
+
+
+def risk_file_to_json(risk: RiskFile) -> dict[str, Any]:
+    """The risk file as JSON (:func:`parse_risk_file` reads it back to ``risk``)."""
+
+    def price(value: int) -> str:
+        return format_fixed(value, PRICE_DECIMALS)
+
+    return {
+        "markets": {
+            n: {"mmr_bps": m.mmr_bps, "imr_bps": m.imr_bps, "floor_bps": m.floor_bps}
+            for n, m in risk.markets.items()
+        },
+        "collateral": {
+            n: {
+                "haircut_bps": c.haircut_bps,
+                "decimals": c.decimals,
+                **({} if c.risk_factor is None else {"risk_factor": c.risk_factor}),
+            }
+            for n, c in risk.collateral.items()
+        },
+        "prices": {n: price(p) for n, p in risk.prices.items()},
+        "portfolio": {
+            "cholesky_bps": [list(row) for row in risk.cholesky_bps],
+            "lambda_mm_bps": risk.lambda_mm_bps,
+            "lambda_im_bps": risk.lambda_im_bps,
+        },
+        "options": {
+            n: {
+                "underlying": o.underlying,
+                "strike": price(o.strike),
+                "expiry": format_time(o.expiry),
+                "kind": o.kind,
+                "mark": price(o.mark),
+                "delta_bps": o.delta_bps,
+                "gamma_charge": price(o.gamma_charge),
+                "vega_charge": price(o.vega_charge),
+            }
+            for n, o in risk.options.items()
+        },
+    }
 
 
 def _parse_markets(raw: Any, what: str) -> dict[str, PortfolioMarket]:
@@ -407,6 +448,44 @@ class RiskWords:
         ]
         options_digest = poseidon(chunks)
         return poseidon([RISK_DOMAIN_TAG, shape.word, self.params, self.cholesky, options_digest])
+
+    def publish_args(self) -> tuple[int, int, list[int], list[int], list[int]]:
+        """The arguments of ``PortfolioEngine.publishRisk`` (riskParams, riskCholesky,
+        optionValues, optionParams, optionKeys): the engine recomputes :meth:`commitment`
+        from exactly these words."""
+        return (
+            self.params,
+            self.cholesky,
+            list(self.option_values),
+            list(self.option_params),
+            list(self.option_keys),
+        )
+
+
+def intrinsic_value(series: OptionSeries, price: int) -> Price:
+    """A series' value at expiry (1e-8 quote) at the underlying's settlement ``price``."""
+    if series.kind == "call":
+        return Price(max(price - series.strike, 0))
+    return Price(max(series.strike - price, 0))
+
+
+def settle_series(risk: RiskFile, name: str, price: int) -> RiskFile:
+    """``risk`` with series ``name`` published settled at ``price`` (1e-8 quote): the mark
+    is the intrinsic value, δ, gamma and vega charges are 0 (what the engine requires of
+    an expired series once ``settleSeries`` has fixed its price)."""
+    if name not in risk.options:
+        raise InputError(f"options.{name}: unknown option series")
+    if not 0 < price < 2**PRICE_BITS:
+        raise InputError(f"settlement price: {price} is out of range (0 < price < 2^64)")
+    series = risk.options[name]
+    settled = replace(
+        series,
+        mark=intrinsic_value(series, price),
+        delta_bps=0,
+        gamma_charge=Price(0),
+        vega_charge=Price(0),
+    )
+    return replace(risk, options={**risk.options, name: settled})
 
 
 def pack_fields(values: Sequence[int], width: int) -> int:

@@ -12,6 +12,7 @@ pragma circom 2.1.9;
 //   balanceWords    M collateral balances (1e-18 token), 96 bits each, 2 per word
 //   riskCommitment  Poseidon(RISK_TAG, shape, params, cholesky, optionsDigest)
 //   modeWord        initial (λ_IM instead of λ_MM) | withdrawal << 1 (no unrealized gain)
+//                   | opening << 2 (initial, not withdrawal, every entry at its mark)
 //   accountNonce    account (160 bits) | nonce << 160 (64 bits)
 //   engineChain     engine address (160 bits) | chain id << 160 (64 bits)
 //
@@ -134,7 +135,7 @@ template PortfolioMargin(N, K, M, J) {
     signal input balanceWords[BW];
     // commitment of the risk parameters, stored by the engine when published
     signal input riskCommitment;
-    // initial | withdrawal << 1
+    // initial | withdrawal << 1 | opening << 2
     signal input modeWord;
     // account address | nonce << 160
     signal input accountNonce;
@@ -194,15 +195,20 @@ template PortfolioMargin(N, K, M, J) {
         }
     }
 
-    // the decomposition makes both flags bits
-    component mode = UnpackWord(2, 1);
+    // the decomposition makes the three flags bits
+    component mode = UnpackWord(3, 1);
     mode.word <== modeWord;
     signal initial;
     signal withdrawal;
+    signal opening;
     initial <== mode.out[0];
     withdrawal <== mode.out[1];
+    opening <== mode.out[2];
     // a withdrawal is checked at the initial λ
     withdrawal * (1 - initial) === 0;
+    // an opening is initial and not a withdrawal: 1 − initial + withdrawal ∈ {0, 1, 2} is 0
+    // exactly when initial = 1 and withdrawal = 0 (all three are bits)
+    opening * (1 - initial + withdrawal) === 0;
 
     component accountWord = UnpackPair(ADDRESS_BITS, NONCE_BITS);
     accountWord.word <== accountNonce;
@@ -426,6 +432,9 @@ template PortfolioMargin(N, K, M, J) {
         cost[i] <== size[i] * entry[i];
         received[i] <== cost[i] + side[i] * (value[i] - cost[i]);
         pnl[i] <== 2 * received[i] - value[i] - cost[i];
+        // opening: a non-empty slot's entry is its mark. value − cost = q·(mark − entry)
+        // with 0 < q < 2^64 invertible and mark, entry < 2^64, so it is 0 iff they are equal
+        opening * (value[i] - cost[i]) === 0;
         pnlSign[i] = AbsBounded(PNL_BITS);
         pnlSign[i].in <== pnl[i];
         gain[i] <== pnlSign[i].nonNegative * pnl[i];

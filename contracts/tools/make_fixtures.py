@@ -4,9 +4,10 @@ Run from the repository root, after ``zkmargin setup``::
 
     .venv/bin/python contracts/tools/make_fixtures.py [--force]
 
-Writes ``contracts/test/fixtures/generated/engine.json`` (git-ignored). Fixtures cannot be
-committed: every proof binds the engine address, the chain id (forge's default 31337) and
-the account's nonce, and the zkey changes with every fresh setup.
+Writes ``contracts/test/fixtures/generated/engine.json`` and, for the portfolio engine
+(``contracts/test/utils/PortfolioBase.sol``), ``portfolio.json`` (both git-ignored).
+Fixtures cannot be committed: every proof binds the engine address, the chain id (forge's
+default 31337) and the account's nonce, and the zkey changes with every fresh setup.
 
 The forge tests (``contracts/test/utils/MarginEngineBase.sol``) deploy the engine at a fixed
 address, ``keccak256("zkmargin.test.engine")`` cut to 160 bits, and list the same markets
@@ -234,12 +235,190 @@ def addr(value: int) -> str:
     return "0x" + format(value, "040x")
 
 
+# ---------------------------------------------------------------------------- portfolio
+# The portfolio engine's scenario (test/utils/PortfolioBase.sol holds the same numbers):
+# markets ETH-USD 0, BTC-USD 1; collateral USDC 0 (6 decimals), WETH 1 (18 decimals, risk
+# factor ETH-USD); series 0 the ETH 2500 call, 1 the BTC 55000 put, both expiring at
+# PORTFOLIO_EXPIRY (T0 + 30 days; T0 = 1_700_000_000 as in the tests).
+PORTFOLIO_OUT = OUT.parent / "portfolio.json"
+PORTFOLIO_ENGINE = fixed_address("zkmargin.test.portfolio")
+CAROL = fixed_address("zkmargin.test.carol")
+T0 = 1_700_000_000
+PORTFOLIO_EXPIRY = T0 + 30 * 86_400
+CAROL_SALT = 0xCA401_5A17
+
+
+def portfolio_risk(prices: dict[str, str] | None = None) -> Any:
+    """The scenario's risk file (prices: the oracle's at proving, default ETH 2000)."""
+    from zkmargin.riskfile import format_time, parse_risk_file
+
+    expiry = format_time(PORTFOLIO_EXPIRY)
+    raw = {
+        "markets": {
+            "ETH-USD": {"mmr_bps": 500, "imr_bps": 1000, "floor_bps": 50},
+            "BTC-USD": {"mmr_bps": 400, "imr_bps": 800, "floor_bps": 40},
+        },
+        "collateral": {
+            "USDC": {"haircut_bps": 100, "decimals": 6},
+            "WETH": {"haircut_bps": 1000, "decimals": 18, "risk_factor": "ETH-USD"},
+        },
+        "prices": prices or {"ETH-USD": "2000", "BTC-USD": "60000", "USDC": "1", "WETH": "2000"},
+        "portfolio": {
+            "cholesky_bps": [[900], [640, 480]],
+            "lambda_mm_bps": 10000,
+            "lambda_im_bps": 15000,
+        },
+        "options": {
+            "ETH-C-2500": {
+                "underlying": "ETH-USD",
+                "strike": "2500",
+                "expiry": expiry,
+                "kind": "call",
+                "mark": "41.2",
+                "delta_bps": 2710,
+                "gamma_charge": "9.8",
+                "vega_charge": "6.1",
+            },
+            "BTC-P-55000": {
+                "underlying": "BTC-USD",
+                "strike": "55000",
+                "expiry": expiry,
+                "kind": "put",
+                "mark": "1210.5",
+                "delta_bps": -2850,
+                "gamma_charge": "310",
+                "vega_charge": "145",
+            },
+        },
+    }
+    return parse_risk_file(raw, "portfolio fixture risk")
+
+
+def portfolio_book() -> Any:
+    """Carol: long 1 ETH perp at 2000, short 1 ETH 2500 call at its mark, 3000 USDC."""
+    from zkmargin.portfolio import PortfolioAccount, PortfolioPosition
+
+    return PortfolioAccount(
+        address=CAROL,
+        salt=CAROL_SALT,
+        collateral={"USDC": tokens(3_000 * E18)},
+        positions=(
+            PortfolioPosition("ETH-USD", False, True, size(E8), px(2_000)),
+            PortfolioPosition("ETH-C-2500", True, False, size(E8), Price(4_120_000_000)),
+        ),
+    )
+
+
+SHOCK_PORTFOLIO_PRICES = {"ETH-USD": "2200", "BTC-USD": "60000", "USDC": "1", "WETH": "2000"}
+CAROL_WITHDRAW_USDC = 1_000  # whole USDC withdrawn in the withdrawal proof
+
+
+def portfolio_proofs() -> dict[str, Any]:
+    """Carol's real proofs (nonce order): open (opening, nonce 0), proveMargin (nonce 1) at
+    the setup prices and after ETH +10% (the flag scenario), withdraw 1,000 USDC (nonce 1)."""
+    from dataclasses import replace
+
+    from zkmargin.portfolio import PortfolioMode
+
+    prover = _prover()
+    book = portfolio_book()
+    after = replace(book, collateral={"USDC": tokens((3_000 - CAROL_WITHDRAW_USDC) * E18)})
+    base, shock = portfolio_risk(), portfolio_risk(SHOCK_PORTFOLIO_PRICES)
+    init, mm, wd = PortfolioMode.INITIAL, PortfolioMode.MAINTENANCE, PortfolioMode.WITHDRAWAL
+    jobs = {
+        "carolOpen": (book, base, init, 0, True),
+        "carolProve": (book, base, mm, 1, False),
+        "carolProveShock": (book, shock, mm, 1, False),
+        "carolWithdraw": (after, base, wd, 1, False),
+    }
+    out = {}
+    for name, (account, risk, mode, nonce, opening) in jobs.items():
+        bundle = prover.prove_portfolio(
+            account,
+            risk,
+            mode=mode,
+            binding=Binding(chain_id=CHAIN_ID, engine=PORTFOLIO_ENGINE, nonce=nonce),
+            now=T0,
+            opening=opening,
+        )
+        out[name] = {**evm_proof(bundle.proof), "inputs": [str(v) for v in bundle.public_signals]}
+    return out
+
+
+def portfolio_payload() -> dict[str, Any]:
+    """What needs no proof: the risk words and commitment, the book's slots and commitment
+    (zkmargin's Python hashing, which the on-chain Poseidon must reproduce)."""
+    from zkmargin.portfolio import PortfolioMode
+    from zkmargin.portfolio_encoding import (
+        chunked_hash,
+        encode_portfolio,
+        portfolio_commitment,
+        slots,
+    )
+    from zkmargin.riskfile import DEFAULT_SHAPE, risk_words
+
+    risk = portfolio_risk()
+    words = risk_words(risk)
+    book = portfolio_book()
+    slot_words = slots(book, risk, DEFAULT_SHAPE)
+    binding = Binding(chain_id=CHAIN_ID, engine=PORTFOLIO_ENGINE, nonce=0)
+    initial = encode_portfolio(book, risk, mode=PortfolioMode.INITIAL, binding=binding)
+    return {
+        "engine": addr(PORTFOLIO_ENGINE),
+        "carol": addr(CAROL),
+        "expiry": PORTFOLIO_EXPIRY,
+        "risk": {
+            "params": str(words.params),
+            "cholesky": str(words.cholesky),
+            "optionValues": [str(w) for w in words.option_values],
+            "optionParams": [str(w) for w in words.option_params],
+            "optionKeys": [str(w) for w in words.option_keys],
+            "commitment": str(words.commitment(DEFAULT_SHAPE)),
+        },
+        "book": {
+            "salt": str(CAROL_SALT),
+            "slots": [str(w) for w in slot_words],
+            "digest": str(chunked_hash(slot_words)),
+            "commitment": str(portfolio_commitment(book, risk)),
+            # the encoder's public signals of an initial-mode statement at nonce 0 (the
+            # opening statement differs only in its modeWord, 5 instead of 1)
+            "initialInputs": [str(w) for w in initial.statement.public_signals()],
+        },
+    }
+
+
+def write_portfolio(force: bool) -> None:
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    manifest = load_manifest()
+    if "portfolio" in manifest.circuits:
+        digest.update(json.dumps(manifest.circuit("portfolio").sha256, sort_keys=True).encode())
+    key = digest.hexdigest()
+    if not force and PORTFOLIO_OUT.is_file():
+        try:
+            if json.loads(PORTFOLIO_OUT.read_text()).get("key") == key:
+                print(f"make_fixtures: {PORTFOLIO_OUT.relative_to(REPO)} is up to date")
+                return
+        except json.JSONDecodeError:
+            pass
+    payload = {
+        "format": FORMAT,
+        "key": key,
+        "chainId": CHAIN_ID,
+        **portfolio_payload(),
+        "proofs": portfolio_proofs(),
+    }
+    PORTFOLIO_OUT.parent.mkdir(parents=True, exist_ok=True)
+    write_json(PORTFOLIO_OUT, payload)
+    print(f"make_fixtures: portfolio -> {PORTFOLIO_OUT.relative_to(REPO)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--force", action="store_true", help="regenerate even if cached")
     parser.add_argument("--jobs", type=int, default=1, help="proofs made in parallel")
     args = parser.parse_args(argv)
 
+    write_portfolio(args.force)
     key = cache_key()
     if not args.force and OUT.is_file():
         try:

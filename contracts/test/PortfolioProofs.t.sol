@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Vm} from "./utils/Vm.sol";
+import {PortfolioBase} from "./utils/PortfolioBase.sol";
+import {IPortfolioEngine} from "../src/portfolio/IPortfolioEngine.sol";
+
+/// @notice The portfolio engine with REAL Groth16 proofs (contracts/tools/make_fixtures.py):
+///         open, proveMargin, withdraw, close, flag, liquidate, reclaim, series settlement at
+///         close, value conservation, and the latency round trip.
+contract PortfolioProofsTest is PortfolioBase {
+    address internal constant BOB = address(uint160(uint256(keccak256("zkmargin.test.bob"))));
+    uint256 internal constant POOL_USDC = 100_000e6;
+    /// @dev Carol's close fee at the setup prices: perp 2,000·10 bps = 2, call 2,000·0.271·10 bps
+    ///      = 0.542 (1e-6 USDC, rounded up).
+    uint256 internal constant FEE_AT_SETUP = 2.542e6;
+
+    function setUp() public override {
+        super.setUp();
+        _fundPool(usdcPool, usdc, POOL_USDC);
+    }
+
+    // ================================================================== open
+
+    function test_openWithRealProof() public {
+        _publish(_words());
+        _deposit(CAROL, USDC, CAROL_USDC);
+        uint256 commitment = _fixtureUint(".book.commitment");
+        uint256[8] memory want = _proofInputs("carolOpen");
+        uint256[8] memory got = engine.openingInputs(CAROL, commitment);
+        for (uint256 i = 0; i < 8; ++i) {
+            assertEq(got[i], want[i], string.concat("opening input ", vm.toString(i)));
+        }
+        vm.expectEmit(address(engine));
+        emit IPortfolioEngine.AccountOpened(CAROL, commitment, 1, 0);
+        vm.prank(CAROL);
+        engine.open(commitment, _proof("carolOpen"));
+        IPortfolioEngine.Account memory a = engine.account(CAROL);
+        assertEq(a.commitment, commitment);
+        assertEq(a.nonce, 1);
+        assertEq(a.epoch, 1);
+        assertEq(a.mode, 5);
+        assertEq(a.provenAt, T0);
+        assertEq(a.lifetime, LIFETIME);
+        assertEq(a.expiryCap, uint64(EXPIRY) + GRACE);
+        assertEq(a.provenPriceWords[0], want[1]);
+        assertEq(a.provenPriceWords[1], want[2]);
+    }
+
+    function test_openRefusals() public {
+        _publish(_words());
+        _deposit(CAROL, USDC, CAROL_USDC);
+        uint256 commitment = _fixtureUint(".book.commitment");
+        IPortfolioEngine.Proof memory p = _proof("carolOpen");
+        // another commitment, another account, other balances: the proof does not verify
+        vm.prank(CAROL);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__InvalidProof.selector);
+        engine.open(commitment + 1, p);
+        _deposit(BOB, USDC, CAROL_USDC);
+        vm.prank(BOB);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__InvalidProof.selector);
+        engine.open(commitment, p);
+        _deposit(CAROL, USDC, 1);
+        vm.prank(CAROL);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__InvalidProof.selector);
+        engine.open(commitment, p);
+        vm.prank(CAROL);
+        engine.withdrawIdle(USDC, 1);
+        // a price move since proving
+        ethFeed.updateAnswer(2_000e8 + 1);
+        vm.prank(CAROL);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__InvalidProof.selector);
+        engine.open(commitment, p);
+        ethFeed.updateAnswer(2_000e8);
+        vm.prank(CAROL);
+        engine.open(commitment, p);
+        vm.prank(CAROL);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__AccountExists.selector, CAROL));
+        engine.open(commitment, p);
+    }
+
+    /// @dev A maintenance proof is not an opening proof (the modeWord is bound).
+    function test_openRefusesMaintenanceProof() public {
+        _publish(_words());
+        _deposit(CAROL, USDC, CAROL_USDC);
+        vm.prank(CAROL);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__InvalidProof.selector);
+        engine.open(_fixtureUint(".book.commitment"), _proof("carolProve"));
+    }
+
+    // ================================================================== prove / withdraw
+
+    function test_proveMarginAndReplay() public {
+        _openCarol();
+        vm.warp(T0 + 1 hours);
+        _refreshFeeds();
+        uint256[8] memory want = _proofInputs("carolProve");
+        uint256[8] memory got = engine.publicInputs(CAROL, 0, 0, 0);
+        for (uint256 i = 0; i < 8; ++i) {
+            assertEq(got[i], want[i]);
+        }
+        vm.prank(CAROL);
+        engine.proveMargin(_proof("carolProve"));
+        IPortfolioEngine.Account memory a = engine.account(CAROL);
+        assertEq(a.nonce, 2);
+        assertEq(a.mode, 0);
+        assertEq(a.provenAt, T0 + 1 hours);
+        vm.prank(CAROL);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__InvalidProof.selector);
+        engine.proveMargin(_proof("carolProve")); // nonce 1 is spent
+    }
+
+    function test_withdrawWithRealProof() public {
+        _openCarol();
+        uint256[8] memory want = _proofInputs("carolWithdraw");
+        uint256[8] memory got = engine.publicInputs(CAROL, 3, USDC, 1_000e6);
+        for (uint256 i = 0; i < 8; ++i) {
+            assertEq(got[i], want[i]);
+        }
+        IPortfolioEngine.Proof memory p = _proof("carolWithdraw");
+        vm.prank(CAROL);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__InvalidProof.selector);
+        engine.withdraw(USDC, 1_000e6 + 1, p); // one unit more than proven
+        vm.prank(CAROL);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__InsufficientBalance.selector, WETH, 0, 1_000e6)
+        );
+        engine.withdraw(WETH, 1_000e6, p);
+        vm.prank(CAROL);
+        engine.withdraw(USDC, 1_000e6, p);
+        assertEq(engine.balanceOf(CAROL, USDC), 2_000e6);
+        assertEq(usdc.balanceOf(CAROL), 1_000e6);
+        assertEq(engine.account(CAROL).mode, 3);
+    }
+
+    function test_withdrawRefusedWhileStale() public {
+        _openCarol();
+        vm.warp(T0 + 2 hours); // every feed stale
+        vm.prank(CAROL);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__FeedsStale.selector);
+        engine.withdraw(USDC, 1_000e6, _proof("carolWithdraw"));
+    }
+
+    // ================================================================== close
+
+    function test_closeAtSetupPrices() public {
+        _openCarol();
+        uint256 poolBefore = usdcPool.totalAssets();
+        vm.expectEmit(address(engine));
+        emit IPortfolioEngine.AccountClosed(
+            CAROL, 0, 2.542e16, 0, [FEE_AT_SETUP, 0], [uint256(0), 0], [CAROL_USDC - FEE_AT_SETUP, 0]
+        );
+        vm.prank(CAROL);
+        engine.close(_carolBook(), _carolSalt());
+        assertEq(usdc.balanceOf(CAROL), CAROL_USDC - FEE_AT_SETUP);
+        assertEq(usdcPool.totalAssets(), poolBefore + FEE_AT_SETUP);
+        assertEq(usdc.balanceOf(address(engine)), 0);
+        IPortfolioEngine.Account memory a = engine.account(CAROL);
+        assertEq(a.commitment, 0);
+        assertEq(a.nonce, 1, "the nonce survives the close");
+    }
+
+    function test_closeRefusesWrongReveal() public {
+        _openCarol();
+        IPortfolioEngine.Position[8] memory book = _carolBook();
+        book[1].size += 1; // one unit of the call hidden
+        vm.prank(CAROL);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__CommitmentMismatch.selector);
+        engine.close(book, _carolSalt());
+        vm.prank(CAROL);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__CommitmentMismatch.selector);
+        engine.close(_carolBook(), _carolSalt() + 1);
+    }
+
+    /// @dev After expiry an unsettled series refuses the close; once settled the call pays
+    ///      its intrinsic value (no option fee: δ is 0 after settlement).
+    function test_closeAfterExpiryNeedsSettlement() public {
+        vm.prank(owner);
+        engine.setProofLifetime(365 days);
+        _openCarol();
+        vm.warp(EXPIRY - 1);
+        ethFeed.updateAnswer(2_400e8);
+        vm.warp(EXPIRY + 10);
+        ethFeed.updateAnswer(2_600e8); // round 3: the settlement round
+        btcFeed.updateAnswer(int256(BTC_PRICE));
+        usdcFeed.updateAnswer(int256(USDC_PRICE));
+        wethFeed.updateAnswer(int256(WETH_PRICE));
+        vm.prank(CAROL);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__SeriesNotSettled.selector, 0));
+        engine.close(_carolBook(), _carolSalt());
+        engine.settleSeries(0, 3);
+        // perp +600, short call −(100 − 41.2) = −58.8, fee 2,600·10 bps = 2.6: +538.6 USDC
+        vm.prank(CAROL);
+        engine.close(_carolBook(), _carolSalt());
+        assertEq(usdc.balanceOf(CAROL), CAROL_USDC + 538.6e6);
+    }
+
+    /// @dev The latency guard: knowing the next ETH round (+0.1%, the close fee), opening
+    ///      long at the old price and closing at the new one does not pay.
+    function test_latencyRoundTripDoesNotProfit() public {
+        _openCarol();
+        ethFeed.updateAnswer(2_002e8);
+        vm.prank(CAROL);
+        engine.close(_carolBook(), _carolSalt());
+        assertLt(usdc.balanceOf(CAROL) + usdcPool.iouOf(CAROL), CAROL_USDC, "the round trip profited");
+    }
+
+    /// @dev No value is created: whatever the close prices, the trader's receipt plus the
+    ///      vault's change equals the deposit (tokens conserved), and the vault's change is
+    ///      exactly −(PnL − fee) rounded against the trader.
+    function testFuzz_closeConservesValue(uint32 ethPrice, uint32 btcPrice) public {
+        uint256 pe = bound(ethPrice, 1_000, 4_000) * 1e8;
+        uint256 pb = bound(btcPrice, 30_000, 90_000) * 1e8;
+        _openCarol();
+        ethFeed.updateAnswer(int256(pe));
+        btcFeed.updateAnswer(int256(pb));
+        uint256 total = usdc.balanceOf(address(engine)) + usdc.balanceOf(address(usdcPool));
+        uint256 poolBefore = usdcPool.totalAssets();
+        vm.prank(CAROL);
+        engine.close(_carolBook(), _carolSalt());
+        uint256 got = usdc.balanceOf(CAROL) + usdcPool.iouOf(CAROL);
+        assertEq(
+            usdc.balanceOf(CAROL) + usdc.balanceOf(address(usdcPool)) + usdc.balanceOf(address(engine)), total
+        );
+        // PnL − fee in 1e-16 quote: perp (pe − 2000e8) + call mark unchanged; fee up, the
+        // perp's at the higher of entry and close
+        int256 pnl = int256(pe) - 2_000e8;
+        uint256 perpAt = pe > 2_000e8 ? pe : 2_000e8;
+        uint256 fee16 = (1e8 * perpAt * 10 * 1e4 + 1e8 * pe * 2_710 * 10 + 1e8 - 1) / 1e8;
+        int256 net16 = pnl * 1e8 - int256(fee16);
+        // USDC at 1: 1e-6 USDC = 1e10 units of 1e-16 quote; the trader's side rounds down
+        int256 netUsdc = net16 >= 0 ? net16 / 1e10 : -((-net16 + 1e10 - 1) / 1e10);
+        assertEq(int256(got), int256(CAROL_USDC) + netUsdc, "trader receipt");
+        assertEq(int256(usdcPool.totalAssets()) - int256(poolBefore) + int256(usdcPool.iouOf(CAROL)), -netUsdc);
+    }
+
+    // ================================================================== flag / liquidate
+
+    function test_flagBoundaryOnAnAccount() public {
+        _openCarol();
+        ethFeed.updateAnswer(2_100e8); // +5% alone: inside (‖u‖ = 0.93 < 0.975)
+        assertFalse(engine.flaggable(CAROL));
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__InsideProvenSet.selector, CAROL));
+        engine.flag(CAROL);
+        ethFeed.updateAnswer(2_200e8); // +10%: outside
+        assertTrue(engine.flaggable(CAROL));
+        vm.expectEmit(address(engine));
+        emit IPortfolioEngine.Flagged(CAROL, keeper, 0, uint64(T0));
+        vm.prank(keeper);
+        engine.flag(CAROL);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__ShockPending.selector, CAROL));
+        engine.flag(CAROL);
+        assertFalse(engine.liquidatable(CAROL));
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__NotLiquidatable.selector, CAROL));
+        engine.liquidate(CAROL);
+        // the trader proves again at the new price within the grace period: safe
+        vm.prank(CAROL);
+        engine.proveMargin(_proof("carolProveShock"));
+        assertEq(engine.account(CAROL).shockAt, 0);
+        vm.warp(T0 + GRACE + 1);
+        _refreshFeeds();
+        assertFalse(engine.liquidatable(CAROL));
+    }
+
+    function test_flagGraceThenLiquidate() public {
+        _openCarol();
+        ethFeed.updateAnswer(2_200e8);
+        engine.flag(CAROL);
+        vm.warp(T0 + GRACE);
+        _refreshFeeds();
+        assertFalse(engine.liquidatable(CAROL), "grace still running at its last second");
+        vm.warp(T0 + GRACE + 1);
+        _refreshFeeds();
+        assertTrue(engine.liquidatable(CAROL));
+        vm.prank(CAROL);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__Liquidatable.selector, CAROL));
+        engine.close(_carolBook(), _carolSalt());
+        vm.prank(keeper);
+        engine.liquidate(CAROL);
+        assertEq(usdc.balanceOf(keeper), 75e6); // 2.5% of 3,000
+    }
+
+    /// @dev An outage stops the lapse clock: a proof lapses after its lifetime of live time.
+    function test_lapseRunsOnTheLiveClock() public {
+        _openCarol();
+        vm.warp(T0 + 5 hours); // every feed stale from T0 + 1 h + 1
+        engine.pokeStale();
+        _refreshFeeds();
+        engine.pokeStale(); // the outage closes: 4 h − 1 s
+        vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds();
+        assertFalse(engine.liquidatable(CAROL), "outage time does not count");
+        vm.warp(T0 + LIFETIME + 4 hours);
+        _refreshFeeds();
+        assertTrue(engine.liquidatable(CAROL));
+    }
+
+    function test_liquidateAndReclaim() public {
+        _openCarol();
+        vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds();
+        uint256 poolBefore = usdcPool.totalAssets();
+        vm.recordLogs();
+        vm.prank(keeper);
+        engine.liquidate(CAROL);
+        uint256[7] memory r = _recorded();
+        assertEq(usdc.balanceOf(keeper), 75e6);
+        assertEq(usdcPool.totalAssets(), poolBefore + 2_925e6);
+        assertEq(engine.liquidationOf(CAROL, 1), keccak256(abi.encode(r)));
+        assertEq(engine.account(CAROL).commitment, 0);
+
+        // tampering: any changed word of the record, another nonce, a wrong reveal
+        for (uint256 i = 0; i < 7; ++i) {
+            uint256[7] memory t;
+            for (uint256 k = 0; k < 7; ++k) {
+                t[k] = r[k]; // a copy (memory assignment would alias r)
+            }
+            t[i] ^= 1;
+            vm.prank(CAROL);
+            vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__NoLiquidation.selector, CAROL, 1));
+            engine.reclaim(1, t, _carolBook(), _carolSalt());
+        }
+        vm.prank(CAROL);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__NoLiquidation.selector, CAROL, 0));
+        engine.reclaim(0, r, _carolBook(), _carolSalt());
+        vm.prank(BOB);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__NoLiquidation.selector, BOB, 1));
+        engine.reclaim(1, r, _carolBook(), _carolSalt());
+        IPortfolioEngine.Position[8] memory lie = _carolBook();
+        lie[1].size = 0; // hide the short call
+        vm.prank(CAROL);
+        vm.expectRevert(IPortfolioEngine.PortfolioEngine__CommitmentMismatch.selector);
+        engine.reclaim(1, r, lie, _carolSalt());
+
+        // at the recorded prices: escrow 2,925 − fee 2.542 comes back
+        vm.prank(CAROL);
+        engine.reclaim(1, r, _carolBook(), _carolSalt());
+        assertEq(usdc.balanceOf(CAROL) + usdcPool.iouOf(CAROL), 2_925e6 - FEE_AT_SETUP);
+        assertEq(usdcPool.totalAssets() + usdcPool.iouOf(CAROL), poolBefore + FEE_AT_SETUP);
+        // self-liquidation pays reward + reclaim = what closing pays, never more
+        assertEq(usdc.balanceOf(CAROL) + usdcPool.iouOf(CAROL) + 75e6, CAROL_USDC - FEE_AT_SETUP);
+        vm.prank(CAROL);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__NoLiquidation.selector, CAROL, 1));
+        engine.reclaim(1, r, _carolBook(), _carolSalt());
+    }
+
+    function test_reclaimWindow() public {
+        _openCarol();
+        vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds();
+        vm.recordLogs();
+        engine.liquidate(CAROL);
+        uint256[7] memory r = _recorded();
+        uint64 deadline = uint64(r[1]);
+        assertEq(deadline, T0 + LIFETIME + 1 + 1 days);
+        vm.warp(deadline + 1);
+        vm.prank(CAROL);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__ReclaimExpired.selector, deadline));
+        engine.reclaim(1, r, _carolBook(), _carolSalt());
+    }
+
+    /// @dev The expiry cap: at firstExpiry + grace every account proven under the epoch lapses.
+    function test_expiryCapsTheLifetime() public {
+        vm.prank(owner);
+        engine.setProofLifetime(365 days);
+        _openCarol();
+        vm.warp(uint256(EXPIRY) + GRACE);
+        _refreshFeeds();
+        assertFalse(engine.liquidatable(CAROL));
+        vm.warp(uint256(EXPIRY) + GRACE + 1);
+        _refreshFeeds();
+        assertTrue(engine.liquidatable(CAROL));
+        // a keeper must settle an expired series before liquidating (marks for the record)
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__SeriesNotSettled.selector, 0));
+        engine.liquidate(CAROL);
+    }
+
+    function _recorded() internal returns (uint256[7] memory r) {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        bytes32 topic = IPortfolioEngine.LiquidationRecorded.selector;
+        for (uint256 i = 0; i < logs.length; ++i) {
+            if (logs[i].emitter == address(engine) && logs[i].topics[0] == topic) {
+                return abi.decode(logs[i].data, (uint256[7]));
+            }
+        }
+        fail("no LiquidationRecorded");
+    }
+}
