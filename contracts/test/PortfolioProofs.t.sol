@@ -160,6 +160,17 @@ contract PortfolioProofsTest is PortfolioBase {
         assertEq(a.nonce, 1, "the nonce survives the close");
     }
 
+    /// @dev The close fee is the market's at close time (the owner's setCloseFee): at 0 the
+    ///      round trip at unchanged prices returns the deposit exactly.
+    function test_closeFeeFollowsTheListing() public {
+        _openCarol();
+        vm.prank(owner);
+        engine.setCloseFee(ETH, 0);
+        vm.prank(CAROL);
+        engine.close(_carolBook(), _carolSalt());
+        assertEq(usdc.balanceOf(CAROL), CAROL_USDC);
+    }
+
     function test_closeRefusesWrongReveal() public {
         _openCarol();
         IPortfolioEngine.Position[8] memory book = _carolBook();
