@@ -77,6 +77,40 @@ contract PortfolioAdminTest is PortfolioBase {
         vm.stopPrank();
     }
 
+    /// @dev Raised minimums apply to the next publication; a new publisher takes over at once.
+    function test_minimumsAndPublisherApplyToTheNextPublication() public {
+        _publish(_words());
+        vm.startPrank(owner);
+        engine.setMarketMinimums(ETH, 51, 100);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__UnknownMarket.selector, 2));
+        engine.setMarketMinimums(2, 0, 1);
+        vm.stopPrank();
+        _publishExpect(
+            _words(), abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__RiskBelowMinimum.selector, 0, 0, 50, 51)
+        );
+        vm.startPrank(owner);
+        engine.setMarketMinimums(ETH, 50, 901); // L_00 = 900 is now below the minimum
+        vm.stopPrank();
+        _publishExpect(
+            _words(), abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__RiskBelowMinimum.selector, 4, 0, 900, 901)
+        );
+        vm.startPrank(owner);
+        engine.setMarketMinimums(ETH, 50, 100);
+        engine.setMinHaircut(USDC, 101);
+        vm.stopPrank();
+        _publishExpect(
+            _words(), abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__RiskBelowMinimum.selector, 1, 0, 100, 101)
+        );
+        vm.startPrank(owner);
+        engine.setMinHaircut(USDC, 100);
+        engine.setPublisher(stranger);
+        vm.stopPrank();
+        _publishExpect(_words(), abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__NotPublisher.selector, publisher));
+        Words memory w = _words();
+        vm.prank(stranger);
+        assertEq(engine.publishRisk(w.params, w.chol, w.values, w.oparams, w.keys), 2);
+    }
+
     function test_setPoolRefusals() public {
         vm.startPrank(owner);
         vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__PoolAlreadySet.selector, USDC));

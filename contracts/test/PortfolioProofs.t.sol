@@ -160,6 +160,17 @@ contract PortfolioProofsTest is PortfolioBase {
         assertEq(a.nonce, 1, "the nonce survives the close");
     }
 
+    /// @dev The close fee is the market's at close time (the owner's setCloseFee): at 0 the
+    ///      round trip at unchanged prices returns the deposit exactly.
+    function test_closeFeeFollowsTheListing() public {
+        _openCarol();
+        vm.prank(owner);
+        engine.setCloseFee(ETH, 0);
+        vm.prank(CAROL);
+        engine.close(_carolBook(), _carolSalt());
+        assertEq(usdc.balanceOf(CAROL), CAROL_USDC);
+    }
+
     function test_closeRefusesWrongReveal() public {
         _openCarol();
         IPortfolioEngine.Position[8] memory book = _carolBook();
@@ -373,6 +384,59 @@ contract PortfolioProofsTest is PortfolioBase {
         // a keeper must settle an expired series before liquidating (marks for the record)
         vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__SeriesNotSettled.selector, 0));
         engine.liquidate(CAROL);
+    }
+
+    // ================================================================== two assets (Dave)
+
+    address internal constant DAVE = address(uint160(uint256(keccak256("zkmargin.test.dave"))));
+
+    function _daveBook() internal pure returns (IPortfolioEngine.Position[8] memory book) {
+        book[0] = IPortfolioEngine.Position(5, true, 1e8, 1_210.5e8); // long the BTC put
+        book[1] = IPortfolioEngine.Position(ETH, false, 0.5e8, 2_000e8); // short 0.5 ETH
+    }
+
+    function _openDave() internal {
+        assertEq(vm.parseJsonAddress(vm.readFile(FIXTURE), ".dave"), DAVE, "fixture dave");
+        _publish(_words());
+        _deposit(DAVE, USDC, 1_500e6);
+        _deposit(DAVE, WETH, 1e18);
+        vm.prank(DAVE);
+        engine.open(_fixtureUint(".daveCommitment"), _proof("daveOpen"));
+    }
+
+    /// @dev The close fee (perp 0.5·2,000·10 bps = 1, put 60,000·0.285·10 bps = 17.1: 18.1
+    ///      quote) splits pro rata to the assets' values (WETH 2,000, USDC 1,500), each leg
+    ///      rounded up: 0.005171428571428572 WETH and 7.757143 USDC.
+    function test_closeSplitsLegsBetweenTwoVaults() public {
+        _fundPool(wethPool, weth, 100e18);
+        _openDave();
+        uint256 usdcPoolBefore = usdcPool.totalAssets();
+        uint256 wethPoolBefore = wethPool.totalAssets();
+        uint256[2] memory toPool = [uint256(7_757_143), 5_171_428_571_428_572];
+        vm.expectEmit(address(engine));
+        emit IPortfolioEngine.AccountClosed(
+            DAVE, 0, 18.1e16, 0, toPool, [uint256(0), 0], [1_500e6 - toPool[0], 1e18 - toPool[1]]
+        );
+        vm.prank(DAVE);
+        engine.close(_daveBook(), _fixtureUint(".daveSalt"));
+        assertEq(usdcPool.totalAssets(), usdcPoolBefore + toPool[0]);
+        assertEq(wethPool.totalAssets(), wethPoolBefore + toPool[1]);
+        assertEq(weth.balanceOf(DAVE), 1e18 - toPool[1]);
+        assertEq(usdc.balanceOf(DAVE), 1_500e6 - toPool[0]);
+    }
+
+    /// @dev WETH (risk factor ETH, haircut 10%) falling 9.75% against a flat ETH stays in the
+    ///      proven set; one unit more is a flag with reason 2 (collateral 1).
+    function test_flagCollateralDivergenceOnAnAccount() public {
+        _openDave();
+        wethFeed.updateAnswer(1_805e8);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__InsideProvenSet.selector, DAVE));
+        engine.flag(DAVE);
+        wethFeed.updateAnswer(1_805e8 - 1);
+        vm.expectEmit(address(engine));
+        emit IPortfolioEngine.Flagged(DAVE, keeper, 2, uint64(T0));
+        vm.prank(keeper);
+        engine.flag(DAVE);
     }
 
     function _recorded() internal returns (uint256[7] memory r) {

@@ -243,6 +243,8 @@ def addr(value: int) -> str:
 PORTFOLIO_OUT = OUT.parent / "portfolio.json"
 PORTFOLIO_ENGINE = fixed_address("zkmargin.test.portfolio")
 CAROL = fixed_address("zkmargin.test.carol")
+DAVE = fixed_address("zkmargin.test.dave")
+DAVE_SALT = 0xDA7E_5A17
 T0 = 1_700_000_000
 PORTFOLIO_EXPIRY = T0 + 30 * 86_400
 CAROL_SALT = 0xCA401_5A17
@@ -326,6 +328,7 @@ def portfolio_proofs() -> dict[str, Any]:
     base, shock = portfolio_risk(), portfolio_risk(SHOCK_PORTFOLIO_PRICES)
     init, mm, wd = PortfolioMode.INITIAL, PortfolioMode.MAINTENANCE, PortfolioMode.WITHDRAWAL
     jobs = {
+        "daveOpen": (dave_book(), base, init, 0, True),
         "carolOpen": (book, base, init, 0, True),
         "carolProve": (book, base, mm, 1, False),
         "carolProveShock": (book, shock, mm, 1, False),
@@ -343,6 +346,22 @@ def portfolio_proofs() -> dict[str, Any]:
         )
         out[name] = {**evm_proof(bundle.proof), "inputs": [str(v) for v in bundle.public_signals]}
     return out
+
+
+def dave_book() -> Any:
+    """Dave: long 1 BTC 55000 put at its mark, short 0.5 ETH perp at 2000; 1 WETH (risk
+    factor ETH-USD) and 1,500 USDC: two assets, so close legs split between two vaults."""
+    from zkmargin.portfolio import PortfolioAccount, PortfolioPosition
+
+    return PortfolioAccount(
+        address=DAVE,
+        salt=DAVE_SALT,
+        collateral={"USDC": tokens(1_500 * E18), "WETH": tokens(E18)},
+        positions=(
+            PortfolioPosition("BTC-P-55000", True, True, size(E8), Price(121_050_000_000)),
+            PortfolioPosition("ETH-USD", False, False, size(E8 // 2), px(2_000)),
+        ),
+    )
 
 
 def portfolio_payload() -> dict[str, Any]:
@@ -367,6 +386,9 @@ def portfolio_payload() -> dict[str, Any]:
         "engine": addr(PORTFOLIO_ENGINE),
         "carol": addr(CAROL),
         "expiry": PORTFOLIO_EXPIRY,
+        "dave": addr(DAVE),
+        "daveSalt": str(DAVE_SALT),
+        "daveCommitment": str(portfolio_commitment(dave_book(), risk)),
         "risk": {
             "params": str(words.params),
             "cholesky": str(words.cholesky),
