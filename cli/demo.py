@@ -18,7 +18,9 @@ Every feed then stops: ``pokeStale`` stops the clocks, withdrawing and opening a
 refused, wall time passes Bob's proof lifetime and nobody becomes liquidatable; the
 feeds resume and Bob proves. Carol's request matures and she redeems more than she
 put in. Off-chain, a covered call's portfolio margin is proved and verified next to the
-naked call's (the engine takes portfolio proofs next). Last act: ETH drifts down towards
+naked call's; then on the PortfolioEngine the publisher re-marks the series, Dave opens the
+covered call with an opening proof, a joint 2% fall stays inside its correlated move set
+(the keeper's flag is refused), Dave proves and closes. Last act: ETH drifts down towards
 the edge of the moves Bob's proof covers; Bob's guardian re-proves before the edge is
 crossed, so when the price crosses it the keeper finds nothing to flag (without the
 guardian, Bob would have been flagged).
@@ -39,11 +41,11 @@ from rich.table import Table
 
 from chain.anvil import LocalChain
 from chain.client import EngineClient, Kind, make_decoder
-from chain.deploy import DEFAULT_SPEC, Deployment, deploy_system, parse_price
+from chain.deploy import DEFAULT_SPEC, Deployment, PortfolioSpec, deploy_system, parse_price
 from chain.errors import RevertError
 from chain.rpc import Chain
 from chain.signers import Signer, dev_signer
-from cli import demo_acts
+from cli import demo_acts, demo_portfolio
 from cli.deploy import build_contracts
 from prover.prove import Prover
 from prover.setup import run_setup
@@ -83,7 +85,7 @@ def _open_calldata_bytes(client: EngineClient, kind: Kind, commitment: int) -> i
 )
 def demo(keep: Path | None) -> None:
     """The on-chain story on a private anvil: an LP, private positions, a calm move, a crash
-    and a liquidation, an outage, portfolio margin (off-chain), a guardian."""
+    and a liquidation, an outage, portfolio margin (off-chain and on-chain), a guardian."""
     out = Console(highlight=False)
     work = Path(tempfile.mkdtemp(prefix="zkmargin-demo-"))
     started = time.perf_counter()
@@ -115,7 +117,13 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
     admin = dev_signer(0)
     build_contracts()
     deployed = time.perf_counter()
-    deployment, results = deploy_system(chain, admin, DEFAULT_SPEC)
+    expiry = demo_portfolio.series_expiry(chain.timestamp())
+    risk_path, _ = demo_portfolio.demo_risk_file(
+        chain.timestamp(), expiry, demo_portfolio.deployment_prices(), work / "risk.deploy.json"
+    )
+    deployment, results = deploy_system(
+        chain, admin, DEFAULT_SPEC, portfolio=PortfolioSpec(risk_file=risk_path)
+    )
     deployment.save(work / "deployment.json")
     client = EngineClient(chain, deployment)
     chain.decoder = make_decoder(deployment)
@@ -313,17 +321,19 @@ def _story(out: Console, work: Path, local: LocalChain) -> None:
     demo_acts.lp_redeem(out, client, lp)
 
     out.print(
-        "\n[bold]14. Portfolio margin with an option hedge[/] (off-chain: the real prover "
-        "and verifier)"
+        "\n[bold]14. Portfolio margin with an option hedge[/] (off-chain, then on the "
+        "PortfolioEngine)"
     )
     demo_acts.portfolio(out, prover, work)
+    demo_portfolio.onchain(out, client, prover, dev_signer(5), keeper, admin, expiry, work)
 
     _guardian_act(out, client, prover, bob, accounts["Bob"], keeper, work)
     out.print(
         "\n[green]Done.[/] The chain never saw a position: only commitments, balances, prices "
         "and proofs. A calm move needed no proof; Bob kept proving and stayed safe; Alice "
         "could not, and was liquidated; an outage liquidated no one; Carol's shares earned "
-        "the traders' losses; a hedged book needs less margin; Bob's guardian re-proved "
+        "the traders' losses; a hedged book needs less margin, and Dave's covered call "
+        "lived on-chain inside its correlated move set; Bob's guardian re-proved "
         "before a keeper could flag him."
     )
 

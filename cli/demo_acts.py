@@ -358,6 +358,5 @@ def portfolio(out: Console, prover: Prover, work: Path) -> None:
         raise _fail("the hedge did not lower the portfolio margin")
     out.print(
         "   the hedge is cheaper: the long ETH offsets the calls' delta inside the "
-        "correlated move set. The engine does not take portfolio proofs yet: "
-        "[bold]on-chain portfolio accounts come next[/]"
+        "correlated move set. Now on-chain, on the [bold]PortfolioEngine[/]:"
     )

@@ -479,7 +479,13 @@ def test_demo_tells_the_whole_story_and_leaves_no_anvil(manifest: Manifest) -> N
         "naked call (short 10 ETH 1700 calls, 3,000 USDC): maintenance requirement "
         "1171.2430124 USD",
         "portfolio proof verifies (maintenance",
-        "on-chain portfolio accounts come next",
+        # portfolio margin, on the PortfolioEngine
+        "the risk publisher re-marks the listed series at ETH 1600",
+        "risk epoch 2, its commitment",
+        "opening proof (λ_IM, entries = marks) in",
+        "the keeper's flag is refused (PortfolioEngine__InsideProvenSet)",
+        "Dave proves maintenance (",
+        "Dave closes: the engine opens the commitment and settles ETH at 1568",
         "Token balances before the crash",
         "Token balances after the liquidation",
         "ETH 1526: guardian re-proves (",
