@@ -1373,7 +1373,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             _requireAsset(asset);
             revert MarginEngine__WrongAsset(asset);
         }
-        _requireAsset(asset);
+        // cross: listed iff below the collateral count in the current policy word, which
+        // {_inputs} reads next (warm then); the asset's config word is not needed
+        if (asset >= _policy[(_clocks[0] >> CLOCK_EPOCH_SHIFT) & MASK15] >> POLICY_ASSETS_SHIFT) {
+            revert MarginEngine__UnknownAsset(asset);
+        }
     }
 
     /// @dev Closes the account: everything but the nonce (which never resets) is cleared.
