@@ -148,7 +148,10 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant POLICY_SCALE_SHIFT = 220;
     uint256 private constant POLICY_ASSETS_SHIFT = 230;
     /// @dev Price cache word c (c < 2): price of market 2c | market 2c + 1 << 64 | asset c
-    ///      << 128 | block number << 192, 64-bit prices, 0 for a slot unlisted at the push.
+    ///      << 128 | key << 192, 64-bit prices, 0 for a slot unlisted at the push; key =
+    ///      block number (low 32 bits) << 32 | timestamp (low 32 bits) of the push. A proof
+    ///      uses the cache only under the same key: the same block, at the same time (so
+    ///      every heartbeat check the push passed still holds).
     uint256 private constant CACHE_BLOCK_SHIFT = 192;
     uint256 private constant MASK14 = (1 << 14) - 1;
     uint256 private constant MASK128 = type(uint128).max;
@@ -374,15 +377,16 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IMarginEngine
     /// @dev Reads every listed slot through the adapter (every check of
     ///      {IOracleAdapter-getPrice}; reverts if any feed fails one) and stores the prices
-    ///      with the block number. Proofs of this block then read one or two words instead
+    ///      with the block number and time. Proofs of this block then read one or two words instead
     ///      of the adapter and the feeds; flagShock, close and liquidate always read the
     ///      adapter. A later push in the same block overwrites the words.
     function pushPrices() external {
         (uint256[6] memory cfg, uint256 n,) = _slotConfigOf(false, 0, 0);
         (uint256 w0, uint256 w1) = _priceWords(cfg, n, 0); // m0 m1 m2 | m3 a0 a1, unlisted 0
-        uint256 b = block.number << CACHE_BLOCK_SHIFT;
-        _priceCache[0] = (w0 & MASK128) | ((w1 >> PRICE_BITS) & PRICE_MASK) << (2 * PRICE_BITS) | b;
-        _priceCache[1] = (w0 >> (2 * PRICE_BITS)) | (w1 & PRICE_MASK) << PRICE_BITS | (w1 >> (2 * PRICE_BITS)) << (2 * PRICE_BITS) | b;
+        uint256 b = _cacheKey() << CACHE_BLOCK_SHIFT;
+        // word 0: m0 | m1 << 64 | a0 << 128; word 1: m2 | m3 << 64 | a1 << 128
+        _priceCache[0] = (w0 & MASK128) | (((w1 >> PRICE_BITS) & PRICE_MASK) << (2 * PRICE_BITS)) | b;
+        _priceCache[1] = (w0 >> (2 * PRICE_BITS)) | ((w1 & PRICE_MASK) << PRICE_BITS) | (w1 & ~MASK128) | b;
     }
 
     /// @inheritdoc IMarginEngine
@@ -954,6 +958,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         return w;
     }
 
+    /// @dev The cache key of now (see CACHE_BLOCK_SHIFT): below 2^64.
+    function _cacheKey() private view returns (uint256) {
+        return ((block.number & type(uint32).max) << 32) | (block.timestamp & type(uint32).max);
+    }
+
     /// @dev The account's price words from the cache, in the stored form (0 for a slot
     ///      unlisted at the push; listing clears the cache, so also unlisted now), and
     ///      whether every word needed was pushed in this block and holds the listed prices.
@@ -963,10 +972,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         view
         returns (uint256 w0, uint256 w1, bool hit)
     {
+        uint256 key = _cacheKey();
         uint256 c0 = _priceCache[isolated ? mkt >> 1 : 0];
-        if (c0 >> CACHE_BLOCK_SHIFT != block.number) return (0, 0, false); // one read on a miss
+        if (c0 >> CACHE_BLOCK_SHIFT != key) return (0, 0, false); // one read on a miss
         uint256 c1 = _priceCache[isolated ? asset : 1];
-        if (c1 >> CACHE_BLOCK_SHIFT != block.number) return (0, 0, false);
+        if (c1 >> CACHE_BLOCK_SHIFT != key) return (0, 0, false);
         if (isolated) {
             uint256 pm = (c0 >> (PRICE_BITS * (mkt & 1))) & PRICE_MASK;
             uint256 pa = (c1 >> (2 * PRICE_BITS)) & PRICE_MASK;
