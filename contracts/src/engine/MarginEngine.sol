@@ -932,28 +932,30 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
                 | (((policy >> (POLICY_HAIRCUT_SHIFT + BPS_BITS * asset)) & MASK14) << BPS_BITS);
             return (_normalised(policy, asset, bal), params);
         }
-        for (uint256 k = 0; k < MAX_MARKETS; ++k) {
-            params |= ((policy >> (rateShift + BPS_BITS * k)) & MASK14) << (BPS_BITS * k);
-        }
-        for (uint256 c = 0; c < MAX_ASSETS; ++c) {
-            params |= ((policy >> (POLICY_HAIRCUT_SHIFT + BPS_BITS * c)) & MASK14) << (BPS_BITS * (MAX_MARKETS + c));
-            balanceWord |= _normalised(policy, c, bal) << (BALANCE_BITS * c);
-        }
+        // the 4 rates and the 2 haircuts lie in the policy word in the params word's order
+        params = ((policy >> rateShift) & ((1 << (BPS_BITS * MAX_MARKETS)) - 1))
+            | (((policy >> POLICY_HAIRCUT_SHIFT) & ((1 << (BPS_BITS * MAX_ASSETS)) - 1)) << (BPS_BITS * MAX_MARKETS));
+        balanceWord = _normalised(policy, 0, bal) | (_normalised(policy, 1, bal) << BALANCE_BITS);
     }
 
     /// @dev Asset `c`'s balance in `bal` (packed token units) on 18 decimals, by the
     ///      decimals in `policy`; reverts at or above the circuit's bound. An unlisted
     ///      asset has no balance (deposit refuses it): 0.
     function _normalised(uint256 policy, uint256 c, uint256 bal) private pure returns (uint256 normalised) {
-        normalised = ((bal >> (128 * c)) & MASK128) * 10 ** ((policy >> (POLICY_SCALE_SHIFT + 5 * c)) & 0x1f);
+        unchecked {
+            // < 2^128 · 10^18 < 2^188: no overflow (the scale is at most 18)
+            normalised = ((bal >> (128 * c)) & MASK128) * 10 ** ((policy >> (POLICY_SCALE_SHIFT + 5 * c)) & 0x1f);
+        }
         if (normalised >= BALANCE_LIMIT) revert MarginEngine__BalanceTooLarge(normalised);
     }
 
     /// @dev A stored price word (`slots` prices of 64 bits) as a proof input: the pad
     ///      price in place of each 0 (a slot unlisted now).
     function _padded(uint256 w, uint256 slots) private pure returns (uint256) {
-        for (uint256 i = 0; i < slots; ++i) {
-            if ((w >> (PRICE_BITS * i)) & PRICE_MASK == 0) w |= uint256(PAD_PRICE) << (PRICE_BITS * i);
+        unchecked {
+            for (uint256 i = 0; i < slots; ++i) {
+                if ((w >> (PRICE_BITS * i)) & PRICE_MASK == 0) w |= uint256(PAD_PRICE) << (PRICE_BITS * i);
+            }
         }
         return w;
     }
