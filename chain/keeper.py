@@ -52,7 +52,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from eth_utils.abi import function_abi_to_4byte_selector
 from eth_utils.address import to_checksum_address
@@ -583,7 +583,7 @@ class Keeper:
     def _pending_proofs(self) -> list[Mapping[str, Any]]:
         engine = self.client.deployment.engine.lower()
         selectors = {
-            "0x" + function_abi_to_4byte_selector(entry).hex()
+            "0x" + function_abi_to_4byte_selector(cast(Any, entry)).hex()
             for entry in self.client.engine.abi
             if entry.get("type") == "function" and entry.get("name") in PROOF_FUNCTIONS
         }

@@ -87,7 +87,9 @@ def test_keeper_pushes_before_a_waiting_proof(
     assert pushed is not None
     assert pushed.block_number == proved.result.block_number
     assert int(pushed.receipt["transactionIndex"]) < int(proved.result.receipt["transactionIndex"])
-    trace = chain.request("debug_traceTransaction", [proved.result.tx_hash, {"tracer": "callTracer"}])
+    trace = chain.request(
+        "debug_traceTransaction", [proved.result.tx_hash, {"tracer": "callTracer"}]
+    )
     assert _calls_to(trace, client.deployment.oracle) == 0  # the cache, not the adapter
     assert any(line.startswith("pushPrices: tx ") for line in lines)
     # the same block again: no second push
@@ -111,5 +113,7 @@ def test_without_a_push_the_proof_reads_the_adapter(
     finally:
         chain.request("evm_setAutomine", [True])
     assert chain.nonce(KEEPER.address) == sent
-    trace = chain.request("debug_traceTransaction", [proved.result.tx_hash, {"tracer": "callTracer"}])
+    trace = chain.request(
+        "debug_traceTransaction", [proved.result.tx_hash, {"tracer": "callTracer"}]
+    )
     assert _calls_to(trace, client.deployment.oracle) == 1  # one getPrices
