@@ -933,8 +933,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             return (_normalised(policy, asset, bal), params);
         }
         // the 4 rates and the 2 haircuts lie in the policy word in the params word's order
-        params = ((policy >> rateShift) & ((1 << (BPS_BITS * MAX_MARKETS)) - 1))
-            | (((policy >> POLICY_HAIRCUT_SHIFT) & ((1 << (BPS_BITS * MAX_ASSETS)) - 1)) << (BPS_BITS * MAX_MARKETS));
+        params = ((policy >> rateShift) & type(uint56).max) // 4 rates of 14 bits
+            | (((policy >> POLICY_HAIRCUT_SHIFT) & 0xfffffff) << (BPS_BITS * MAX_MARKETS)); // 2 haircuts
         balanceWord = _normalised(policy, 0, bal) | (_normalised(policy, 1, bal) << BALANCE_BITS);
     }
 
