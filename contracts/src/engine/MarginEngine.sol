@@ -45,23 +45,24 @@ interface ICrossVerifier {
 ///      proof over balances that are paid out right after (test/MarginEngineReentrancy.t.sol).
 ///
 ///      Gas (benchmarks/gas.py, from mined receipts): a proof costs the verifier (the
-///      Groth16 floor) plus what this contract adds, kept to what the statement needs
-///      (isolated proveMargin; cross in brackets):
-///      - oracle, ~20k per distinct feed (the adapter's config read, the feed's decimals()
-///        and latestRoundData(), every staleness check), 2 feeds [one per distinct feed of
-///        the listed slots]: the statement is about current prices, so they are read fresh,
-///        each distinct feed once (WETH collateral priced by the ETH/USD feed is one read),
-///        all in one call to the adapter ({IOracleAdapter-getPrices}); unlisted slots are
-///        not read;
-///      - cold reads (2,100 each): commitment, `meta`, balances, one config word per listing
-///        [and the listing counts]; one write of `meta` [and of `prices`];
-///      - the verifier's and the adapter's accounts, cold (2,600 each); the event.
+///      Groth16 floor) plus what this contract adds, kept to what the statement needs:
+///      - prices: in a block where {pushPrices} ran (the keeper's push), one or two cold
+///        reads of the price cache; otherwise the adapter, ~20k per distinct feed (its
+///        config read, the feed's decimals() and latestRoundData(), every staleness
+///        check), each distinct feed once, all in one call ({IOracleAdapter-getPrices});
+///      - rates, haircuts and decimals: one cold read of the current policy word (its
+///        epoch is in the account's outage clock word, read anyway), not one per listing;
+///      - cold reads (2,100 each): commitment, `meta`, balances, the clock word; one
+///        write of `meta` [and of `prices` for cross];
+///      - the verifier's account, cold (2,600); the event.
 ///      Layout:
 ///      - An account is three slots: the commitment; `meta` (kind/market/asset tag, nonce,
 ///        live proof time, live shock time, policy epoch and the first two proven prices);
 ///        `prices` (the other four proven prices, cross accounts only).
 ///      - Per-proof snapshots: every parameter change stores the parameters then in force
-///        (lifetime, grace, MMRs, haircuts) as a new policy epoch; an account keeps the
+///        (lifetime, grace, MMRs, haircuts; also IMRs, decimals and the collateral count,
+///        from which the current epoch's word builds a proof's risk inputs) as a new
+///        policy epoch; an account keeps the
 ///        epoch of its last proof (15 bits of `meta`), so admin changes never act on an
 ///        accepted proof. The current epoch sits in each outage clock's word, which a
 ///        proof reads anyway: one cold read (2,100) for both.
@@ -72,8 +73,10 @@ interface ICrossVerifier {
 ///        counts toward neither its lapse nor its grace.
 ///      - Both balances of an address share one slot (128 bits each; a balance is below
 ///        2^96 even normalised to 18 decimals, enforced on deposit).
-///      - A listing's oracle feed and risk parameters share one slot (one read per proof);
-///        the token address, needed only to move tokens, has its own.
+///      - A listing's oracle feed and risk parameters share one slot; the token address,
+///        needed only to move tokens, has its own.
+///      - Price cache: two words, each three 64-bit prices and the key (block number and
+///        timestamp) of the push (see CACHE_BLOCK_SHIFT).
 ///      - The reentrancy guard is transient (EIP-1153): same protection, no storage write.
 ///      - The verifier is called with hand-built calldata (selector, proof, inputs) and its
 ///        revert data, if any, is bubbled up as a high-level call would.
