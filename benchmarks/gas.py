@@ -4,7 +4,12 @@
 
 Starts a private anvil, deploys the system, and for an isolated and a cross account runs
 deposit, open, submit (proveMargin), withdraw, close, and a liquidation (flag a price
-shock, wait out the grace period, liquidate). Every number is ``gasUsed`` of a mined
+shock, wait out the grace period, liquidate). Open, submit and withdraw are measured
+twice: in the same block as the keeper's ``pushPrices`` (mined just before them, so the
+proof reads the engine's price cache: the headline "open", "submit", "withdraw"), and in
+a block without a push (the engine reads the oracle adapter and every feed: the "not
+pushed" rows, ``*_unpushed`` in the JSON); "push" is the keeper's ``pushPrices`` itself.
+Every number is ``gasUsed`` of a mined
 receipt: ``eth_estimateGas`` is not trusted for proofs (a snarkjs verifier starved of
 gas returns false instead of reverting, so an estimate may sit at the failing amount).
 
@@ -16,8 +21,9 @@ The operations table is printed, and the proof operations (open, submit, withdra
 verifier alone (``verify``) and the floor are written per circuit to
 ``build/bench/gas.json`` (``--json`` moves it; other keys of the file are kept)::
 
-    {"isolated": {"submit": 316731, "open": 356605, "withdraw": 338935, "verify": …,
-                  "floor": 246160},
+    {"isolated": {"submit": 274472, "open": 318091, "withdraw": 296748,
+                  "submit_unpushed": …, "open_unpushed": …, "withdraw_unpushed": …,
+                  "push": …, "verify": …, "floor": 246160},
      "cross": {…, "floor": 252820},
      "portfolio": {"verify": …, "floor": 259480}}
 
@@ -36,8 +42,11 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -77,9 +86,13 @@ UNPACKED = {
 OPERATIONS = (
     "approve (ERC-20)",
     "deposit",
+    "pushPrices (keeper, once a block)",
     "open",
     "submit (proveMargin)",
     "withdraw (with proof)",
+    "open, not pushed",
+    "submit, not pushed",
+    "withdraw, not pushed",
     "close",
     "flagShock",
     "liquidate",
@@ -90,17 +103,27 @@ PROOF_OPS = {
     "open",
     "submit (proveMargin)",
     "withdraw (with proof)",
+    "open, not pushed",
+    "submit, not pushed",
+    "withdraw, not pushed",
     "verifyProof tx (verifier alone)",
 }
 
 
-# gas.json key -> operation row of the table
+# gas.json key -> operation row of the table. "submit", "open", "withdraw": mined in the
+# same block as a pushPrices (the keeper's), so the proof reads the engine's price cache;
+# "*_unpushed": no push in that block, so the engine reads the oracle adapter and feeds.
 JSON_KEYS = {
     "submit": "submit (proveMargin)",
     "open": "open",
     "withdraw": "withdraw (with proof)",
+    "submit_unpushed": "submit, not pushed",
+    "open_unpushed": "open, not pushed",
+    "withdraw_unpushed": "withdraw, not pushed",
+    "push": "pushPrices (keeper, once a block)",
     "verify": "verifyProof tx (verifier alone)",
 }
+T = TypeVar("T")
 VERIFY_ROWS = ("verifyProof tx (verifier alone)", "  of which execution")
 
 
@@ -139,6 +162,42 @@ def verify_tx(verifier: Contract, signer: Signer, bundle: ProofBundle) -> tuple[
     return result.gas_used, result.gas_used - INTRINSIC - calldata_gas(data)
 
 
+def _pending(system: LocalSystem) -> int:
+    status = system.chain.request("txpool_status", [])
+    return int(status["pending"], 16)
+
+
+def _wait_pending(system: LocalSystem, count: int, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _pending(system) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"fewer than {count} transactions reached the pool")
+        time.sleep(0.02)
+
+
+def pushed(system: LocalSystem, keeper: Signer, send: Callable[[], T]) -> tuple[int, T]:
+    """Mine the keeper's ``pushPrices`` and the transaction ``send`` makes (after proving)
+    in one block, the push first: automine is off while both wait in the pool. Returns
+    the push's gas and what ``send`` returned."""
+    chain = system.chain
+    chain.request("evm_setAutomine", [False])
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            push = pool.submit(system.client.push_prices, keeper)
+            _wait_pending(system, 1)
+            op = pool.submit(send)
+            _wait_pending(system, 2)
+            chain.request("evm_mine", [])
+            push_result, result = push.result(), op.result()
+    finally:
+        chain.request("evm_setAutomine", [True])
+    mined = result.result if isinstance(result, ProofTx) else result
+    assert isinstance(mined, TxResult)
+    assert mined.block_number == push_result.block_number, "push and proof in different blocks"
+    assert int(push_result.receipt["transactionIndex"]) < int(mined.receipt["transactionIndex"])
+    return push_result.gas_used, result
+
+
 def run_account(
     system: LocalSystem, prover: Prover, kind: Kind, trader: Signer, victim: Signer
 ) -> Column:
@@ -161,24 +220,37 @@ def run_account(
     approve, deposit = deposit_all(trader)
     col.gas["approve (ERC-20)"] = approve.gas_used
     col.gas["deposit"] = deposit.gas_used
+    keeper = dev_signer(3)
     plan = client.plan_open(account(trader, 7), kind)
     opened = client.open(trader, plan, prover)
-    col.gas["open"] = opened.result.gas_used
+    col.gas["open, not pushed"] = opened.result.gas_used
     submitted = client.prove_margin(trader, plan.account, prover)
-    col.gas["submit (proveMargin)"] = submitted.result.gas_used
+    col.gas["submit, not pushed"] = submitted.result.gas_used
     whole, execution = verifier_alone(system, trader, kind.circuit, submitted)
     col.gas["verifyProof tx (verifier alone)"] = whole
     col.gas["  of which execution"] = execution
+    push, submitted = pushed(
+        system, keeper, lambda: client.prove_margin(trader, plan.account, prover)
+    )
+    col.gas["submit (proveMargin)"] = submitted.result.gas_used
+    col.gas["pushPrices (keeper, once a block)"] = push
     withdrawn = client.withdraw(trader, plan.account, "USDC", 100 * 10**6, prover)
+    assert isinstance(withdrawn, ProofTx)
+    col.gas["withdraw, not pushed"] = withdrawn.result.gas_used
+    _, withdrawn = pushed(
+        system, keeper, lambda: client.withdraw(trader, plan.account, "USDC", 100 * 10**6, prover)
+    )
     assert isinstance(withdrawn, ProofTx)
     col.gas["withdraw (with proof)"] = withdrawn.result.gas_used
     col.gas["close"] = client.close(trader, plan.account).gas_used
 
+    # the victim's open (a fresh account, as the trader's) is the pushed open
     deposit_all(victim)
-    client.open(victim, client.plan_open(account(victim, 8), kind), prover)
+    victim_plan = client.plan_open(account(victim, 8), kind)
+    _, victim_open = pushed(system, keeper, lambda: client.open(victim, victim_plan, prover))
+    col.gas["open"] = victim_open.result.gas_used
     admin = dev_signer(0)
     client.set_price(admin, "ETH/USD", parse_price("1600"))
-    keeper = dev_signer(3)
     col.gas["flagShock"] = client.flag_shock(keeper, victim.address).gas_used
     system.chain.advance_time(int(client.engine.call("gracePeriod")) + 1)
     col.gas["liquidate"] = client.liquidate(keeper, victim.address).gas_used
@@ -316,6 +388,9 @@ def main() -> None:
     started = time.perf_counter()
     prover = Prover(run_setup().manifest)
     with local_system() as system:
+        # the first push ever creates the two cache words (2 x 22,100); every later push,
+        # the one measured per column, rewrites them
+        system.client.push_prices(dev_signer(3))
         columns = [
             run_account(system, prover, Kind.ISOLATED, dev_signer(1), dev_signer(2)),
             run_account(system, prover, Kind.CROSS, dev_signer(4), dev_signer(5)),

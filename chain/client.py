@@ -768,6 +768,12 @@ class EngineClient:
         penalty); the engine refuses with ``MarginEngine__InsideProvenSet`` otherwise."""
         return self.engine.transact(signer, "flagShock", _checksum(who))
 
+    def push_prices(self, signer: Signer) -> TxResult:
+        """Cache every listed price in the engine for this block's proofs (anyone): an open,
+        proveMargin or withdraw mined in the same block then reads the cache instead of the
+        oracle adapter and its feeds. Reverts with the adapter's error if a feed is stale."""
+        return self.engine.transact(signer, "pushPrices")
+
     def poke_stale(self, signer: Signer, who: str) -> TxResult:
         """Bring the account's outage clock up to date (anyone): during a feed outage this
         stops its lapse and grace clocks from the moment the feed went stale."""

@@ -94,6 +94,14 @@ def keeper() -> None:
     help="Fold new oracle rounds into the VolatilityMonitor and raise margin through "
     "RiskGovernor.syncMargin when volatility asks for it (docs/risk.md).",
 )
+@click.option(
+    "--push-prices/--no-push-prices",
+    default=False,
+    show_default=True,
+    help="Send pushPrices ahead of proofs waiting in the node's pool (once a block, at a "
+    "higher gas price): they then read the engine's price cache instead of the oracle "
+    '(docs/protocol.md, "Price cache"). The keeper pays each push (~111k gas).',
+)
 @click.option("--max-iterations", type=click.IntRange(1), default=None, hidden=True)
 def run(
     conn: Connection,
@@ -104,6 +112,7 @@ def run(
     state_file: Path | None,
     metrics_every: int,
     risk_sync: bool,
+    push_prices: bool,
     max_iterations: int | None,
 ) -> None:
     """Watch every account the engine knows; flag and liquidate, until SIGINT or SIGTERM.
@@ -125,6 +134,7 @@ def run(
         metrics_every=metrics_every,
         extra_accounts=extra,
         risk_sync=risk_sync,
+        push_prices=push_prices,
     )
     stop = threading.Event()
     daemon = Keeper(client, signer, config, log=echo, stop=stop)

@@ -16,20 +16,35 @@ import {MarginEngineBase} from "./utils/MarginEngineBase.sol";
 ///      come from benchmarks/gas.py; for forge's per-transaction numbers run:
 ///      bash contracts/tools/forge-test.sh --match-contract MarginEngineGas --isolate -vv
 ///
-///      Bounds: the packed engine's measured value plus about 1% (measured now, and
-///      before packing). Storage a flow touched earlier in the same test is warm here, so
-///      a change can move cost between calls (the receipts in benchmarks/gas.py do not
-///      have this effect: close and liquidate did not get dearer there).
-///        deposit (first)          63,884   (70,490)
-///        openIsolated            326,568  (362,156)    openCross    403,504  (436,241)
-///        proveMargin isolated    242,537  (251,769)    cross        261,580  (273,913)
-///          engine above verifier  16,064   (25,296)    cross         28,378   (40,711)
-///        withdraw isolated       267,560  (277,386)    cross        286,785  (299,374)
-///        close isolated          101,511  (101,236)    cross        230,538  (232,739)
-///        flagShock (cross)        26,264   (32,071)
-///        liquidate isolated       59,745   (62,702)    cross        107,049  (109,508)
-///        deploy engine         3,653,919 (3,973,458)
+///      Bounds: the engine's measured value plus about 1%. Without a price push in the
+///      block (the adapter path) the values are above those before the price cache: a
+///      cold read of a cache word and of the policy word, and the move-set test and the
+///      payouts in the Settlement library. The pushed path (pushPrices earlier in the
+///      same block) is in test_Gas_*Pushed: the oracle reads are replaced by one or two
+///      cache words. Storage a flow touched earlier in the same test is warm here, so a
+///      change can move cost between calls (the receipts in benchmarks/gas.py do not
+///      have this effect). Measured (before packing in brackets):
+///        deposit (first)          63,862   (70,490)
+///        openIsolated            334,423  (362,156)    openCross    413,086  (436,241)
+///        proveMargin isolated    244,624  (251,769)    cross        265,327  (273,913)
+///          engine above verifier  18,151   (25,296)    cross         32,125   (40,711)
+///        withdraw isolated       269,731  (277,386)    cross        290,707  (299,374)
+///        flagShock (cross)        36,087   (32,071)
+///        deploy engine         5,251,978 (3,973,458)
+///      Pushed (same block as pushPrices), test_Gas_*Pushed:
+///        openIsolated            284,822               openCross    316,318
+///        proveMargin isolated    234,522               cross        245,110
+///        withdraw isolated       259,623               cross        270,433
+///        pushPrices (2 words written before)  64,361   (first push: 142,961)
 contract MarginEngineGasTest is MarginEngineBase {
+    uint256 internal constant PUSH_OPEN_ISO_BOUND = 288_000;
+    uint256 internal constant PUSH_WD_ISO_BOUND = 262_500;
+    uint256 internal constant PUSH_PROVE_ISO_BOUND = 237_000;
+    uint256 internal constant PUSH_OPEN_CROSS_BOUND = 319_500;
+    uint256 internal constant PUSH_PROVE_CROSS_BOUND = 248_000;
+    uint256 internal constant PUSH_WD_CROSS_BOUND = 273_500;
+    uint256 internal constant PUSH_PUSH_BOUND = 65_500;
+
     /// @dev Logs the gasleft() delta and forge's own count for the call just made
     ///      (`lastCallGas`; with --isolate that is the whole transaction), and checks the bound.
     function _log(string memory what, uint256 delta, uint256 bound) internal view {
@@ -75,7 +90,7 @@ contract MarginEngineGasTest is MarginEngineBase {
     function test_Gas_DeployEngine() public {
         uint256 g = gasleft();
         MarginEngine e = new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, LIFETIME, GRACE, PENALTY);
-        _log("deploy engine", g - gasleft(), 5_250_000); // + policy epoch 1 and the 9 clock words
+        _log("deploy engine", g - gasleft(), 5_300_000); // + policy epoch 1 and the 9 clock words
         assertEq(e.owner(), owner);
     }
 
@@ -90,7 +105,7 @@ contract MarginEngineGasTest is MarginEngineBase {
         uint256 c = _commitment("aliceOpen");
         g = gasleft();
         engine.openIsolated(c, ETH, USDC, p);
-        _log("openIsolated", g - gasleft(), 330_000);
+        _log("openIsolated", g - gasleft(), 338_000);
 
         p = _proof("aliceProve");
         g = gasleft();
@@ -98,7 +113,7 @@ contract MarginEngineGasTest is MarginEngineBase {
         uint256 delta = g - gasleft();
         _log("proveMargin (isolated)", delta, 245_000);
         vm.stopPrank();
-        _logOverhead("proveMargin (isolated)", delta, _verifierGas("aliceProve", true), 17_500); // + the clock word, cold
+        _logOverhead("proveMargin (isolated)", delta, _verifierGas("aliceProve", true), 18_400); // + the clock word, cold
     }
 
     function test_Gas_IsolatedWithdrawAndClose() public {
@@ -124,13 +139,13 @@ contract MarginEngineGasTest is MarginEngineBase {
         vm.startPrank(BOB);
         uint256 g = gasleft();
         engine.openCross(c, p);
-        _log("openCross", g - gasleft(), 408_000);
+        _log("openCross", g - gasleft(), 417_500);
 
         p = _proof("bobProve");
         g = gasleft();
         engine.proveMargin(p);
         uint256 delta = g - gasleft();
-        _log("proveMargin (cross)", delta, 264_500);
+        _log("proveMargin (cross)", delta, 268_000);
 
         IMarginEngine.Position[] memory pos = _bobPositions();
         uint256 salt = _salt("bob");
@@ -138,7 +153,7 @@ contract MarginEngineGasTest is MarginEngineBase {
         engine.close(pos, salt);
         _log("close (cross)", g - gasleft(), 266_000); // + the vault legs, 2 Settlement library calls
         vm.stopPrank();
-        _logOverhead("proveMargin (cross)", delta, _verifierGas("bobProve", false), 30_200); // + the clock word, cold
+        _logOverhead("proveMargin (cross)", delta, _verifierGas("bobProve", false), 32_500); // + the clock word, cold
     }
 
     function test_Gas_CrossWithdraw() public {
@@ -147,7 +162,7 @@ contract MarginEngineGasTest is MarginEngineBase {
         vm.prank(BOB);
         uint256 g = gasleft();
         engine.withdraw(USDC, BOB_WITHDRAW_USDC, p);
-        _log("withdraw (cross)", g - gasleft(), 290_000);
+        _log("withdraw (cross)", g - gasleft(), 294_000);
     }
 
     function test_Gas_FlagShockAndLiquidate() public {
@@ -156,7 +171,7 @@ contract MarginEngineGasTest is MarginEngineBase {
         vm.prank(keeper);
         uint256 g = gasleft();
         engine.flagShock(BOB);
-        _log("flagShock (cross)", g - gasleft(), 35_500); // + policy and clock words, MoveSetLeft
+        _log("flagShock (cross)", g - gasleft(), 36_500); // + policy and clock words, MoveSetLeft
         vm.warp(T0 + GRACE + 1);
         _refreshFeeds(); // keep the feeds live: stale time stops the clocks
         vm.prank(keeper);
@@ -173,5 +188,68 @@ contract MarginEngineGasTest is MarginEngineBase {
         uint256 g = gasleft();
         engine.liquidate(ALICE);
         _log("liquidate (isolated)", g - gasleft(), 170_000); // + the clock sync and the record: 2 feed reads, receivePenalty, the record hash
+    }
+
+    /// @dev Open, prove and withdraw (isolated) in the block of a push: no adapter read.
+    function test_Gas_IsolatedPushed() public {
+        _give(ALICE, USDC, ALICE_USDC);
+        vm.prank(ALICE);
+        engine.deposit(USDC, ALICE_USDC);
+        uint256 g = gasleft();
+        engine.pushPrices();
+        _log("pushPrices (first)", g - gasleft(), 144_500); // the 2 cache words created
+        vm.startPrank(ALICE);
+        IMarginEngine.Proof memory p = _proof("aliceOpen");
+        uint256 c = _commitment("aliceOpen");
+        g = gasleft();
+        engine.openIsolated(c, ETH, USDC, p);
+        _log("openIsolated (pushed)", g - gasleft(), PUSH_OPEN_ISO_BOUND);
+        p = _proof("aliceWithdraw");
+        g = gasleft();
+        engine.withdraw(USDC, ALICE_WITHDRAW, p);
+        _log("withdraw isolated (pushed)", g - gasleft(), PUSH_WD_ISO_BOUND);
+        vm.stopPrank();
+    }
+
+    function test_Gas_IsolatedProvePushed() public {
+        _openAlice();
+        engine.pushPrices();
+        IMarginEngine.Proof memory p = _proof("aliceProve");
+        vm.prank(ALICE);
+        uint256 g = gasleft();
+        engine.proveMargin(p);
+        uint256 delta = g - gasleft();
+        _log("proveMargin isolated (pushed)", delta, PUSH_PROVE_ISO_BOUND);
+    }
+
+    /// @dev Open, prove (cross) in the block of a push, and a withdrawal in another.
+    function test_Gas_CrossPushed() public {
+        _deposit(BOB, USDC, BOB_USDC);
+        _deposit(BOB, WETH, BOB_WETH);
+        engine.pushPrices();
+        IMarginEngine.Proof memory p = _proof("bobOpen");
+        uint256 c = _commitment("bobOpen");
+        vm.startPrank(BOB);
+        uint256 g = gasleft();
+        engine.openCross(c, p);
+        _log("openCross (pushed)", g - gasleft(), PUSH_OPEN_CROSS_BOUND);
+        p = _proof("bobProve");
+        g = gasleft();
+        engine.proveMargin(p);
+        _log("proveMargin cross (pushed)", g - gasleft(), PUSH_PROVE_CROSS_BOUND);
+        vm.stopPrank();
+    }
+
+    function test_Gas_CrossWithdrawPushed() public {
+        _openBob();
+        vm.roll(block.number + 1);
+        uint256 g = gasleft();
+        engine.pushPrices();
+        _log("pushPrices (again)", g - gasleft(), PUSH_PUSH_BOUND);
+        IMarginEngine.Proof memory p = _proof("bobWithdraw");
+        vm.prank(BOB);
+        g = gasleft();
+        engine.withdraw(USDC, BOB_WITHDRAW_USDC, p);
+        _log("withdraw cross (pushed)", g - gasleft(), PUSH_WD_CROSS_BOUND);
     }
 }

@@ -279,6 +279,14 @@ interface IMarginEngine {
     ///         trader calls it during an outage so the outage does not count against the
     ///         proof's lifetime or grace. Emits {StaleClock} if the clock changed.
     function pokeStale(address account) external;
+    /// @notice Caches the current price of every listed slot, read through the oracle
+    ///         adapter with all its checks, for the proofs of this block: an open, a
+    ///         margin proof or a withdrawal in the same block reads one or two engine
+    ///         words instead of the adapter and each feed. Proofs in later blocks, and
+    ///         flagShock, close and liquidate in any block, ignore the cache. Anyone may
+    ///         call it (the keeper does, in blocks with proofs); reverts with the adapter's
+    ///         error if any listed feed fails a check (proofs then read the adapter).
+    function pushPrices() external;
     /// @notice Seizes a liquidatable account's collateral: the penalty share to the caller,
     ///         the rest to the asset's vault ({IMarginPool-receivePenalty}), and records the
     ///         prices and fees at this moment for {reclaim}. Reads the account's prices

@@ -45,23 +45,24 @@ interface ICrossVerifier {
 ///      proof over balances that are paid out right after (test/MarginEngineReentrancy.t.sol).
 ///
 ///      Gas (benchmarks/gas.py, from mined receipts): a proof costs the verifier (the
-///      Groth16 floor) plus what this contract adds, kept to what the statement needs
-///      (isolated proveMargin; cross in brackets):
-///      - oracle, ~20k per distinct feed (the adapter's config read, the feed's decimals()
-///        and latestRoundData(), every staleness check), 2 feeds [one per distinct feed of
-///        the listed slots]: the statement is about current prices, so they are read fresh,
-///        each distinct feed once (WETH collateral priced by the ETH/USD feed is one read),
-///        all in one call to the adapter ({IOracleAdapter-getPrices}); unlisted slots are
-///        not read;
-///      - cold reads (2,100 each): commitment, `meta`, balances, one config word per listing
-///        [and the listing counts]; one write of `meta` [and of `prices`];
-///      - the verifier's and the adapter's accounts, cold (2,600 each); the event.
+///      Groth16 floor) plus what this contract adds, kept to what the statement needs:
+///      - prices: in a block where {pushPrices} ran (the keeper's push), one or two cold
+///        reads of the price cache; otherwise the adapter, ~20k per distinct feed (its
+///        config read, the feed's decimals() and latestRoundData(), every staleness
+///        check), each distinct feed once, all in one call ({IOracleAdapter-getPrices});
+///      - rates, haircuts and decimals: one cold read of the current policy word (its
+///        epoch is in the account's outage clock word, read anyway), not one per listing;
+///      - cold reads (2,100 each): commitment, `meta`, balances, the clock word; one
+///        write of `meta` [and of `prices` for cross];
+///      - the verifier's account, cold (2,600); the event.
 ///      Layout:
 ///      - An account is three slots: the commitment; `meta` (kind/market/asset tag, nonce,
 ///        live proof time, live shock time, policy epoch and the first two proven prices);
 ///        `prices` (the other four proven prices, cross accounts only).
 ///      - Per-proof snapshots: every parameter change stores the parameters then in force
-///        (lifetime, grace, MMRs, haircuts) as a new policy epoch; an account keeps the
+///        (lifetime, grace, MMRs, haircuts; also IMRs, decimals and the collateral count,
+///        from which the current epoch's word builds a proof's risk inputs) as a new
+///        policy epoch; an account keeps the
 ///        epoch of its last proof (15 bits of `meta`), so admin changes never act on an
 ///        accepted proof. The current epoch sits in each outage clock's word, which a
 ///        proof reads anyway: one cold read (2,100) for both.
@@ -72,8 +73,10 @@ interface ICrossVerifier {
 ///        counts toward neither its lapse nor its grace.
 ///      - Both balances of an address share one slot (128 bits each; a balance is below
 ///        2^96 even normalised to 18 decimals, enforced on deposit).
-///      - A listing's oracle feed and risk parameters share one slot (one read per proof);
-///        the token address, needed only to move tokens, has its own.
+///      - A listing's oracle feed and risk parameters share one slot; the token address,
+///        needed only to move tokens, has its own.
+///      - Price cache: two words, each three 64-bit prices and the key (block number and
+///        timestamp) of the push (see CACHE_BLOCK_SHIFT).
 ///      - The reentrancy guard is transient (EIP-1153): same protection, no storage write.
 ///      - The verifier is called with hand-built calldata (selector, proof, inputs) and its
 ///        revert data, if any, is bubbled up as a high-level call would.
@@ -137,10 +140,22 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant CLOCK_EPOCH_SHIFT = 120;
     uint256 private constant CLOCKS = 1 + 2 * 4; // 1 + MAX_ASSETS * MAX_MARKETS
     /// @dev Policy word: lifetime (40) | grace << 40 | mmr of market k << 80 + 14k |
-    ///      haircut of asset c << 136 + 14c.
+    ///      haircut of asset c << 136 + 14c | imr of market k << 164 + 14k |
+    ///      (18 − decimals of asset c) << 220 + 5c | collateral count << 230. Everything a
+    ///      proof's risk inputs need, so a proof reads this one word (the current epoch's)
+    ///      instead of every listing's config word; 0 fields for an unlisted slot.
     uint256 private constant POLICY_GRACE_SHIFT = 40;
     uint256 private constant POLICY_MMR_SHIFT = 80;
     uint256 private constant POLICY_HAIRCUT_SHIFT = 136;
+    uint256 private constant POLICY_IMR_SHIFT = 164;
+    uint256 private constant POLICY_SCALE_SHIFT = 220;
+    uint256 private constant POLICY_ASSETS_SHIFT = 230;
+    /// @dev Price cache word c (c < 2): price of market 2c | market 2c + 1 << 64 | asset c
+    ///      << 128 | key << 192, 64-bit prices, 0 for a slot unlisted at the push; key =
+    ///      block number (low 32 bits) << 32 | timestamp (low 32 bits) of the push. A proof
+    ///      uses the cache only under the same key: the same block, at the same time (so
+    ///      every heartbeat check the push passed still holds).
+    uint256 private constant CACHE_BLOCK_SHIFT = 192;
     uint256 private constant MASK14 = (1 << 14) - 1;
     uint256 private constant MASK128 = type(uint128).max;
     /// @dev Config word of a listing: feed | rate-or-haircut << 160 | imr-or-decimals << 176
@@ -202,6 +217,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     uint256[CLOCKS] private _clocks;
     /// @dev epoch -> policy word (see POLICY_GRACE_SHIFT).
     mapping(uint256 epoch => uint256 word) private _policy;
+    /// @dev The prices of {pushPrices} (see CACHE_BLOCK_SHIFT); used by proofs in the
+    ///      block of the push only.
+    uint256[2] private _priceCache;
 
     /// @param initialOwner Admin (two-step transferable).
     /// @param oracle_ Oracle adapter every feed must be registered in.
@@ -242,6 +260,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         _marketCfg[id] =
             uint256(uint160(feed)) | (uint256(mmrBps) << CFG_LOW_SHIFT) | (uint256(imrBps) << CFG_HIGH_SHIFT);
         emit MarketListed(id, feed, mmrBps, imrBps);
+        delete _priceCache; // a push before this listing has no price for it
         _snapshot();
     }
 
@@ -268,6 +287,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         _assetCfg[id] =
             uint256(uint160(feed)) | (uint256(haircutBps) << CFG_LOW_SHIFT) | (uint256(decimals) << CFG_HIGH_SHIFT);
         emit CollateralListed(id, token, feed, haircutBps, decimals);
+        delete _priceCache;
         _snapshot();
     }
 
@@ -358,6 +378,21 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IMarginEngine
+    /// @dev Reads every listed slot through the adapter (every check of
+    ///      {IOracleAdapter-getPrice}; reverts if any feed fails one) and stores the prices
+    ///      with the block number and time. Proofs of this block then read one or two words instead
+    ///      of the adapter and the feeds; flagShock, close and liquidate always read the
+    ///      adapter. A later push in the same block overwrites the words.
+    function pushPrices() external {
+        (uint256[6] memory cfg, uint256 n,) = _slotConfigOf(false, 0, 0);
+        (uint256 w0, uint256 w1) = _priceWords(cfg, n, 0); // m0 m1 m2 | m3 a0 a1, unlisted 0
+        uint256 b = _cacheKey() << CACHE_BLOCK_SHIFT;
+        // word 0: m0 | m1 << 64 | a0 << 128; word 1: m2 | m3 << 64 | a1 << 128
+        _priceCache[0] = (w0 & MASK128) | (((w1 >> PRICE_BITS) & PRICE_MASK) << (2 * PRICE_BITS)) | b;
+        _priceCache[1] = (w0 >> (2 * PRICE_BITS)) | ((w1 & PRICE_MASK) << PRICE_BITS) | (w1 & ~MASK128) | b;
+    }
+
+    /// @inheritdoc IMarginEngine
     function pokeStale(address who) external nonReentrant {
         uint256 meta = _accounts[who].meta;
         _openKind(who, meta);
@@ -413,7 +448,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         // forge-lint: disable-next-line(block-timestamp)
         r[1] = (meta & TAG_MASK) | ((block.timestamp + RECLAIM_WINDOW) << 8);
         r[2] = escrowed[0] | (escrowed[1] << 128);
-        (r[3], r[4]) = _priceWords(cfg, n);
+        (r[3], r[4]) = _priceWords(cfg, n, PAD_PRICE);
         for (uint256 i = 0; i < k; ++i) {
             r[5] |= ((cfg[i] >> CFG_FEE_SHIFT) & U16) << (16 * i);
         }
@@ -467,10 +502,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     function _payBack(Settlement.Legs memory st, uint64 nonce, uint8 first) private {
         uint256[2] memory paid = [st.refund[0] + st.fromPool[0], st.refund[1] + st.fromPool[1]];
         emit Reclaimed(msg.sender, nonce, st.pnl, st.fee, st.badDebt, paid);
-        for (uint8 c = 0; c < MAX_ASSETS; ++c) {
-            if (paid[c] != 0) _poolOf(c).payProfit(msg.sender, paid[c]);
-        }
-        if (st.badDebtTokens != 0) _poolOf(first).recordBadDebt(st.badDebtTokens);
+        // every leg from the vaults: the escrow is there
+        st.toPool = [uint256(0), 0];
+        st.fromPool = paid;
+        st.refund = [uint256(0), 0];
+        Settlement.payOut(st, first, _pools, _tokens);
     }
 
     // ================================================================== trader
@@ -515,7 +551,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             _inputs(_statement(msg.sender, s, meta, kind, false, false), _balances[msg.sender]);
         _verify(kind, inputs, proof);
         _accept(s, meta, kind, w0, w1);
-        emit MarginProven(msg.sender, nonce, w0);
+        emit MarginProven(msg.sender, nonce, inputs[1]);
     }
 
     /// @inheritdoc IMarginEngine
@@ -571,12 +607,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     ///      the rest of the balances back; the uncovered loss is recorded as bad debt in
     ///      the vault of `first` (the account's first asset), in its tokens rounded up.
     function _payOut(Settlement.Legs memory st, uint8 first) private {
-        for (uint8 c = 0; c < MAX_ASSETS; ++c) {
-            if (st.toPool[c] != 0) _poolOf(c).receiveLoss(st.toPool[c]);
-            if (st.fromPool[c] != 0) _poolOf(c).payProfit(msg.sender, st.fromPool[c]);
-            if (st.refund[c] != 0) IERC20(_tokens[c]).safeTransfer(msg.sender, st.refund[c]);
-        }
-        if (st.badDebtTokens != 0) _poolOf(first).recordBadDebt(st.badDebtTokens);
+        Settlement.payOut(st, first, _pools, _tokens);
     }
 
     /// @dev The vault of `asset`; reverts if none is set.
@@ -595,7 +626,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         uint256 bal = _balances[msg.sender];
         st = _settlement(
             positions,
-            _pricesOf(cfg, n),
+            _pricesOf(cfg, n, PAD_PRICE),
             _feesOf(cfg, k),
             kind == Kind.Isolated,
             _assetOf(meta),
@@ -834,16 +865,21 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Builds the public inputs of the statement's circuit (layout in {IMarginEngine})
-    ///      and returns the price words too (stored as the proven prices).
+    ///      and returns the proven price words to store: the input words with 0 for a
+    ///      cross slot unlisted now (its input carries the pad price), so that a listed
+    ///      slot priced 1e-8 stays distinguishable (and is checked by flagShock).
+    ///      Prices: the cache when {pushPrices} ran in this block, else the adapter.
+    ///      Rates, haircuts and decimals: the current policy epoch's word (its epoch is in
+    ///      the account's clock word, which {_accept} reads next anyway).
     function _inputs(Statement memory st, uint256 bal)
         private
         view
         returns (uint256[] memory inputs, uint256 w0, uint256 w1)
     {
         bool isolated = st.kind == Kind.Isolated;
-        (uint256[6] memory cfg, uint256 n, uint256 k) = _slotConfigOf(isolated, st.market, st.asset);
-        (w0, w1) = _priceWords(cfg, n);
-        (uint256 balanceWord, uint256 params) = _risk(cfg, n, k, isolated ? st.asset : 0, st.initial, bal);
+        (w0, w1) = _provingPrices(isolated, st.market, st.asset);
+        uint256 n = isolated ? 2 : MAX_MARKETS + MAX_ASSETS;
+        (uint256 balanceWord, uint256 params) = _risk(isolated, st.market, st.asset, st.initial, bal);
         if (st.opening) params |= uint256(1) << (BPS_BITS * n);
         if (st.withdrawal) params |= uint256(1) << (BPS_BITS * (n + 1));
         // checked again here, not only at deployment: a chain id changed by a fork and
@@ -851,9 +887,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         if (block.chainid >= 1 << 64) revert MarginEngine__ChainIdTooLarge(block.chainid);
         inputs = new uint256[](isolated ? 6 : 7);
         inputs[0] = st.commitment;
-        inputs[1] = w0;
+        inputs[1] = _padded(w0, isolated ? 2 : 3);
         uint256 at = 2;
-        if (!isolated) inputs[at++] = w1;
+        if (!isolated) inputs[at++] = _padded(w1, 3);
         inputs[at++] = balanceWord;
         inputs[at++] = params;
         inputs[at++] = uint256(uint160(st.who)) | (uint256(st.nonce) << ADDRESS_BITS);
@@ -862,8 +898,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev The price words of slots `cfg[0..n)`: 3 prices of 64 bits per word, first slot
     ///      in the low bits (an isolated account's words are p0 | p1 << 64 and 0).
-    function _priceWords(uint256[6] memory cfg, uint256 n) private view returns (uint256 w0, uint256 w1) {
-        uint64[6] memory p = _pricesOf(cfg, n); // entries from n on are 0
+    function _priceWords(uint256[6] memory cfg, uint256 n, uint256 pad) private view returns (uint256 w0, uint256 w1) {
+        uint64[6] memory p = _pricesOf(cfg, n, pad); // entries from n on are 0
         // p[i] occupies word i of the array (a uint64 in memory: upper bits clean)
         assembly ("memory-safe") {
             w0 := or(mload(p), or(shl(64, mload(add(p, 0x20))), shl(128, mload(add(p, 0x40)))))
@@ -871,27 +907,91 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The balance word and the params word (rates and haircuts; no opening flag) of
-    ///      slots `cfg[0..n)`, K = `k` of them markets; `asset0` is the asset id of the first
-    ///      collateral slot (the account's asset if isolated, else 0: slot s is asset s).
-    function _risk(uint256[6] memory cfg, uint256 n, uint256 k, uint256 asset0, bool initial, uint256 bal)
+    /// @dev The stored-form price words of a statement: from the cache when pushed in
+    ///      this block, else from the adapter (0 for a cross slot unlisted now).
+    function _provingPrices(bool isolated, uint256 mkt, uint256 asset) private view returns (uint256 w0, uint256 w1) {
+        bool hit;
+        (w0, w1, hit) = _cachedWords(isolated, mkt, asset);
+        if (hit) return (w0, w1);
+        // casting to 'uint8' is safe: ids below MAX_MARKETS / MAX_ASSETS
+        // forge-lint: disable-next-line(unsafe-typecast)
+        (uint256[6] memory cfg, uint256 n,) = _slotConfigOf(isolated, uint8(mkt), uint8(asset));
+        return _priceWords(cfg, n, 0);
+    }
+
+    /// @dev The balance word and the params word (rates, haircuts; no flags) of a
+    ///      statement, from the current policy epoch's word (its epoch is in the
+    ///      account's clock word, which {_accept} reads next anyway). Rounding: none
+    ///      (normalising to 18 decimals is exact).
+    function _risk(bool isolated, uint256 mkt, uint256 asset, bool initial, uint256 bal)
         private
-        pure
+        view
         returns (uint256 balanceWord, uint256 params)
     {
-        uint256 rateShift = initial ? CFG_HIGH_SHIFT : CFG_LOW_SHIFT;
-        for (uint256 s = 0; s < k; ++s) {
-            uint256 c = cfg[s];
-            if (c != 0) params |= ((c >> rateShift) & U16) << (BPS_BITS * s);
+        uint256 policy = _policy[(_clocks[isolated ? 1 + 2 * mkt + asset : 0] >> CLOCK_EPOCH_SHIFT) & MASK15];
+        uint256 rateShift = initial ? POLICY_IMR_SHIFT : POLICY_MMR_SHIFT;
+        if (isolated) {
+            params = ((policy >> (rateShift + BPS_BITS * mkt)) & MASK14)
+                | (((policy >> (POLICY_HAIRCUT_SHIFT + BPS_BITS * asset)) & MASK14) << BPS_BITS);
+            return (_normalised(policy, asset, bal), params);
         }
-        for (uint256 s = 0; s < n - k; ++s) {
-            uint256 c = cfg[k + s];
-            if (c == 0) continue; // unlisted: balance 0, haircut 0
-            uint256 normalised = _normalise(c, (bal >> (128 * (asset0 + s))) & MASK128);
-            if (normalised >= BALANCE_LIMIT) revert MarginEngine__BalanceTooLarge(normalised);
-            balanceWord |= normalised << (BALANCE_BITS * s);
-            params |= ((c >> CFG_LOW_SHIFT) & U16) << (BPS_BITS * (k + s));
+        // the 4 rates and the 2 haircuts lie in the policy word in the params word's order
+        params = ((policy >> rateShift) & type(uint56).max) // 4 rates of 14 bits
+            | (((policy >> POLICY_HAIRCUT_SHIFT) & 0xfffffff) << (BPS_BITS * MAX_MARKETS)); // 2 haircuts
+        balanceWord = _normalised(policy, 0, bal) | (_normalised(policy, 1, bal) << BALANCE_BITS);
+    }
+
+    /// @dev Asset `c`'s balance in `bal` (packed token units) on 18 decimals, by the
+    ///      decimals in `policy`; reverts at or above the circuit's bound. An unlisted
+    ///      asset has no balance (deposit refuses it): 0.
+    function _normalised(uint256 policy, uint256 c, uint256 bal) private pure returns (uint256 normalised) {
+        unchecked {
+            // < 2^128 · 10^18 < 2^188: no overflow (the scale is at most 18)
+            normalised = ((bal >> (128 * c)) & MASK128) * 10 ** ((policy >> (POLICY_SCALE_SHIFT + 5 * c)) & 0x1f);
         }
+        if (normalised >= BALANCE_LIMIT) revert MarginEngine__BalanceTooLarge(normalised);
+    }
+
+    /// @dev A stored price word (`slots` prices of 64 bits) as a proof input: the pad
+    ///      price in place of each 0 (a slot unlisted now).
+    function _padded(uint256 w, uint256 slots) private pure returns (uint256) {
+        unchecked {
+            for (uint256 i = 0; i < slots; ++i) {
+                if ((w >> (PRICE_BITS * i)) & PRICE_MASK == 0) w |= uint256(PAD_PRICE) << (PRICE_BITS * i);
+            }
+        }
+        return w;
+    }
+
+    /// @dev The cache key of now (see CACHE_BLOCK_SHIFT): below 2^64.
+    function _cacheKey() private view returns (uint256) {
+        return ((block.number & type(uint32).max) << 32) | (block.timestamp & type(uint32).max);
+    }
+
+    /// @dev The account's price words from the cache, in the stored form (0 for a slot
+    ///      unlisted at the push; listing clears the cache, so also unlisted now), and
+    ///      whether every word needed was pushed in this block and holds the listed prices.
+    ///      Isolated (market m, asset a): words m / 2 and a, giving p(m) | p(a) << 64.
+    function _cachedWords(bool isolated, uint256 mkt, uint256 asset)
+        private
+        view
+        returns (uint256 w0, uint256 w1, bool hit)
+    {
+        uint256 key = _cacheKey();
+        uint256 c0 = _priceCache[isolated ? mkt >> 1 : 0];
+        if (c0 >> CACHE_BLOCK_SHIFT != key) return (0, 0, false); // one read on a miss
+        uint256 c1 = _priceCache[isolated ? asset : 1];
+        if (c1 >> CACHE_BLOCK_SHIFT != key) return (0, 0, false);
+        if (isolated) {
+            uint256 pm = (c0 >> (PRICE_BITS * (mkt & 1))) & PRICE_MASK;
+            uint256 pa = (c1 >> (2 * PRICE_BITS)) & PRICE_MASK;
+            return (pm | (pa << PRICE_BITS), 0, pm != 0 && pa != 0);
+        }
+        // w0 = m0 | m1 << 64 | m2 << 128, w1 = m3 | a0 << 64 | a1 << 128
+        w0 = (c0 & MASK128) | ((c1 & PRICE_MASK) << (2 * PRICE_BITS));
+        w1 = ((c1 >> PRICE_BITS) & PRICE_MASK) | (((c0 >> (2 * PRICE_BITS)) & PRICE_MASK) << PRICE_BITS)
+            | (((c1 >> (2 * PRICE_BITS)) & PRICE_MASK) << (2 * PRICE_BITS));
+        hit = true;
     }
 
     /// @dev Reverts unless the verifier of `kind` accepts `proof` for `inputs`. The snarkjs
@@ -943,27 +1043,16 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Records an accepted proof: nonce + 1, proof time now (on the account's live
-    ///      clock), no shock, the policy epoch in force, the proven prices (0 for a cross
-    ///      slot unlisted now). One SSTORE of `meta` (plus one of `prices` for cross
-    ///      accounts); the clock word is read (cold) and written only right after an outage.
+    ///      clock), no shock, the policy epoch in force, the proven prices `w0`, `w1` (the
+    ///      stored form of {_inputs}). One SSTORE of `meta` (plus one of `prices` for cross
+    ///      accounts); the clock word is read (warm: {_inputs} read it) and written only
+    ///      right after an outage.
     function _accept(Stored storage s, uint256 meta, Kind kind, uint256 w0, uint256 w1) private {
-        // the prices were just read: the account's feeds are fresh
+        // the prices were just read (from the adapter, or from the cache pushed in this
+        // block, at this same timestamp): the account's feeds are fresh
         uint256 clock = _freshClock(_clockOf(meta));
         // checked uint40 arithmetic: at 2^40 - 1 this reverts instead of wrapping (replay)
         uint40 next = uint40(_nonceOf(meta)) + 1;
-        if (kind != Kind.Isolated) {
-            // a slot unlisted now carries the pad price in the proof; store 0 so that a
-            // listed slot priced 1e-8 stays distinguishable (and is checked by flagShock)
-            uint256 markets = _marketCount;
-            for (uint256 i = markets; i < MAX_MARKETS; ++i) {
-                if (i < 3) w0 &= ~(PRICE_MASK << (PRICE_BITS * i));
-                else w1 &= ~PRICE_MASK;
-            }
-            uint256 assets = _collateralCount;
-            for (uint256 c = assets; c < MAX_ASSETS; ++c) {
-                w1 &= ~(PRICE_MASK << (PRICE_BITS * (1 + c)));
-            }
-        }
         s.meta = (meta & TAG_MASK) | (uint256(next) << NONCE_SHIFT) | (_live(clock) << PROVEN_AT_SHIFT)
             | (((clock >> CLOCK_EPOCH_SHIFT) & MASK15) << EPOCH_SHIFT) | ((w0 & MASK128) << PRICES_SHIFT);
         // w0 < 2^192 and w1 < 2^192: prices 2..5 are w0's top 64 bits then all of w1
@@ -982,52 +1071,19 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev Whether a current price of the account's slots is outside its last proof's move
     ///      set shrunk by the liquidation penalty (see {flagShock}); the first such slot,
-    ///      its proven and current price. Reads the current prices (reverts if stale).
+    ///      its proven and current price ({Settlement-leftMoveSet}). Reads the current
+    ///      prices from the adapter, never the cache (reverts if stale).
     function _leftMoveSet(Stored storage s, uint256 meta, Kind kind)
         private
         view
         returns (bool, uint256, uint256, uint256)
     {
-        uint64[6] memory current;
-        uint256 n;
-        uint256 k;
-        {
-            uint256[6] memory cfg;
-            (cfg, n, k) = _slotConfig(kind, meta);
-            current = _pricesOf(cfg, n);
-        }
-        uint256[6] memory limit = _limits(meta, kind, n, k);
         uint256[2] memory w;
         (w[0], w[1]) = _provenWords(s, meta, kind);
-        for (uint256 i = 0; i < n; ++i) {
-            uint256 proven = (w[i / 3] >> (PRICE_BITS * (i % 3))) & PRICE_MASK;
-            if (proven == 0) continue; // unlisted when the account proved
-            if (_outside(proven, current[i], limit[i], i < k)) return (true, i, proven, current[i]);
-        }
-        return (false, 0, 0, 0);
-    }
-
-    /// @dev Per slot, the rate (market slot, i < k) or haircut (asset slot) of the
-    ///      account's policy epoch times (10^4 − the current penalty).
-    function _limits(uint256 meta, Kind kind, uint256 n, uint256 k) private view returns (uint256[6] memory limit) {
         uint256 policy = _policy[_epochOf(meta)];
-        uint256 keep = BPS - liquidationPenaltyBps;
-        bool isolated = kind == Kind.Isolated;
-        for (uint256 i = 0; i < n; ++i) {
-            uint256 shift = i < k
-                ? POLICY_MMR_SHIFT + BPS_BITS * (isolated ? _marketOf(meta) : i)
-                : POLICY_HAIRCUT_SHIFT + BPS_BITS * (isolated ? _assetOf(meta) : i - k);
-            limit[i] = ((policy >> shift) & MASK14) * keep;
-        }
-    }
-
-    /// @dev Whether `price` is outside the shrunk set around `proven`: a relative move of
-    ///      more than `limit` / 10^8 (limit = rate-or-haircut bps × (10^4 − penalty bps)),
-    ///      both ways for a market, downward only for collateral (a rise only adds equity).
-    ///      Products stay below 2^64 · 2^27: no overflow.
-    function _outside(uint256 proven, uint256 price, uint256 limit, bool isMarket) private pure returns (bool) {
-        if (price >= proven) return isMarket && (price - proven) * BPS * BPS > limit * proven;
-        return (proven - price) * BPS * BPS > limit * proven;
+        (uint256[6] memory cfg, uint256 n, uint256 k) = _slotConfig(kind, meta);
+        uint256 shape = (meta & TAG_MASK) | (n << 8) | (k << 16) | ((BPS - liquidationPenaltyBps) << 24);
+        return Settlement.leftMoveSet(_pricesOf(cfg, n, PAD_PRICE), w, policy, shape);
     }
 
     /// @dev Liquidatable when the account's live clock passed its proof's lifetime, or a
@@ -1139,10 +1195,16 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         for (uint256 k = 0; k < MAX_MARKETS; ++k) {
             w |= ((_marketCfg[k] >> CFG_LOW_SHIFT) & U16) << (POLICY_MMR_SHIFT + BPS_BITS * k);
         }
-        for (uint256 c = 0; c < MAX_ASSETS; ++c) {
-            w |= ((_assetCfg[c] >> CFG_LOW_SHIFT) & U16) << (POLICY_HAIRCUT_SHIFT + BPS_BITS * c);
+        for (uint256 k = 0; k < MAX_MARKETS; ++k) {
+            w |= ((_marketCfg[k] >> CFG_HIGH_SHIFT) & U16) << (POLICY_IMR_SHIFT + BPS_BITS * k);
         }
-        _policy[e] = w;
+        uint256 assets = _collateralCount;
+        for (uint256 c = 0; c < assets; ++c) {
+            uint256 cfg = _assetCfg[c];
+            w |= ((cfg >> CFG_LOW_SHIFT) & U16) << (POLICY_HAIRCUT_SHIFT + BPS_BITS * c);
+            w |= (18 - ((cfg >> CFG_HIGH_SHIFT) & 0xff)) << (POLICY_SCALE_SHIFT + 5 * c);
+        }
+        _policy[e] = w | (assets << POLICY_ASSETS_SHIFT);
         // casting to 'uint16' is safe: e <= MASK15
         // forge-lint: disable-next-line(unsafe-typecast)
         policyEpoch = uint16(e);
@@ -1184,11 +1246,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         return (cfg, MAX_MARKETS + MAX_ASSETS, MAX_MARKETS);
     }
 
-    /// @dev Current prices of the first `n` slots of `cfg`; the pad price for an unlisted
-    ///      slot. Each distinct feed is read once (WETH collateral and the ETH market share
+    /// @dev Current prices of the first `n` slots of `cfg`; `pad` for an unlisted slot
+    ///      (PAD_PRICE, or 0 for the stored form). Each distinct feed is read once (WETH collateral and the ETH market share
     ///      one), all in a single call to the adapter, which runs every check of
     ///      {IOracleAdapter-getPrice} on each.
-    function _pricesOf(uint256[6] memory cfg, uint256 n) private view returns (uint64[6] memory prices) {
+    function _pricesOf(uint256[6] memory cfg, uint256 n, uint256 pad) private view returns (uint64[6] memory prices) {
         address adapter = address(oracle);
         bytes4 selector = IOracleAdapter.getPrices.selector;
         // Hand-built call of getPrices(address[]) (the ABI coder's loops cost more than
@@ -1236,7 +1298,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             }
             for { let s := 0 } lt(s, n) { s := add(s, 1) } {
                 let w := mload(add(which, shl(5, s)))
-                let price := 1 // PAD_PRICE
+                let price := pad
                 if w {
                     price := mload(add(out, shl(5, add(w, 1))))
                     if shr(64, price) { revert(0, 0) }
@@ -1326,7 +1388,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             _requireAsset(asset);
             revert MarginEngine__WrongAsset(asset);
         }
-        _requireAsset(asset);
+        // cross: listed iff below the collateral count in the current policy word, which
+        // {_inputs} reads next (warm then); the asset's config word is not needed
+        if (asset >= _policy[(_clocks[0] >> CLOCK_EPOCH_SHIFT) & MASK15] >> POLICY_ASSETS_SHIFT) {
+            revert MarginEngine__UnknownAsset(asset);
+        }
     }
 
     /// @dev Closes the account: everything but the nonce (which never resets) is cleared.

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+
+import {IMarginPool} from "../pool/IMarginPool.sol";
 import {IMarginEngine} from "./IMarginEngine.sol";
 
 /// @notice circomlibjs' Poseidon contract for 4 inputs (same function as circomlib's circuit).
@@ -14,10 +18,13 @@ interface IPoseidon4 {
 ///         into token legs per asset between the trader's balances and the vaults (the
 ///         payout rule of docs/pool.md).
 /// @dev An external library (linked, called with DELEGATECALL) so that the engine stays
-///      below EIP-170's 24,576 bytes; it is pure: everything it needs comes in `book`.
+///      below EIP-170's 24,576 bytes. Its math is pure (everything it needs comes in
+///      `book`); {payOut} moves the engine's tokens (it runs in the engine's context).
 ///      Rounding goes against the trader everywhere: the fee up, profit legs down, loss
 ///      legs up.
 library Settlement {
+    using SafeERC20 for IERC20;
+
     /// @dev PnL is computed in 1e-16 quote (size 1e-8 * price 1e-8).
     uint256 private constant PRICE_SCALE = 1e8;
     uint256 private constant BPS = 10_000;
@@ -61,6 +68,73 @@ library Settlement {
         uint256 marketSlots;
         uint256[2] balances;
         uint8[2] decimals;
+    }
+
+    /// @notice Moves a settlement's tokens for the engine (after all its storage writes):
+    ///         per asset the loss and fee to its vault, the profit from it (the vault pays
+    ///         `msg.sender`, the engine's caller, or records an IOU), the refund from the
+    ///         engine; then the uncovered loss as bad debt in the vault of `first`.
+    ///         Reverts {IMarginEngine-MarginEngine__PoolNotSet} for a leg without a vault.
+    /// @param pools The engine's vaults by asset id (its storage).
+    /// @param tokens The engine's tokens by asset id (its storage).
+    function payOut(Legs memory st, uint8 first, IMarginPool[2] storage pools, address[2] storage tokens) external {
+        for (uint8 c = 0; c < 2; ++c) {
+            if (st.toPool[c] != 0) _pool(pools, c).receiveLoss(st.toPool[c]);
+            if (st.fromPool[c] != 0) _pool(pools, c).payProfit(msg.sender, st.fromPool[c]);
+            if (st.refund[c] != 0) IERC20(tokens[c]).safeTransfer(msg.sender, st.refund[c]);
+        }
+        if (st.badDebtTokens != 0) _pool(pools, first).recordBadDebt(st.badDebtTokens);
+    }
+
+    /// @dev The vault of `asset`; reverts if none is set.
+    function _pool(IMarginPool[2] storage pools, uint8 asset) private view returns (IMarginPool p) {
+        p = pools[asset];
+        if (address(p) == address(0)) revert IMarginEngine.MarginEngine__PoolNotSet(asset);
+    }
+
+    /// @notice Whether a current price of an account's slots is outside its last proof's
+    ///         move set shrunk by the liquidation penalty ({MarginEngine-flagShock}); the
+    ///         first such slot, its proven and current price. Exact integer arithmetic.
+    /// @param current The current prices of the account's `n` slots (`k` markets first).
+    /// @param proven The proven price words: slot i at bits 64·(i mod 3) of word i / 3;
+    ///        0 for a slot unlisted when the account proved (ignored).
+    /// @param policy The policy word of the account's epoch: the MMR of market j at bits
+    ///        80 + 14j, the haircut of asset c at bits 136 + 14c.
+    /// @param shape The account's tag (kind, 1 isolated | market << 2 | asset << 4; 8 bits)
+    ///        | slot count n << 8 | market slot count k << 16 | (10^4 − the current
+    ///        liquidation penalty in bps) << 24.
+    function leftMoveSet(uint64[6] memory current, uint256[2] memory proven, uint256 policy, uint256 shape)
+        external
+        pure
+        returns (bool, uint256, uint256, uint256)
+    {
+        uint256 n = (shape >> 8) & 0xff;
+        uint256 k = (shape >> 16) & 0xff;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 p = (proven[i / 3] >> (64 * (i % 3))) & type(uint64).max;
+            if (p == 0) continue; // unlisted when the account proved
+            uint256 limit = ((policy >> _limitShift(shape & 0xff, i, k)) & 0x3fff) * (shape >> 24);
+            if (_outside(p, current[i], limit, i < k)) {
+                return (true, i, p, current[i]);
+            }
+        }
+        return (false, 0, 0, 0);
+    }
+
+    /// @dev Bit position in the policy word of slot i's MMR (i < k) or haircut.
+    function _limitShift(uint256 tag, uint256 i, uint256 k) private pure returns (uint256) {
+        bool isolated = tag & 3 == 1;
+        if (i < k) return 80 + 14 * (isolated ? (tag >> 2) & 3 : i);
+        return 136 + 14 * (isolated ? (tag >> 4) & 1 : i - k);
+    }
+
+    /// @dev Whether `price` is outside the shrunk set around `proven`: a relative move of
+    ///      more than `limit` / 10^8 (limit = rate-or-haircut bps × (10^4 − penalty bps)),
+    ///      both ways for a market, downward only for collateral (a rise only adds equity).
+    ///      Products stay below 2^64 · 2^27: no overflow.
+    function _outside(uint256 proven, uint256 price, uint256 limit, bool isMarket) private pure returns (bool) {
+        if (price >= proven) return isMarket && (price - proven) * BPS * BPS > limit * proven;
+        return (proven - price) * BPS * BPS > limit * proven;
     }
 
     /// @notice The commitment `positions` and `salt` open for account `who`:

@@ -1,0 +1,119 @@
+"""The keeper's price push (``push_prices``) on the session's anvil, with a real proof.
+
+A trader's ``proveMargin`` waits in the pool (automine off); the keeper sees it, sends
+``pushPrices`` at a higher gas price, and one block mines the push first and the proof
+after it: the proof reads the engine's price cache, not the oracle (the trace of the
+proof has no call to the adapter). Nothing waiting, or the option off: no push.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chain.client import EngineClient
+from chain.keeper import Keeper, KeeperConfig
+from chain.local import LocalSystem
+from chain.signers import Signer, dev_signer
+from prover.prove import Prover
+from zkmargin.model import Account, Position
+from zkmargin.units import Price, Size
+
+TRADER, KEEPER = dev_signer(7), dev_signer(8)
+
+
+def _open(client: EngineClient, prover: Prover, signer: Signer) -> Account:
+    client.deposit(signer, "USDC", 2_000 * 10**6)
+    account = Account(
+        address=int(signer.address, 16),
+        salt=77,
+        collateral={},
+        positions=(Position("ETH-USD", True, Size(10**8), Price(1)),),
+    )
+    plan = client.plan_open(account)
+    client.open(signer, plan, prover)
+    return plan.account
+
+
+def _keeper(client: EngineClient, tmp_path: Path, lines: list[str], push: bool) -> Keeper:
+    config = KeeperConfig(state_file=tmp_path / "keeper.json", risk_sync=False, push_prices=push)
+    return Keeper(client, KEEPER, config, log=lines.append)
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def _calls_to(frame: dict[str, Any], address: str) -> int:
+    own = int(str(frame.get("to", "")).lower() == address.lower())
+    return own + sum(_calls_to(c, address) for c in frame.get("calls") or [])
+
+
+@pytest.fixture
+def account(prover: Prover, chain_snapshot: LocalSystem) -> Iterator[Account]:
+    yield _open(chain_snapshot.client, prover, TRADER)
+
+
+def test_keeper_pushes_before_a_waiting_proof(
+    account: Account, prover: Prover, chain_snapshot: LocalSystem, tmp_path: Path
+) -> None:
+    client, chain = chain_snapshot.client, chain_snapshot.chain
+    lines: list[str] = []
+    keeper = _keeper(client, tmp_path, lines, push=True)
+    sent = chain.nonce(KEEPER.address)
+    assert keeper.push_step() is None  # no proof waits: nothing sent
+    assert chain.nonce(KEEPER.address) == sent
+
+    chain.request("evm_setAutomine", [False])
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            proof = pool.submit(client.prove_margin, TRADER, account, prover)
+            _wait(lambda: keeper.proofs_pending() == 1, "the proof never reached the pool")
+            push = pool.submit(keeper.push_step)
+            _wait(lambda: chain.nonce(KEEPER.address) == sent + 1, "the push was not sent")
+            chain.request("evm_mine", [])
+            proved, pushed = proof.result(), push.result()
+    finally:
+        chain.request("evm_setAutomine", [True])
+
+    assert pushed is not None
+    assert pushed.block_number == proved.result.block_number
+    assert int(pushed.receipt["transactionIndex"]) < int(proved.result.receipt["transactionIndex"])
+    trace = chain.request(
+        "debug_traceTransaction", [proved.result.tx_hash, {"tracer": "callTracer"}]
+    )
+    assert _calls_to(trace, client.deployment.oracle) == 0  # the cache, not the adapter
+    assert any(line.startswith("pushPrices: tx ") for line in lines)
+    # the same block again: no second push
+    assert keeper.push_step() is None
+
+
+def test_without_a_push_the_proof_reads_the_adapter(
+    account: Account, prover: Prover, chain_snapshot: LocalSystem, tmp_path: Path
+) -> None:
+    client, chain = chain_snapshot.client, chain_snapshot.chain
+    keeper = _keeper(client, tmp_path, [], push=False)
+    sent = chain.nonce(KEEPER.address)
+    chain.request("evm_setAutomine", [False])
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            proof = pool.submit(client.prove_margin, TRADER, account, prover)
+            _wait(lambda: keeper.proofs_pending() == 1, "the proof never reached the pool")
+            assert keeper.push_step() is None  # push_prices off
+            chain.request("evm_mine", [])
+            proved = proof.result()
+    finally:
+        chain.request("evm_setAutomine", [True])
+    assert chain.nonce(KEEPER.address) == sent
+    trace = chain.request(
+        "debug_traceTransaction", [proved.result.tx_hash, {"tracer": "callTracer"}]
+    )
+    assert _calls_to(trace, client.deployment.oracle) == 1  # one getPrices
