@@ -13,9 +13,10 @@ Every number is ``gasUsed`` of a mined
 receipt: ``eth_estimateGas`` is not trusted for proofs (a snarkjs verifier starved of
 gas returns false instead of reverting, so an estimate may sit at the failing amount).
 
-The portfolio circuit has no engine yet: its generated ``PortfolioVerifier`` is deployed
-alone and verifies a portfolio proof (the covered call of docs/portfolio.md) in a mined
-transaction.
+A portfolio account (long ETH, short BTC on USDC) runs open, submit, withdraw and close
+on the deployed PortfolioEngine, which reads the oracle on every proof (it has no price
+push); then the generated ``PortfolioVerifier``, deployed alone, verifies its submitted
+proof in a mined transaction.
 
 The operations table is printed, and the proof operations (open, submit, withdraw), the
 verifier alone (``verify``) and the floor are written per circuit to
@@ -25,7 +26,7 @@ verifier alone (``verify``) and the floor are written per circuit to
                   "submit_unpushed": …, "open_unpushed": …, "withdraw_unpushed": …,
                   "push": …, "verify": …, "floor": 246160},
      "cross": {…, "floor": 252820},
-     "portfolio": {"verify": …, "floor": 259480}}
+     "portfolio": {"submit": …, "open": …, "withdraw": …, "verify": …, "floor": 259480}}
 
 The floor of a Groth16 verification with k public inputs is 206,200 + 6,660·k gas
 (isolated k = 6, cross k = 7, portfolio k = 8): four pairings (EIP-1108: 45,000 + 4·34,000) and the
@@ -40,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -51,13 +51,14 @@ from typing import TypeVar
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.portfolio_book import NOW, covered_call
 from benchmarks.results import update_results
 from chain.artifacts import FORGE_TIMEOUT, ContractArtifact, contracts_dir, load_artifact, out_dir
 from chain.calldata import proof_calldata
 from chain.client import Kind, ProofTx
-from chain.deploy import parse_price
+from chain.deploy import DEFAULT_SPEC, PortfolioSpec, parse_price, portfolio_risk_for
 from chain.local import LocalSystem, local_system
+from chain.portfolio import PortfolioClient
+from chain.portfolio import ProofTx as PortfolioProofTx
 from chain.rpc import Contract, TxResult, deploy_contract
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
@@ -65,6 +66,7 @@ from prover.setup import run_setup
 from prover.solidity import verifier_contract_name, verifier_name
 from zkmargin.model import Account, Position
 from zkmargin.paths import build_dir
+from zkmargin.portfolio import PortfolioAccount, PortfolioPosition
 from zkmargin.portfolio_encoding import PORTFOLIO_CIRCUIT
 from zkmargin.proofs import ProofBundle
 from zkmargin.toolrun import run_tool
@@ -285,17 +287,38 @@ def portfolio_verifier_artifact() -> ContractArtifact:
 
 
 def run_portfolio(system: LocalSystem, prover: Prover, signer: Signer) -> Column:
-    """Deploy the generated PortfolioVerifier and verify a portfolio proof in a mined
-    transaction (the verifier alone: no engine takes portfolio proofs yet)."""
+    """A portfolio account on the deployed PortfolioEngine (long 1 ETH, short 0.03 BTC on
+    3,000 USDC, under the deployment's first risk epoch): open, submit, withdraw, close,
+    each a mined receipt; then the generated PortfolioVerifier alone verifies the
+    submitted proof (the engine takes no price push: its proofs read the oracle)."""
+    client = PortfolioClient(system.chain, system.deployment.contracts["PortfolioEngine"])
+    # the risk file the deployment published (the same series filter at the same clock)
+    risk = portfolio_risk_for(DEFAULT_SPEC, PortfolioSpec(), system.chain.timestamp())
+    col = Column(PORTFOLIO_CIRCUIT)
+    client.deposit(signer, 0, 3_000 * 10**6)
+    one = 10**8
+    account = PortfolioAccount(
+        int(signer.address, 16),
+        1,
+        {},
+        (
+            PortfolioPosition("ETH-USD", False, True, Size(one), Price(1)),
+            PortfolioPosition("BTC-USD", False, False, Size(3 * one // 100), Price(1)),
+        ),
+    )
+    planned = client.plan_open(account, risk)
+    col.gas["open"] = client.open(signer, planned, risk, prover).result.gas_used
+    submitted = client.prove_margin(signer, planned, risk, prover)
+    col.gas["submit (proveMargin)"] = submitted.result.gas_used
+    withdrawn = client.withdraw(signer, planned, risk, 0, 100 * 10**6, prover)
+    assert isinstance(withdrawn, PortfolioProofTx)
+    col.gas["withdraw (with proof)"] = withdrawn.result.gas_used
+    col.gas["close"] = client.close(signer, planned, risk).gas_used
     artifact = portfolio_verifier_artifact()
     verifier, _ = deploy_contract(
         system.chain, signer, artifact.abi, artifact.bytecode, name=artifact.name
     )
-    with tempfile.TemporaryDirectory(prefix="zkmargin-gas-") as tmp:
-        account, risk, _ = covered_call(Path(tmp))
-    bundle = prover.prove_portfolio(account, risk, now=NOW)
-    col = Column(PORTFOLIO_CIRCUIT)
-    whole, execution = verify_tx(verifier, signer, bundle)
+    whole, execution = verify_tx(verifier, signer, submitted.bundle)
     col.gas[VERIFY_ROWS[0]] = whole
     col.gas[VERIFY_ROWS[1]] = execution
     return col
@@ -329,6 +352,24 @@ def report(out: Console, system: LocalSystem, columns: list[Column], seconds: fl
         floors += [f"{floor(col.circuit):,}", ""]
     ops.add_row("[bold]Groth16 floor 206,200 + 6,660·k", *floors)
     out.print(ops)
+    for col in columns:
+        if col.circuit != PORTFOLIO_CIRCUIT:
+            continue
+        base = floor(col.circuit)
+        pf = Table(title=f"PortfolioEngine (k={PUBLIC_INPUTS[col.circuit]}, mined, no price push)")
+        for heading in ("operation", "gas", "above floor", "x floor"):
+            pf.add_column(heading, justify="left" if heading == "operation" else "right")
+        for name in ("open", "submit (proveMargin)", "withdraw (with proof)", "close"):
+            gas = col.gas[name]
+            proof = name != "close"
+            pf.add_row(
+                name,
+                f"{gas:,}",
+                f"{gas - base:+,}" if proof else "",
+                f"{gas / base:.3f}" if proof else "",
+            )
+        pf.add_row("[bold]Groth16 floor 206,200 + 6,660·k", f"{base:,}", "", "")
+        out.print(pf)
     alone = Table(title="Verifiers alone: verifyProof in a mined transaction")
     for heading in ("circuit", "k", "verifyProof tx", "of which execution", "floor", "above"):
         alone.add_column(heading, justify="left" if heading == "circuit" else "right")
