@@ -13,9 +13,10 @@ weeks and counts what it costs:
   or when the heartbeat (1 h, USDC 24 h) runs out. The engine and the guardian only see
   oracle answers.
 * **Accounts** are the deployed system's kinds (``chain.deploy.DEFAULT_SPEC``: rates,
-  haircuts, penalty, proof lifetime): isolated ETH and BTC on USDC, isolated ETH on WETH,
-  a cross account (every listed market and asset is a slot), and a portfolio account
-  (the ellipsoid of ``examples/risk.json``: ‖L⁻¹Δ‖ ≤ λ_MM·(1 − penalty)).
+  haircuts, penalty, proof lifetime; the PortfolioEngine's 1-day lifetime): isolated ETH
+  and BTC on USDC, isolated ETH on WETH, a cross account (every listed market and asset
+  is a slot), and a portfolio account (the ellipsoid of ``examples/risk.json``:
+  ‖L⁻¹Δ‖ ≤ λ_MM·(1 − penalty)).
 * **The guardian** (:func:`chain.guardian.decide`, :func:`chain.guardian.leave_probability`
   with the week's true volatilities) re-proves when its proof is about to lapse, or when
   the chance of leaving the shrunk move set within the proving time plus two blocks
@@ -52,7 +53,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.results import update_results
-from chain.deploy import DEFAULT_SPEC
+from chain.deploy import DEFAULT_SPEC, PortfolioSpec
 from chain.guardian import (
     DEFAULT_BLOCK_MARGIN_S,
     DEFAULT_LAPSE_MARGIN_S,
@@ -119,6 +120,7 @@ class AccountKind:
     circuit: str  # gas.json key
     slots: tuple[Slot, ...]  # proven 0 here: set at each proof
     ellipsoid: bool = False  # portfolio: the market slots form one ellipsoid
+    lifetime: int = DEFAULT_SPEC.proof_lifetime  # seconds a proof keeps the account safe
 
 
 @dataclass
@@ -163,6 +165,7 @@ def account_kinds(usdc_haircut_bps: int) -> list[AccountKind]:
                 asset("USDC"),
             ),
             ellipsoid=True,
+            lifetime=PortfolioSpec().proof_lifetime,
         ),
     ]
 
@@ -292,7 +295,7 @@ def run_week(
     kind: AccountKind, oracle: np.ndarray, regime: Regime, lower: np.ndarray, lag: float
 ) -> tuple[int, int, int, int]:
     """(proofs, edge proofs, lapse proofs, flags) of one guarded account over the week."""
-    lifetime = DEFAULT_SPEC.proof_lifetime
+    lifetime = kind.lifetime
     feeds = [FEED_INDEX[s.feed] for s in kind.slots]
     # what the guardian knows: the markets' volatility (collateral on its own feed is held,
     # as `zkmargin guard` holds a feed it has no volatility for)
