@@ -136,6 +136,7 @@ def books(draw: st.DrawFn) -> tuple[PortfolioAccount, RiskFile]:
     return book(*positions, WETH=weth), risk
 
 
+@pytest.mark.slow  # 250 witnesses of the 13k-constraint circuit: in `make test`, not test-fast
 @settings(
     max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
