@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
+
+from eth_utils.address import to_checksum_address
+from hexbytes import HexBytes
+from web3.exceptions import TransactionNotFound
 
 from chain.errors import ChainError
+from chain.rpc import Chain, Contract
 
 MAX_BACKOFF_S = 60.0
+LOG_CHUNK = 5_000  # blocks per eth_getLogs request
 
 
 def backoff_delay(interval: float, failures: int) -> float:
@@ -59,3 +66,46 @@ def run_loop(
             after_step()
         if max_iterations is None or iterations < max_iterations:
             stop.wait(backoff_delay(interval, failures))
+
+
+# ---------------------------------------------------------------- reads keepers share
+
+
+def opened_accounts_of(chain: Chain, engine: Contract, from_block: int, to_block: int) -> list[str]:
+    """Addresses of ``engine``'s ``AccountOpened`` events in ``[from_block, to_block]``,
+    in log order, fetched ``LOG_CHUNK`` blocks at a time."""
+    found: list[str] = []
+    start = from_block
+    while start <= to_block:
+        end = min(start + LOG_CHUNK - 1, to_block)
+        event = engine.web3.events.AccountOpened()
+
+        def fetch(a: int = start, b: int = end, ev: Any = event) -> list[Any]:
+            return list(ev.get_logs(from_block=a, to_block=b))
+
+        for log in chain.guarded(f"{engine.name} AccountOpened logs", fetch):
+            found.append(str(to_checksum_address(str(log["args"]["account"]))))
+        start = end + 1
+    return found
+
+
+def tx_status_on(chain: Chain, tx_hash: str) -> str:
+    """``mined``, ``failed``, ``pending`` (in the node's pool) or ``dropped``."""
+
+    def receipt() -> Any:
+        try:
+            return chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    found = chain.guarded("receipt", receipt)
+    if found is not None:
+        return "mined" if found["status"] == 1 else "failed"
+
+    def pending() -> Any:
+        try:
+            return chain.w3.eth.get_transaction(HexBytes(tx_hash))
+        except TransactionNotFound:
+            return None
+
+    return "pending" if chain.guarded("transaction", pending) is not None else "dropped"

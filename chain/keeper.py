@@ -41,6 +41,11 @@ never above ``max_gas`` (a transaction that would need more is skipped, with a l
 Any :class:`~chain.errors.ChainError` in a loop (RPC down, a bad block) is one log line,
 counted in the metrics, and the loop backs off (doubling, capped) and carries on.
 
+The PortfolioEngine's accounts, when the deployment lists one (``portfolio`` off:
+``--no-portfolio``), are kept by :class:`chain.portfolio_keeper.PortfolioKeeper` after
+the rate-based ones in each loop, with the same guarantees and its own section of the
+state file.
+
 Reads written here on top of ``client.engine`` / ``client.chain``: :func:`opened_accounts`
 (``AccountOpened`` logs) and :func:`tx_status`; sends go through the engine contract's
 ``transact`` with ``max_gas`` and ``on_sent`` (the hash is recorded before the wait).
@@ -56,13 +61,13 @@ from typing import Any, cast
 
 from eth_utils.abi import function_abi_to_4byte_selector
 from eth_utils.address import to_checksum_address
-from hexbytes import HexBytes
-from web3.exceptions import TransactionNotFound
 
 from chain.client import EngineClient
-from chain.daemon import run_loop
+from chain.daemon import opened_accounts_of, run_loop, tx_status_on
 from chain.errors import ChainError, RevertError
 from chain.governance import GovernanceClient, Limits
+from chain.portfolio import PortfolioClient
+from chain.portfolio_keeper import PortfolioKeeper, PortfolioWatch
 from chain.rpc import GasCapExceeded, TxResult
 from chain.signers import Signer
 from zkmargin.amounts import format_fixed
@@ -73,7 +78,6 @@ STATE_VERSION = 1
 # Engine functions whose proofs read the price cache: openIsolated, openCross, proveMargin,
 # withdraw (with a proof); computed from the ABI at first use.
 PROOF_FUNCTIONS = ("openIsolated", "openCross", "proveMargin", "withdraw")
-LOG_CHUNK = 5_000  # blocks per eth_getLogs request
 DEFAULT_MAX_GAS = 500_000
 
 Log = Callable[[str], None]
@@ -96,19 +100,7 @@ def latest_block(client: EngineClient) -> int:
 
 def opened_accounts(client: EngineClient, from_block: int, to_block: int) -> list[str]:
     """Addresses of ``AccountOpened`` events in ``[from_block, to_block]``, in log order."""
-    found: list[str] = []
-    start = from_block
-    while start <= to_block:
-        end = min(start + LOG_CHUNK - 1, to_block)
-        event = client.engine.web3.events.AccountOpened()
-
-        def fetch(a: int = start, b: int = end, ev: Any = event) -> list[Any]:
-            return list(ev.get_logs(from_block=a, to_block=b))
-
-        for log in client.chain.guarded("MarginEngine AccountOpened logs", fetch):
-            found.append(_checksum(str(log["args"]["account"])))
-        start = end + 1
-    return found
+    return opened_accounts_of(client.chain, client.engine, from_block, to_block)
 
 
 def estimate(client: EngineClient, signer: Signer, name: str, *args: Any) -> int:
@@ -123,25 +115,7 @@ def estimate(client: EngineClient, signer: Signer, name: str, *args: Any) -> int
 
 def tx_status(client: EngineClient, tx_hash: str) -> str:
     """``mined``, ``failed``, ``pending`` (in the node's pool) or ``dropped``."""
-    chain = client.chain
-
-    def receipt() -> Any:
-        try:
-            return chain.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return None
-
-    found = chain.guarded("receipt", receipt)
-    if found is not None:
-        return "mined" if found["status"] == 1 else "failed"
-
-    def pending() -> Any:
-        try:
-            return chain.w3.eth.get_transaction(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return None
-
-    return "pending" if chain.guarded("transaction", pending) is not None else "dropped"
+    return tx_status_on(client.chain, tx_hash)
 
 
 # ---------------------------------------------------------------- state
@@ -198,9 +172,10 @@ class KeeperState:
     # key "action:account:nonce:lastProofAt" -> {"tx": hash, "status": pending|mined|failed}
     sent: dict[str, dict[str, str]] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
+    portfolio: PortfolioWatch | None = None  # the PortfolioEngine's accounts, once watched
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "version": STATE_VERSION,
             "engine": self.engine,
             "chain_id": self.chain_id,
@@ -209,6 +184,9 @@ class KeeperState:
             "sent": self.sent,
             "metrics": self.metrics.to_json(),
         }
+        if self.portfolio is not None:
+            out["portfolio"] = self.portfolio.to_json()
+        return out
 
     @classmethod
     def load(cls, path: Path, engine: str, chain_id: int, start: int) -> KeeperState:
@@ -229,7 +207,20 @@ class KeeperState:
             accounts=[_checksum(str(a)) for a in data.get("accounts", [])],
             sent={str(k): {str(a): str(b) for a, b in v.items()} for k, v in data["sent"].items()},
             metrics=Metrics.from_json(data.get("metrics", {})),
+            portfolio=PortfolioWatch.from_json(data["portfolio"]) if "portfolio" in data else None,
         )
+
+    def watch_portfolio(self, engine: str, start: int) -> PortfolioWatch:
+        """The portfolio section for ``engine`` (new: discovery from block ``start``)."""
+        if self.portfolio is None:
+            self.portfolio = PortfolioWatch(engine=_checksum(engine), cursor=start - 1)
+        elif self.portfolio.engine != _checksum(engine):
+            raise InputError(
+                f"keeper state file: its portfolio section is for engine "
+                f"{self.portfolio.engine}, the deployment's PortfolioEngine is {engine}: use "
+                "another --state"
+            )
+        return self.portfolio
 
     def save(self, path: Path) -> None:
         write_json(path, self.to_json(), mode=PRIVATE)
@@ -266,6 +257,7 @@ class KeeperConfig:
     extra_accounts: tuple[str, ...] = ()
     risk_sync: bool = True  # update volatility and sync margin (RiskGovernor deployments)
     push_prices: bool = False  # pushPrices when a proof to the engine waits in the pool
+    portfolio: bool = True  # also keep the deployment's PortfolioEngine, if it has one
 
 
 def sync_would_raise(mmr: int, imr: int, target_mmr: int, target_imr: int, limits: Limits) -> bool:
@@ -303,6 +295,25 @@ class Keeper:
         self._risk_logged: dict[str, str] = {}  # what -> the last error logged for it
         self.last_risk_actions: list[tuple[str, str]] = []
         self._pushed_block = -1  # the block the keeper's last push was sent for
+        self.portfolio = self._portfolio_keeper()
+
+    def _portfolio_keeper(self) -> PortfolioKeeper | None:
+        """The portfolio part, when on and the deployment lists a ``PortfolioEngine``
+        (its asset ids are the deployment's: chain.deploy.deploy_portfolio)."""
+        dep = self.client.deployment
+        address = dep.contracts.get("PortfolioEngine")
+        if not self.config.portfolio or address is None:
+            return None
+        watch = self.state.watch_portfolio(address, dep.block)
+        return PortfolioKeeper(
+            PortfolioClient(self.client.chain, address),
+            self.signer,
+            watch,
+            max_gas=self.config.max_gas,
+            assets={a.id: (a.name, a.decimals) for a in dep.assets},
+            save=self._save,
+            log=self.log,
+        )
 
     # ---- bookkeeping
 
@@ -327,6 +338,7 @@ class Keeper:
             f"{m.liquidations}, reward {reward or '0'}, volatility updates {m.vol_updates}, "
             f"margin syncs {m.margin_syncs}, risk errors {m.risk_errors}, rpc errors "
             f"{m.rpc_errors}, loops {m.loops}"
+            + (f"; {self.portfolio.metrics_text()}" if self.portfolio else "")
         )
 
     # ---- one loop
@@ -630,7 +642,9 @@ class Keeper:
     def step(self) -> list[tuple[str, str]]:
         """One loop: push prices if proofs wait (``push_prices``), discover, keep
         volatility and margin current (those actions go to ``last_risk_actions``), then act
-        on each watched account; returns the account actions. Raises ChainError."""
+        on each watched account, then the PortfolioEngine's (:mod:`chain.portfolio_keeper`,
+        which logs and counts its own errors); returns the account actions. Raises
+        ChainError (not for the portfolio part)."""
         self.push_step()
         self.discover()
         self.last_risk_actions = self.risk_step()
@@ -648,6 +662,9 @@ class Keeper:
                 continue
             if action:
                 done.append((action, who))
+        if self.portfolio is not None and not self.stop.is_set():
+            budget = self.config.max_tx_per_loop - len(done)
+            done += self.portfolio.step(budget, self.stop)
         return done
 
     def run(self, max_iterations: int | None = None) -> None:
@@ -657,6 +674,15 @@ class Keeper:
             f"keeper {self.signer.address} on engine {self.client.deployment.engine}: "
             f"{len(self.state.accounts)} accounts known, from block {self.state.cursor + 1}"
         )
+        if self.portfolio is not None:
+            w = self.portfolio.watch
+            self.log(
+                f"portfolio engine {w.engine}: {len(w.accounts)} accounts known, from block "
+                f"{w.cursor + 1}"
+            )
+        else:
+            why = "--no-portfolio" if not self.config.portfolio else "no PortfolioEngine"
+            self.log(f"portfolio engine: not watched ({why})")
         run_loop(
             self._step_ok,
             stop=self.stop,

@@ -102,6 +102,13 @@ def keeper() -> None:
     "higher gas price): they then read the engine's price cache instead of the oracle "
     '(docs/protocol.md, "Price cache"). The keeper pays each push (~111k gas).',
 )
+@click.option(
+    "--portfolio/--no-portfolio",
+    default=True,
+    show_default=True,
+    help="Also flag and liquidate the accounts of the deployment's PortfolioEngine "
+    "(a deployment without one: nothing to do).",
+)
 @click.option("--max-iterations", type=click.IntRange(1), default=None, hidden=True)
 def run(
     conn: Connection,
@@ -113,6 +120,7 @@ def run(
     metrics_every: int,
     risk_sync: bool,
     push_prices: bool,
+    portfolio: bool,
     max_iterations: int | None,
 ) -> None:
     """Watch every account the engine knows; flag and liquidate, until SIGINT or SIGTERM.
@@ -120,7 +128,8 @@ def run(
     Restart-safe: the last block scanned and every transaction sent are kept in the
     state file, so a restarted keeper neither rescans from the start nor sends twice.
     Each loop also updates the volatility monitor on a new oracle round and syncs a
-    market's margin when its volatility target is above its rates (--no-risk-sync: not).
+    market's margin when its volatility target is above its rates (--no-risk-sync: not),
+    and keeps the deployment's PortfolioEngine accounts too (--no-portfolio: not).
     """
     from chain.keeper import Keeper, KeeperConfig, read_accounts_file
 
@@ -135,6 +144,7 @@ def run(
         extra_accounts=extra,
         risk_sync=risk_sync,
         push_prices=push_prices,
+        portfolio=portfolio,
     )
     stop = threading.Event()
     daemon = Keeper(client, signer, config, log=echo, stop=stop)

@@ -1,0 +1,192 @@
+"""The keeper daemon keeps the PortfolioEngine too (chain.portfolio_keeper), on the
+session's anvil with real proofs.
+
+Two traders open portfolio accounts (long 1 ETH perpetual on 3,000 USDC) on the
+PortfolioEngine deployed beside the rate-based engine. ETH then falls 6%: with the
+deployment's risk file (L_ETH 9%, ρ 0.8 with BTC, λ_MM 1, 5% penalty) a lone ETH move
+leaves the shrunk move set past about 5.1%. The healthy trader proves again at the new
+price, the other does not: the keeper flags only the crashed account (the engine's
+``Flagged`` event, by the keeper), liquidates it after the grace period (reward counted),
+prunes it once closed and never touches the healthy one. A keeper restarted with a flag
+in flight does not send it twice; an unreachable RPC endpoint in the portfolio part is one
+line and the loop goes on; a liquidation refused for a stale feed pokes the outage clock
+once; ``--no-portfolio`` and a deployment without a PortfolioEngine leave it alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from chain.client import EngineClient
+from chain.deploy import DEFAULT_SPEC, PortfolioSpec, parse_price, portfolio_risk_for
+from chain.keeper import Keeper, KeeperConfig
+from chain.local import LocalSystem
+from chain.portfolio import PortfolioClient
+from chain.signers import Signer, dev_signer
+from prover.prove import Prover
+from zkmargin.portfolio import PortfolioAccount, PortfolioPosition
+from zkmargin.riskfile import RiskFile
+from zkmargin.units import Price, Size
+
+ADMIN, HEALTHY, CRASHED, KEEPER = dev_signer(0), dev_signer(4), dev_signer(5), dev_signer(6)
+ONE = 10**8
+
+
+@dataclass(frozen=True)
+class Setup:
+    system: LocalSystem
+    client: PortfolioClient
+    risk: RiskFile
+    accounts: dict[str, PortfolioAccount]  # address -> private account
+
+
+def _open(
+    client: PortfolioClient, risk: RiskFile, prover: Prover, signer: Signer
+) -> PortfolioAccount:
+    client.deposit(signer, 0, 3_000 * 10**6)
+    account = PortfolioAccount(
+        int(signer.address, 16),
+        1,
+        {},
+        (PortfolioPosition("ETH-USD", False, True, Size(ONE), Price(1)),),
+    )
+    planned = client.plan_open(account, risk)
+    client.open(signer, planned, risk, prover)
+    return planned
+
+
+@pytest.fixture(scope="module")
+def setup(prover: Prover, chain_system: LocalSystem) -> Iterator[Setup]:
+    chain = chain_system.chain
+    client = PortfolioClient(chain, chain_system.deployment.contracts["PortfolioEngine"])
+    # the risk file the deployment published (the same series filter at the same clock)
+    risk = portfolio_risk_for(DEFAULT_SPEC, PortfolioSpec(), chain.timestamp())
+    accounts = {s.address: _open(client, risk, prover, s) for s in (HEALTHY, CRASHED)}
+    yield Setup(chain_system, client, risk, accounts)
+
+
+def refresh(client: EngineClient, eth: str) -> None:
+    for feed, price in (("ETH/USD", eth), ("BTC/USD", "60000"), ("USDC/USD", "1")):
+        client.set_price(ADMIN, feed, parse_price(price))
+
+
+def make_keeper(system: LocalSystem, state: Path, lines: list[str], **config: object) -> Keeper:
+    return Keeper(
+        system.client,
+        KEEPER,
+        KeeperConfig(
+            state_file=state,
+            interval=0.01,
+            metrics_every=1,
+            risk_sync=False,
+            **config,  # type: ignore[arg-type]
+        ),
+        log=lines.append,
+    )
+
+
+def test_flags_then_liquidates_the_crashed_portfolio_account_and_spares_the_healthy_one(
+    setup: Setup, chain_snapshot: LocalSystem, prover: Prover, tmp_path: Path
+) -> None:
+    system, client = setup.system, setup.client
+    lines: list[str] = []
+    keeper = make_keeper(system, tmp_path / "keeper.json", lines)
+    assert keeper.step() == []  # both proven at the current prices: nothing to do
+    assert keeper.portfolio is not None
+    assert keeper.portfolio.watch.accounts == [HEALTHY.address, CRASHED.address]
+    assert f"watching {CRASHED.address} (portfolio AccountOpened)" in lines
+
+    refresh(system.client, "1880")  # ETH -6%: both accounts left their shrunk move sets
+    assert client.flaggable(HEALTHY.address) and client.flaggable(CRASHED.address)
+    client.prove_margin(HEALTHY, setup.accounts[HEALTHY.address], setup.risk, prover)
+    assert not client.flaggable(HEALTHY.address)
+    start = int(system.chain.block()["number"], 16)
+    assert keeper.step() == [("portfolio flag", CRASHED.address)]
+    assert flagged_events(client, start) == [(CRASHED.address, KEEPER.address)]
+    assert client.account_state(CRASHED.address).shock_at != 0
+    assert client.account_state(HEALTHY.address).shock_at == 0
+    assert keeper.step() == []  # flagged once; nothing to send during the grace period
+    assert not client.liquidatable(CRASHED.address)
+
+    system.chain.advance_time(client.account_state(CRASHED.address).grace + 1)
+    refresh(system.client, "1880")
+    before = client.wallet_balance(KEEPER.address, 0)
+    assert keeper.step() == [("portfolio liquidate", CRASHED.address)]
+    reward = client.wallet_balance(KEEPER.address, 0) - before
+    assert reward == 3_000 * 10**6 * 500 // 10_000  # the 5% penalty share of the balance
+    assert not client.account_state(CRASHED.address).open
+    assert client.account_state(HEALTHY.address).open
+    assert keeper.step() == []
+    m = keeper.portfolio.watch.metrics
+    assert (m.flags, m.liquidations, m.reward, m.errors) == (1, 1, {"USDC": reward}, 0)
+    assert keeper.portfolio.watch.accounts == [HEALTHY.address]  # the closed one is pruned
+    assert not any(k.split(":")[1] == CRASHED.address for k in keeper.portfolio.watch.sent)
+    assert any(
+        line.startswith(f"flagged portfolio {CRASHED.address} (market moves)") for line in lines
+    )
+    assert "reward 150 USDC" in next(x for x in lines if x.startswith("liquidated portfolio"))
+    assert not any(HEALTHY.address in line for line in lines if not line.startswith("watching"))
+    keeper.run(max_iterations=1)
+    assert "portfolio: accounts 1, flags 1, liquidations 1, reward 150 USDC" in lines[-1]
+    state = json.loads((tmp_path / "keeper.json").read_text())
+    assert state["portfolio"]["engine"] == client.engine.address
+    assert state["portfolio"]["metrics"]["reward"] == {"USDC": str(reward)}
+
+
+def flagged_events(client: PortfolioClient, from_block: int) -> list[tuple[str, str]]:
+    """(account, by) of the engine's ``Flagged`` events from ``from_block`` on."""
+    event = client.engine.web3.events.Flagged()
+    return [
+        (log["args"]["account"], log["args"]["by"]) for log in event.get_logs(from_block=from_block)
+    ]
+
+
+def test_a_restarted_keeper_does_not_send_a_pending_portfolio_flag_twice(
+    setup: Setup, chain_snapshot: LocalSystem, tmp_path: Path
+) -> None:
+    system, client, chain = setup.system, setup.client, setup.system.chain
+    state = tmp_path / "keeper.json"
+    keeper = make_keeper(system, state, [])
+    keeper.discover()
+    refresh(system.client, "1880")
+    client.flag(ADMIN, CRASHED.address)  # someone else flagged this one first
+
+    class Crash(Exception):
+        pass
+
+    def crash(tx_hash: str, action: str) -> NoReturn:
+        raise Crash(tx_hash)
+
+    # the keeper sends the flag, records its hash, and dies before the receipt
+    real_wait = chain.wait_receipt
+    chain.request("evm_setAutomine", [False])
+    try:
+        chain.wait_receipt = crash  # type: ignore[method-assign]
+        with pytest.raises(Crash):
+            keeper.step()
+        chain.wait_receipt = real_wait  # type: ignore[method-assign]
+        sent = chain.nonce(KEEPER.address)  # counts the pending transaction
+
+        lines: list[str] = []
+        restarted = make_keeper(system, state, lines)
+        assert restarted.portfolio is not None
+        [key] = restarted.portfolio.watch.sent
+        assert key.startswith(f"flag:{HEALTHY.address}:")
+        assert restarted.portfolio.watch.sent[key]["status"] == "pending"
+        assert restarted.step() == []  # still in the pool: not sent again
+        assert chain.nonce(KEEPER.address) == sent
+    finally:
+        chain.wait_receipt = real_wait  # type: ignore[method-assign]
+        chain.request("evm_setAutomine", [True])
+    chain.request("evm_mine", [])
+    assert restarted.step() == []  # mined: recorded, and the account is flagged
+    assert restarted.portfolio.watch.sent[key]["status"] == "mined"
+    assert client.account_state(HEALTHY.address).shock_at != 0
+    assert chain.nonce(KEEPER.address) == sent  # one flag transaction in all
+    assert not any(line.startswith("watching") for line in lines)  # resumed, no rescan
