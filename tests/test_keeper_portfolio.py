@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from tooling.cli_run import run_cli
 
 from chain.client import EngineClient
 from chain.deploy import DEFAULT_SPEC, PortfolioSpec, parse_price, portfolio_risk_for
 from chain.keeper import Keeper, KeeperConfig
 from chain.local import LocalSystem
 from chain.portfolio import PortfolioClient
+from chain.rpc import Chain
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
 from zkmargin.portfolio import PortfolioAccount, PortfolioPosition
@@ -190,3 +192,108 @@ def test_a_restarted_keeper_does_not_send_a_pending_portfolio_flag_twice(
     assert client.account_state(HEALTHY.address).shock_at != 0
     assert chain.nonce(KEEPER.address) == sent  # one flag transaction in all
     assert not any(line.startswith("watching") for line in lines)  # resumed, no rescan
+
+
+def test_an_unreachable_rpc_in_the_portfolio_part_is_one_line_and_the_loop_goes_on(
+    setup: Setup, chain_snapshot: LocalSystem, tmp_path: Path
+) -> None:
+    system, client = setup.system, setup.client
+    lines: list[str] = []
+    keeper = make_keeper(system, tmp_path / "keeper.json", lines)
+    assert keeper.portfolio is not None
+    keeper.portfolio.client = PortfolioClient(
+        Chain("http://127.0.0.1:9", timeout=2), client.engine.address
+    )
+    refresh(system.client, "1880")
+    keeper.run(max_iterations=2)  # the rate-based part runs; the portfolio part cannot
+    errors = [line for line in lines if line.startswith("portfolio: ")]
+    assert len(errors) == 1 and "cannot reach" in errors[0], lines  # once, not per loop
+    m = keeper.state.metrics
+    assert (keeper.portfolio.watch.metrics.errors, m.rpc_errors, m.loops) == (2, 0, 2)
+    assert not any("loop error" in line for line in lines)  # the loop itself went well
+    keeper.portfolio.client = client
+    keeper.run(max_iterations=1)
+    assert keeper.portfolio.watch.metrics.flags == 2  # back on the live chain: both flagged
+    assert client.account_state(HEALTHY.address).shock_at != 0
+    assert (
+        "portfolio: accounts 2, flags 2, liquidations 0, reward 0, stale pokes 0, errors 2"
+        in lines[-1]
+    )
+
+
+def test_a_liquidation_refused_for_a_stale_feed_pokes_the_outage_clock_once(
+    setup: Setup, chain_snapshot: LocalSystem, tmp_path: Path
+) -> None:
+    system, client, chain = setup.system, setup.client, setup.system.chain
+    lines: list[str] = []
+    keeper = make_keeper(system, tmp_path / "keeper.json", lines)
+    refresh(system.client, "1880")
+    client.flag(ADMIN, CRASHED.address)
+    chain.advance_time(client.account_state(CRASHED.address).grace + 1)
+    refresh(system.client, "1880")
+    heartbeat = system.deployment.feed("ETH/USD").heartbeat
+    chain.advance_time(heartbeat + 60)  # ETH/USD and BTC/USD are past their heartbeat
+    chain.request("evm_mine", [])
+    assert client.liquidatable(CRASHED.address)  # past grace before the outage began
+    start = int(chain.block()["number"], 16)
+    assert keeper.step() == []  # liquidate refused: the prices cannot be read
+    assert keeper.portfolio is not None
+    assert keeper.portfolio.watch.metrics.stale_pokes == 1
+    poke = [line for line in lines if "pokeStale recorded the outage" in line]
+    assert len(poke) == 1 and poke[0].startswith(
+        f"portfolio liquidation of {CRASHED.address} refused, a feed is stale"
+    )
+    assert any("OracleAdapter__StalePrice" in line for line in lines)  # the refusal, once
+    clock = client.engine.web3.events.StaleClock().get_logs(from_block=start)
+    assert len(clock) == 1 and int(clock[0]["args"]["staleSince"]) != 0  # on record
+    assert keeper.step() == []  # the same outage: no second poke
+    assert keeper.portfolio.watch.metrics.stale_pokes == 1
+    refused = [line for line in lines if "OracleAdapter__StalePrice" in line]
+    assert len(refused) == 1 and refused[0].startswith(f"portfolio {CRASHED.address}: ")
+    assert keeper.portfolio.watch.metrics.errors == 2  # refused twice, one line
+    refresh(system.client, "1880")  # the feeds resume: the liquidation goes through
+    # (and HEALTHY, which never proved at 1880 in this test, is flagged)
+    assert keeper.step() == [
+        ("portfolio flag", HEALTHY.address),
+        ("portfolio liquidate", CRASHED.address),
+    ]
+
+
+def test_no_portfolio_and_a_deployment_without_one(
+    setup: Setup, chain_snapshot: LocalSystem, tmp_path: Path
+) -> None:
+    system = setup.system
+    refresh(system.client, "1880")  # both portfolio accounts are flaggable
+    deployment = tmp_path / "deployment.json"
+    system.deployment.save(deployment)
+    args = ["keeper", "run", "--deployment", deployment, "--from", "6", "--interval", "0.1"]
+    args += ["--no-risk-sync", "--max-iterations", "1", "--metrics-every", "1"]
+    off = run_cli(*args, "--state", tmp_path / "off.json", "--no-portfolio")
+    assert off.code == 0, off.err
+    assert "portfolio engine: not watched (--no-portfolio)" in off.out.splitlines()
+    assert "portfolio" not in off.out.splitlines()[-1]
+    assert "portfolio" not in json.loads((tmp_path / "off.json").read_text())
+    assert setup.client.account_state(CRASHED.address).shock_at == 0  # nobody flagged
+
+    lines: list[str] = []
+    contracts = dict(system.deployment.contracts)
+    del contracts["PortfolioEngine"]
+    bare = EngineClient(system.chain, replace(system.deployment, contracts=contracts))
+    keeper = Keeper(
+        bare,
+        KEEPER,
+        KeeperConfig(state_file=tmp_path / "bare.json", risk_sync=False),
+        log=lines.append,
+    )
+    assert keeper.portfolio is None
+    keeper.run(max_iterations=1)
+    assert "portfolio engine: not watched (no PortfolioEngine)" in lines
+    assert setup.client.account_state(CRASHED.address).shock_at == 0
+
+    on = run_cli(*args, "--state", tmp_path / "on.json")
+    assert on.code == 0, on.err
+    out = on.out.splitlines()
+    assert sum(line.startswith("flagged portfolio ") for line in out) == 2
+    assert out[-1].endswith(
+        "portfolio: accounts 2, flags 2, liquidations 0, reward 0, stale pokes 0, errors 0"
+    )
