@@ -78,19 +78,9 @@ def refresh(client: EngineClient, eth: str) -> None:
         client.set_price(ADMIN, feed, parse_price(price))
 
 
-def make_keeper(system: LocalSystem, state: Path, lines: list[str], **config: object) -> Keeper:
-    return Keeper(
-        system.client,
-        KEEPER,
-        KeeperConfig(
-            state_file=state,
-            interval=0.01,
-            metrics_every=1,
-            risk_sync=False,
-            **config,  # type: ignore[arg-type]
-        ),
-        log=lines.append,
-    )
+def make_keeper(system: LocalSystem, state: Path, lines: list[str]) -> Keeper:
+    config = KeeperConfig(state_file=state, interval=0.01, metrics_every=1, risk_sync=False)
+    return Keeper(system.client, KEEPER, config, log=lines.append)
 
 
 def test_flags_then_liquidates_the_crashed_portfolio_account_and_spares_the_healthy_one(
