@@ -287,3 +287,23 @@ def test_no_portfolio_and_a_deployment_without_one(
     assert out[-1].endswith(
         "portfolio: accounts 2, flags 2, liquidations 0, reward 0, stale pokes 0, errors 0"
     )
+
+
+def test_a_portfolio_transaction_over_the_gas_cap_is_skipped(
+    setup: Setup, chain_snapshot: LocalSystem, tmp_path: Path
+) -> None:
+    system, chain = setup.system, setup.system.chain
+    lines: list[str] = []
+    config = KeeperConfig(state_file=tmp_path / "k.json", max_gas=21_000, risk_sync=False)
+    keeper = Keeper(system.client, KEEPER, config, log=lines.append)
+    refresh(system.client, "1880")
+    sent = chain.nonce(KEEPER.address)
+    assert keeper.step() == []
+    assert keeper.step() == []  # the same states: no second line
+    assert chain.nonce(KEEPER.address) == sent
+    assert keeper.portfolio is not None and keeper.portfolio.watch.metrics.skipped_gas == 2
+    skipped = [line for line in lines if "needs more than --max-gas 21,000" in line]
+    assert skipped == [
+        f"portfolio flag {HEALTHY.address}: skipped, needs more than --max-gas 21,000",
+        f"portfolio flag {CRASHED.address}: skipped, needs more than --max-gas 21,000",
+    ]
