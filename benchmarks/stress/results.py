@@ -175,9 +175,11 @@ class ScenarioResult:
         def own(name: str, total: int) -> int:
             return self.pf[name] if pf else total - self.pf[name]
 
+        # with no portfolio account the rate-based accounts are all: the scenario's flag
+        within = not outside if pf or self.pf_accounts else self.within_proven_set
         return {
             "accounts": self.pf_accounts if pf else self.accounts - self.pf_accounts,
-            "within_proven_set": not outside,
+            "within_proven_set": within,
             "accounts_outside_proven_set": len(outside),
             "proof_attempts": own("proof_attempts", self.proof_attempts),
             "proofs_accepted": own("proofs_accepted", self.proofs_accepted),
