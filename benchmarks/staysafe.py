@@ -440,7 +440,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             "accounts": rows,
         }
         updates_day = np.mean(updates) / 7
-        table = Table(title=f"{regime.name} week: {regime.text}; {updates_day:.0f} oracle updates/day")
+        table = Table(
+            title=f"{regime.name} week: {regime.text}; {updates_day:.0f} oracle updates/day"
+        )
         for col in (
             "account",
             "USDC haircut",
