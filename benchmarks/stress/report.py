@@ -123,13 +123,25 @@ def _thresholds(report: Mapping[str, Any]) -> list[str]:
             f"{'' if tightest is None else '#' + str(tightest)} |"
         )
     if report["confirmations"]:
-        lines += ["", "On-chain confirmation (same portfolios, every trader passive):", ""]
+        lines += [
+            "",
+            "On-chain confirmation (same portfolios, every trader passive; the cross "
+            "accounts' figures, the bracket's subject):",
+            "",
+        ]
         for c in report["confirmations"]:
+            pf = c.get("portfolio")
             lines.append(
                 f"- {c['scenario']}: expected {c['expected']} bad debt; got bad debt "
                 f"{usd_grouped(c['bad_debt_usd'])} USD, pool shortfall "
                 f"{usd_grouped(c['pool_shortfall_usd'])} USD over {c['liquidations']} "
                 f"liquidations: {'confirmed' if c['confirmed'] else 'NOT CONFIRMED'}"
+                + (
+                    f" (portfolio accounts beside them: {pf['liquidations']} liquidations, "
+                    f"bad debt {usd_grouped(pf['bad_debt_usd'])} USD)"
+                    if pf
+                    else ""
+                )
             )
     return lines
 

@@ -146,15 +146,25 @@ def simulate(
                     f"({res['avoided']} avoided), {guarded.guardian_triggers} early attempts"
                 )
             if expect is not None:
-                some = outcome.pool_shortfall > 0 or outcome.bad_debt > 0  # exact, not cents
+                # the bracket was bisected on the rate model for the cross accounts: it is
+                # confirmed on theirs (exact, not cents); the portfolio figures beside it
+                cross = [x for x in outcome.liquidations if x.kind == "rate-based"]
+                some = outcome.closed_bad_debt > 0 or any(
+                    x.pool_shortfall > 0 or x.bad_debt > 0 for x in cross
+                )
+                kind = res["by_kind"]["rate-based"]
                 confirmations.append(
                     {
                         "scenario": scenario.name,
                         "expected": expect,
-                        "bad_debt_usd": res["bad_debt_usd"],
-                        "pool_shortfall_usd": res["pool_shortfall_usd"],
-                        "liquidations": res["liquidations"],
+                        "bad_debt_usd": kind["bad_debt_usd"],
+                        "pool_shortfall_usd": kind["pool_shortfall_usd"],
+                        "liquidations": kind["liquidations"],
                         "confirmed": some == (expect == "some"),
+                        "portfolio": {
+                            k: res["by_kind"]["portfolio"][k]
+                            for k in ("liquidations", "bad_debt_usd", "pool_shortfall_usd")
+                        },
                     }
                 )
         open_seconds = sim.open_seconds
