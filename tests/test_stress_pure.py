@@ -16,6 +16,14 @@ from typing import Any
 import pytest
 
 from benchmarks.stress import crash_scenario, default_scenarios, make_portfolios
+from benchmarks.stress.books import (
+    book_report,
+    make_books,
+    pf_outside,
+    reference_risk,
+    slot_prices,
+    split_accounts,
+)
 from benchmarks.stress.definitions import definitions
 from benchmarks.stress.findings import findings
 from benchmarks.stress.keeper import classify, kept_trying, outside_set
@@ -31,6 +39,7 @@ from benchmarks.stress.valuation import BASE_PRICES, normalised
 from chain.deploy import DEFAULT_SPEC
 from zkmargin.errors import InputError
 from zkmargin.model import Account, Mode, Position, evaluate
+from zkmargin.portfolio import PortfolioMode
 from zkmargin.units import Price, Size
 
 # make_portfolios(50, 7) as `make audit` uses it; the float version before it drew the
@@ -313,3 +322,56 @@ def test_scenarios_cover_their_moves_and_grace_not_the_lifetime() -> None:
         assert s.path(s.settled) == s.path(s.duration), s.name
         assert not s.frozen(s.settled) and not s.frozen(s.duration), s.name
     assert not crash_scenario("short", Fraction(1, 10), 600).covers_grace(grace)
+
+
+# ---------------------------------------------------------------- portfolio accounts
+
+
+def _words(prices: dict[str, int]) -> tuple[int, int]:
+    """The engine's price words: markets ETH, BTC (slots 0, 1; 2, 3 unlisted), then USDC
+    and WETH (slots 4, 5), 64 bits each, three to a word."""
+    slots = slot_prices(prices)
+    return (
+        slots[0] | slots[1] << 64 | slots[2] << 128,
+        slots[3] | slots[4] << 64 | slots[5] << 128,
+    )
+
+
+def test_portfolio_move_set_rule_is_the_ellipsoid() -> None:
+    risk = reference_risk()
+    words = _words(dict(BASE_PRICES))
+    ell = risk.cholesky_bps
+
+    def norm(eth: Fraction, btc: Fraction) -> float:  # ‖L⁻¹Δ‖, floats: an independent check
+        u0 = float(eth) / (ell[0][0] / 1e4)
+        u1 = (float(btc) - ell[1][0] / 1e4 * u0) / (ell[1][1] / 1e4)
+        return float((u0 * u0 + u1 * u1) ** 0.5)
+
+    radius = risk.lambda_mm_bps / 1e4 * 0.95
+    checked = 0
+    for eth_pm in range(-60, 61, 3):
+        for btc_pm in range(-60, 61, 3):
+            eth, btc = Fraction(eth_pm, 1000), Fraction(btc_pm, 1000)
+            moved = dict(BASE_PRICES)
+            moved["ETH/USD"] = int(BASE_PRICES["ETH/USD"] * (1 + eth))
+            moved["BTC/USD"] = int(BASE_PRICES["BTC/USD"] * (1 + btc))
+            n = norm(eth, btc)
+            if abs(n - radius) < 1e-6:
+                continue
+            assert pf_outside(words, moved, risk, 500) == (n > radius), (eth, btc, n)
+            checked += 1
+    assert checked > 1000
+    # the inside-set scenario's move leaves the ellipsoid (off the fitted correlation)
+    moved = {**BASE_PRICES, "ETH/USD": 1_910 * 10**8, "BTC/USD": 57_900 * 10**8}
+    assert pf_outside(words, moved, risk, 500)
+
+
+def test_portfolio_books_open_above_the_initial_requirement() -> None:
+    books = make_books(12, 7, 40)
+    assert books == make_books(12, 7, 40)  # a function of the seed
+    assert [b.index for b in books] == list(range(40, 52))
+    assert split_accounts(20) == (16, 4) and split_accounts(4) == (4, 0)
+    risk = reference_risk()
+    for b in books:
+        report = book_report(b.positions, b.deposits, risk, PortfolioMode.INITIAL)
+        assert report.solvent and report.equity * 100 >= report.requirement * 103, b

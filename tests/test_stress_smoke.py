@@ -6,6 +6,11 @@ cent, the defender tops up and proves, the closer closes, the safe account prove
 slow one (it reacts after the grace period) is liquidated though solvent; every
 accounting identity holds and no liquidation is wrongful. Run again with a guardian per
 trader, the slow account re-proves at once and is not liquidated: one avoided.
+
+A sixth account is a portfolio account on the PortfolioEngine: long 1 ETH and short
+1/30 BTC perpetuals (a hedge: the joint -30% crash costs the ETH leg 600 USD and pays the
+BTC leg 600) on 2,000 USDC. The crash leaves its proof's ellipsoid, the keeper flags it
+(the exact rule agreeing with ``flaggable()``), it proves again and stays open.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from fractions import Fraction
 from pathlib import Path
 
 from benchmarks.stress import Portfolio, Style, crash_scenario, simulate
+from benchmarks.stress.books import Book
 from prover.prove import Prover
 from zkmargin.jsonio import read_json_file
 from zkmargin.model import Position
+from zkmargin.portfolio import PortfolioPosition
 from zkmargin.units import Price, Size
 
 USDC = 10**6
@@ -51,28 +58,60 @@ PORTFOLIOS = [
 ]
 
 
+HEDGE = Book(
+    5,
+    "long-short hedge",
+    (
+        PortfolioPosition("ETH-USD", False, True, Size(ETH), Price(1)),
+        PortfolioPosition("BTC-USD", False, False, Size(ETH // 30), Price(1)),
+    ),
+    {"USDC": 2_000 * USDC},
+    Style.PASSIVE,
+    30,
+    0,
+    "safe",
+)
+
+
 def test_stress_smoke(tmp_path: Path, prover: Prover) -> None:
     scenario = crash_scenario("smoke-crash-30", Fraction(30, 100), 900)
     assert scenario.covers_grace(600)  # the crash at 60 s, then the grace period and a step
     report = simulate(
-        PORTFOLIOS, [scenario], seed=1, confirm=False, out_dir=tmp_path, prover=prover
+        PORTFOLIOS,
+        [scenario],
+        seed=1,
+        confirm=False,
+        out_dir=tmp_path,
+        prover=prover,
+        books=[HEDGE],
     )
     (result,) = report["scenarios"]
     assert all(result["identities"].values()), result["identities"]
-    assert result["accounts"] == 5
+    assert result["accounts"] == 6
     assert result["wrongful_liquidations"] == 0 and result["wrongful_by_refusal"] == {}
     # a 30% move leaves every account's opening move set (ETH 4.75%, BTC 3.8%)
     assert result["within_proven_set"] is False
-    assert result["accounts_outside_proven_set"] == 5
-    assert report["population"]["account_kinds"] == {"isolated": 0, "cross": 5, "portfolio": None}
-    assert "not on-chain yet" in report["population"]["account_kinds_note"]
+    assert result["accounts_outside_proven_set"] == 6
+    assert report["population"]["account_kinds"] == {"isolated": 0, "cross": 5, "portfolio": 1}
     assert all(c["holds"] for c in report["checks"].values()), report["checks"]
     # the keeper's exact move-set rule agreed with the engine's flaggable() at every read
     assert result["identities"][
         "exact move-set rule (keeper) = engine flaggable() at every keeper read"
     ]
-    assert result["flags"] == 5  # both markets moved 30%: every account is flagged
-    assert result["proofs_accepted"] == 2  # the defender (after its top-up) and account 3
+    # the portfolio rule (ellipsoid + collateral) agreed with its engine's flaggable() too
+    assert result["identities"][
+        "portfolio exact move-set rule (ellipsoid + collateral) = engine flaggable() at every "
+        "keeper read"
+    ]
+    assert result["flags"] == 6  # both markets moved 30%: every account is flagged
+    # the defender (after its top-up), account 3, and the portfolio hedge
+    assert result["proofs_accepted"] == 3
+    hedge = result["by_kind"]["portfolio"]
+    assert hedge["accounts"] == 1 and hedge["within_proven_set"] is False
+    assert hedge["flags"] == 1 and hedge["proofs_accepted"] == 1
+    assert hedge["liquidations"] == 0 and hedge["bad_debt_usd"] == "0"
+    cross = result["by_kind"]["rate-based"]
+    assert cross["accounts"] == 5 and cross["flags"] == 5 and cross["proofs_accepted"] == 2
     assert result["proofs_refused"]["insufficient margin"] >= 3
     assert result["proof_attempts"] == result["proofs_accepted"] + result["proofs_refused_total"]
     assert result["topups"] == 1 and result["closes"] == 1
@@ -90,7 +129,7 @@ def test_stress_smoke(tmp_path: Path, prover: Prover) -> None:
     assert liq["pool_shortfall_usd"] == "391"
     assert liq["reward_usd"] == "11"
     assert result["bad_debt_usd"] == "380" and result["pool_shortfall_usd"] == "391"
-    assert result["open_at_end"] == 2 and result["insolvent_open_at_end"] == 0
+    assert result["open_at_end"] == 3 and result["insolvent_open_at_end"] == 0
 
     # with a guardian per trader: the slow account re-proves when flagged; the underwater
     # one still cannot prove (no proof exists) and is liquidated
@@ -112,7 +151,8 @@ def test_stress_smoke(tmp_path: Path, prover: Prover) -> None:
     saved = read_json_file(tmp_path / "stress-report.json", "stress report")
     assert saved["scenarios"][0]["name"] == "smoke-crash-30"
     text = (tmp_path / "stress-report.md").read_text()
-    assert "| smoke-crash-30 | no | 5 |" in text and "## Definitions" in text
-    assert "## Checks" in text and "portfolio accounts are not on-chain yet" in text
+    assert "| smoke-crash-30 | no | 6 |" in text and "## Definitions" in text
+    assert "## Checks" in text and "**Portfolio account**" in text
+    assert "| smoke-crash-30 | 1 | no | 1 | 1 | 0 (0) | 0 | 0 | 0.00 | 0.00 |" in text
     assert "| smoke-crash-30 | 2 | 1 | 1 | 5 | 380 |" in text  # the guardian table
     assert "| 380.00 | 391.00 |" in text

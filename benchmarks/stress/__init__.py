@@ -1,12 +1,18 @@
 """Stress simulation of the margin engine: `make stress` / `make audit` (not `make test`).
 
     python -m benchmarks.stress [--accounts 50] [--seed 7] [--scenarios a,b] [--no-confirm]
+                                [--no-guardian] [--no-portfolio]
 
 Starts a private anvil, deploys the default system (ETH-USD MMR 5% / IMR 10%, BTC-USD
 4% / 8%, USDC and WETH collateral with a 10% WETH haircut; proof lifetime 3 days, grace
-600 s, penalty 5%), opens ``--accounts`` random cross-margin
-accounts (seeded: the same seed gives the same portfolios, agents and transactions), takes
-an anvil snapshot, and runs every scenario from that snapshot with real proofs:
+600 s, penalty 5%) and the PortfolioEngine beside it (its risk file's option series
+re-dated to expire 30 days after the chain's clock), opens ``--accounts`` random accounts
+(seeded: the same seed gives the same portfolios, agents and transactions): one in five is
+a portfolio account on the PortfolioEngine (covered calls, protective puts, long-short
+perpetual hedges, short strangles on ETH/BTC; :mod:`benchmarks.stress.books`,
+:mod:`benchmarks.stress.pfchain`; ``--no-portfolio``: cross accounts only), the rest cross
+accounts on the rate-based engine; takes an anvil snapshot, and runs every scenario from
+that snapshot with real proofs:
 
 * the oracle follows a scripted path (one-block crashes, a slow bleed, an oscillation,
   feeds that go stale during a crash); feeds are refreshed every 30 min of chain time
@@ -29,6 +35,14 @@ Then it bisects, on the exact integer model, the one-block crash size at which b
 first appears for the same portfolios (and for the same portfolios scaled down to exactly
 MMR, the weakest state a proving account can be in), and confirms the bracket on-chain.
 The report (definitions included) goes to ``<build>/audit/stress-report.{md,json}``.
+
+Portfolio accounts are judged by the same rules with the portfolio model
+(``zkmargin.portfolio.evaluate`` at maintenance; options at the epoch's marks, which do not
+move with the underlying between publications: the engine's known gap, not re-published
+here) and the engine's own move-set rule (the ellipsoid ``PortfolioRisk.outside``, copied
+on integers and checked against ``flaggable()``); their money identities cover the
+PortfolioEngine and its own vaults; the report gives every figure per account kind
+(``by_kind``) besides the totals. No guardian for them; the bisection is on the rate model.
 
 Modules, one idea each: ``money`` (integer units and their text), ``timing``,
 ``valuation`` (the model at feed prices), ``population``, ``scenarios`` (price paths),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from benchmarks.stress.books import make_books, split_accounts
 from benchmarks.stress.population import make_portfolios
 from benchmarks.stress.report import table_markdown, tenths_of_minutes
 from benchmarks.stress.run import passed, report_dir, simulate
@@ -31,6 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-guardian", action="store_true", help="skip the runs with a guardian per trader"
     )
+    parser.add_argument(
+        "--no-portfolio",
+        action="store_true",
+        help="cross accounts only (default: one account in 5 is a portfolio account)",
+    )
     parser.add_argument("--out", type=Path, help="report directory (default <build>/audit)")
     args = parser.parse_args(argv)
     if args.accounts < 1:
@@ -43,15 +49,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
         scenarios = [s for s in scenarios if s.name in wanted]
     out = Console()
+    cross, portfolio = (args.accounts, 0) if args.no_portfolio else split_accounts(args.accounts)
     try:
         report = simulate(
-            make_portfolios(args.accounts, args.seed),
+            make_portfolios(cross, args.seed),
             scenarios,
             seed=args.seed,
             confirm=not args.no_confirm,
             guardian=not args.no_guardian,
             out_dir=args.out,
             console=out,
+            books=make_books(portfolio, args.seed, cross),
         )
     except ZkMarginError as exc:  # anvil, snarkjs or the report directory: one line
         print(f"stress: {exc}", file=sys.stderr)

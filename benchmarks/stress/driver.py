@@ -14,7 +14,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
+from benchmarks.stress import pfchain
+from benchmarks.stress.books import Book
 from benchmarks.stress.context import Context, Trader
 from benchmarks.stress.identities import check_identities, totals
 from benchmarks.stress.keeper import keeper_step, outside_set
@@ -47,9 +50,15 @@ class Simulation:
         *,
         spec: SystemSpec = DEFAULT_SPEC,
         log: Callable[[str], None] = print,
+        books: Sequence[Book] = (),
+        risk_path: Path | None = None,
     ) -> None:
         self.ctx = Context(system, prover, spec, admin=dev_signer(0), keeper=dev_signer(9))
         self.portfolios = list(portfolios)
+        self.books = list(books)
+        self.risk_path = risk_path
+        self.pf: pfchain.PfContext | None = None
+        self.book_traders: list[pfchain.BookTrader] = []
         self.seed = seed
         self.log = log
         self.traders: list[Trader] = []
@@ -76,15 +85,28 @@ class Simulation:
             plan = client.plan_open(draft, Kind.CROSS)
             client.open(signer, plan, ctx.prover)
             self.traders.append(Trader(p, signer, plan.account, dict(p.deposits), p.reserve))
+        if self.books:
+            if self.risk_path is None:
+                raise ChainError("portfolio accounts need the deployment's risk file")
+            self.pf = pfchain.PfContext.connect(ctx, self.risk_path)
+            for book in self.books:
+                self.book_traders.append(
+                    pfchain.open_book(ctx, self.pf, book, self.seed, GAS_MONEY)
+                )
         for feed, price in BASE_PRICES.items():
             ctx.publish(feed, price)
         self.kinds = Counter(
             client.account_state(t.signer.address).kind.name.lower() for t in self.traders
         )
+        if self.pf is not None:
+            self.kinds["portfolio"] = sum(
+                self.pf.client.account_state(t.signer.address).open for t in self.book_traders
+            )
         self.snapshot = str(ctx.chain.request("evm_snapshot", []))
         self.open_seconds = time.perf_counter() - started
         self.log(
-            f"opened {len(self.traders)} cross accounts in {self.open_seconds:.0f} s; "
+            f"opened {len(self.traders)} cross and {len(self.book_traders)} portfolio accounts "
+            f"in {self.open_seconds:.0f} s; "
             f"snapshot at t={ctx.chain.timestamp()}"
         )
 
@@ -113,6 +135,8 @@ class Simulation:
         )
         res.guardian = guardian
         rng = random.Random(f"{self.seed}/{scenario.name}")  # noqa: S311 -- trader order
+        pf_rng = random.Random(f"{self.seed}/{scenario.name}/portfolio")  # noqa: S311
+        pf = self.pf
         with self._fresh():
             traders = [
                 replace(
@@ -123,10 +147,20 @@ class Simulation:
                 )
                 for t in self.traders
             ]
+            books = [pfchain.fresh(t) for t in self.book_traders]
             before = totals(ctx)
+            pf_before = pfchain.totals(ctx, pf) if pf is not None else None
             t0 = ctx.chain.timestamp()
-            res.accounts = len(traders)
+            res.accounts = len(traders) + len(books)
+            res.pf_accounts = len(books)
             self._proven_set(traders, scenario, res)
+            if pf is not None:
+                paths = [
+                    {f: price_at(f, m) for f, m in scenario.path(k * STEP).items()}
+                    for k in range(scenario.duration // STEP + 1)
+                ]
+                pfchain.proven_set(pf, books, paths, res)
+                res.within_proven_set = not res.outside_set_accounts
             last_sample = t0
             true: dict[str, int] = dict(BASE_PRICES)
             for k in range(scenario.duration // STEP + 1):
@@ -137,18 +171,34 @@ class Simulation:
                 now = ctx.chain.timestamp()
                 opened = [t for t in traders if t.open]
                 self._sample(opened, true, now, last_sample, res)
+                pf_open = [t for t in books if t.open]
+                if pf is not None:
+                    pfchain.sample(ctx, pf, pf_open, true, now, last_sample, res)
                 last_sample = now
                 keeper_step(ctx, opened, true, t0, res)
+                if pf is not None:
+                    pfchain.keeper_step(ctx, pf, pf_open, true, t0, res)
                 order = [t for t in opened if t.open]
                 rng.shuffle(order)
                 traders_step(ctx, order, scenario, res, guardian=guardian)
+                if pf is not None:
+                    pf_order = [t for t in pf_open if t.open]
+                    pfchain.traders_step(ctx, pf, pf_order, scenario, res, pf_rng)
                 for t in traders:
                     if t.to_reclaim is not None:
                         reclaim(ctx, t, true, res)
+                for b in books:
+                    if b.to_reclaim is not None and pf is not None:
+                        pfchain.reclaim(ctx, pf, b, true, res)
                 res.steps += 1
             now = ctx.chain.timestamp()
             self._sample([t for t in traders if t.open], true, now, last_sample, res, final=True)
+            if pf is not None:
+                pf_final = [t for t in books if t.open]
+                pfchain.sample(ctx, pf, pf_final, true, now, last_sample, res, final=True)
             check_identities(ctx, traders, res, before)
+            if pf is not None and pf_before is not None:
+                pfchain.check_identities(ctx, pf, books, res, pf_before)
         res.seconds = time.perf_counter() - started
         return res
 

@@ -57,7 +57,8 @@ def check_identities(
         for a in assets
     )
     ids["keeper wallet gain = sum of liquidation rewards"] = all(
-        after.keeper[a] - before.keeper[a] == res.rewards.get(a, 0) for a in assets
+        after.keeper[a] - before.keeper[a] == res.rewards.get(a, 0) + res.pf_rewards.get(a, 0)
+        for a in assets
     )
     # the vault's tokens move only through: liquidation escrow in (Liquidated.toPool, the
     # reclaimable part included), reclaim paid out, and at close the balance not returned

@@ -85,7 +85,7 @@ def classify(*, solvent: bool, within_rules: bool, refusals: Sequence[str], dili
         return "insolvent"
     if within_rules:
         return "solvent_within_rules"  # the engine's own promise broken
-    if any(r.startswith("OracleAdapter") for r in refusals):
+    if any(r.startswith(("OracleAdapter", "PortfolioEngine__FeedsStale")) for r in refusals):
         return "solvent_oracle_stale"
     if "insufficient margin" in refusals:
         return "solvent_recovered"

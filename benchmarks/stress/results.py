@@ -33,6 +33,7 @@ class Liquidation:
     shock_age: int | None
     refusals: list[str]
     reclaimed: int = 0  # value the vault paid back by reclaim (at the true prices then)
+    kind: str = "rate-based"  # or "portfolio" (the PortfolioEngine)
 
     @property
     def pool_shortfall(self) -> int:
@@ -63,6 +64,7 @@ class Liquidation:
             "proof_age": self.proof_age,
             "shock_age": self.shock_age,
             "refusals": self.refusals,
+            "kind": self.kind,
         }
 
 
@@ -125,6 +127,19 @@ class ScenarioResult:
     guardian: bool = False  # traders ran a guardian (benchmarks.stress.guardian)
     guardian_triggers: int = 0  # attempts made earlier than the trader alone would have
     seconds: float = 0.0
+    # portfolio accounts (the PortfolioEngine): their share of the counters above, and
+    # their token flows (base units per asset) for the portfolio identities
+    pf_accounts: int = 0
+    pf: Counter[str] = field(default_factory=Counter)
+    pf_refused: Counter[str] = field(default_factory=Counter)
+    pf_outside_set: set[int] = field(default_factory=set)
+    pf_closed_bad_debt: int = 0  # margin units, from AccountClosed.badDebt
+    pf_rewards: Counter[str] = field(default_factory=Counter)
+    pf_to_pool: Counter[str] = field(default_factory=Counter)
+    pf_close_to_pool: Counter[str] = field(default_factory=Counter)
+    pf_close_returned: Counter[str] = field(default_factory=Counter)
+    pf_reclaim_paid: Counter[str] = field(default_factory=Counter)
+    pf_topup_tokens: Counter[str] = field(default_factory=Counter)
 
     def count(self, cls: str) -> int:
         return sum(1 for x in self.liquidations if x.cls == cls)
@@ -135,11 +150,51 @@ class ScenarioResult:
 
     @property
     def bad_debt(self) -> int:
-        return sum(x.bad_debt for x in self.liquidations) + self.closed_bad_debt
+        return (
+            sum(x.bad_debt for x in self.liquidations)
+            + self.closed_bad_debt
+            + self.pf_closed_bad_debt
+        )
 
     @property
     def pool_shortfall(self) -> int:
-        return sum(x.pool_shortfall for x in self.liquidations) + self.closed_bad_debt
+        return (
+            sum(x.pool_shortfall for x in self.liquidations)
+            + self.closed_bad_debt
+            + self.pf_closed_bad_debt
+        )
+
+    def by_kind(self, kind: str) -> dict[str, Any]:
+        """The headline figures of one account kind ("rate-based" or "portfolio")."""
+        pf = kind == "portfolio"
+        liq = [x for x in self.liquidations if x.kind == kind]
+        closed_debt = self.pf_closed_bad_debt if pf else self.closed_bad_debt
+        outside = self.pf_outside_set if pf else self.outside_set_accounts - self.pf_outside_set
+        refused = self.pf_refused if pf else self.proofs_refused - self.pf_refused
+
+        def own(name: str, total: int) -> int:
+            return self.pf[name] if pf else total - self.pf[name]
+
+        # with no portfolio account the rate-based accounts are all: the scenario's flag
+        within = not outside if pf or self.pf_accounts else self.within_proven_set
+        return {
+            "accounts": self.pf_accounts if pf else self.accounts - self.pf_accounts,
+            "within_proven_set": within,
+            "accounts_outside_proven_set": len(outside),
+            "proof_attempts": own("proof_attempts", self.proof_attempts),
+            "proofs_accepted": own("proofs_accepted", self.proofs_accepted),
+            "proofs_refused": dict(sorted(refused.items())),
+            "flags": own("flags", self.flags),
+            "liquidations": len(liq),
+            "liquidations_by_class": dict(sorted(Counter(x.cls for x in liq).items())),
+            "wrongful_liquidations": sum(1 for x in liq if x.wrongful),
+            "closes": own("closes", self.closes),
+            "topups": own("topups", self.topups),
+            "reclaims": own("reclaims", self.reclaims),
+            "bad_debt_usd": usd(sum(x.bad_debt for x in liq) + closed_debt),
+            "bad_debt_margin_units": sum(x.bad_debt for x in liq) + closed_debt,
+            "pool_shortfall_usd": usd(sum(x.pool_shortfall for x in liq) + closed_debt),
+        }
 
     def check(self, identity: str, holds: bool) -> None:
         """Record an accounting identity; once false it stays false."""
@@ -204,4 +259,5 @@ class ScenarioResult:
             "prove_ms": round(self.prove_seconds * 1000),
             "wall_ms": round(self.seconds * 1000),
             "liquidation_records": [x.to_json() for x in self.liquidations],
+            "by_kind": {k: self.by_kind(k) for k in ("rate-based", "portfolio")},
         }
