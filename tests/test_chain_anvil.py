@@ -92,6 +92,11 @@ def set_subreaper(on: bool) -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, int(on))
 
 
+def default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default (see the callers)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def reap(pid: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -111,7 +116,14 @@ def test_no_orphan_when_python_is_interrupted_or_killed(sig: signal.Signals) -> 
     and the kernel's parent-death signal (PR_SET_PDEATHSIG) still stops anvil."""
     set_subreaper(True)
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD], stdout=subprocess.PIPE, text=True, cwd=ROOT
+        [sys.executable, "-c", CHILD],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        # a parent started in the background without job control (`cmd &` in a script)
+        # passes SIGINT down ignored, and Python then never raises KeyboardInterrupt:
+        # give the child the default disposition, as a terminal would
+        preexec_fn=default_sigint,
     )
     try:
         assert proc.stdout is not None

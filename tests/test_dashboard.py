@@ -234,6 +234,9 @@ def test_the_command_serves_loopback_only_and_stops_on_ctrl_c(
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # SIGINT as a terminal gives it, even when the test runner inherited it ignored
+        # (started in the background without job control)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None
