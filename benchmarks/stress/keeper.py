@@ -8,6 +8,7 @@ It reads the proven price words from the account's storage (public), as any keep
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from benchmarks.stress.context import Context, Trader
 from benchmarks.stress.results import Liquidation, ScenarioResult
@@ -172,6 +173,45 @@ def liquidate(
     within_rules = at <= state.last_proof_at + lifetime and (
         state.shock_at == 0 or at <= state.shock_at + grace
     )
+    record_liquidation(
+        res,
+        t,
+        at=at,
+        t0=t0,
+        now=now,
+        solvent=val.solvent,
+        solvent_oracle=at_oracle.solvent,
+        raw_equity=val.raw_equity,
+        loss=loss,
+        pool_received=asset_value(to_pool, true, spec),
+        reward=asset_value(reward, true, spec),
+        within_rules=within_rules,
+        proven_at=state.last_proof_at,
+        shock_at=state.shock_at,
+    )
+
+
+def record_liquidation(
+    res: ScenarioResult,
+    t: Any,
+    *,
+    at: int,
+    t0: int,
+    now: int,
+    solvent: bool,
+    solvent_oracle: bool,
+    raw_equity: int,
+    loss: int,
+    pool_received: int,
+    reward: int,
+    within_rules: bool,
+    proven_at: int,
+    shock_at: int,
+    kind: str = "rate-based",
+) -> None:
+    """Classify and record a mined liquidation of trader ``t`` (a cross or a portfolio
+    trader: both carry the portfolio's behaviour, refusals, last attempt and balances);
+    the account's balances all leave it and the owner reclaims next."""
     trying = kept_trying(
         diligent=t.portfolio.diligent, refusals=t.refusals, since_attempt=at - t.last_attempt
     )
@@ -179,24 +219,25 @@ def liquidate(
         trader=t.portfolio.index,
         at=at - t0,
         cls=classify(
-            solvent=val.solvent,
+            solvent=solvent,
             within_rules=within_rules,
             refusals=t.refusals,
             diligent=t.portfolio.diligent,
         ),
-        solvent_true=val.solvent,
-        wrongful=val.solvent and trying,
-        solvent_oracle=at_oracle.solvent,
-        raw_equity=val.raw_equity,
-        bad_debt=max(0, -val.raw_equity),
+        solvent_true=solvent,
+        wrongful=solvent and trying,
+        solvent_oracle=solvent_oracle,
+        raw_equity=raw_equity,
+        bad_debt=max(0, -raw_equity),
         loss=loss,
-        pool_received=asset_value(to_pool, true, spec),
-        seized=max(0, val.raw_equity),
-        reward=asset_value(reward, true, spec),
+        pool_received=pool_received,
+        seized=max(0, raw_equity),
+        reward=reward,
         insolvent_for=None if t.insolvent_since is None else now - t.insolvent_since,
-        proof_age=at - state.last_proof_at,
-        shock_age=None if not state.shock_at else at - state.shock_at,
+        proof_age=at - proven_at,
+        shock_age=None if not shock_at else at - shock_at,
         refusals=sorted(set(t.refusals)),
+        kind=kind,
     )
     res.liquidations.append(record)
     t.to_reclaim = record

@@ -23,7 +23,7 @@ from typing import Any
 
 from benchmarks.stress.books import Book, BookValue, book_value, pf_outside
 from benchmarks.stress.context import Context
-from benchmarks.stress.keeper import classify, kept_trying
+from benchmarks.stress.keeper import record_liquidation
 from benchmarks.stress.money import CLOSE_SCALE
 from benchmarks.stress.population import Style, trader_signer
 from benchmarks.stress.results import Liquidation, ScenarioResult
@@ -255,37 +255,23 @@ def liquidate(
     within_rules = at <= state.proven_at + state.lifetime and (
         state.shock_at == 0 or at <= state.shock_at + state.grace
     )
-    trying = kept_trying(
-        diligent=t.portfolio.diligent, refusals=t.refusals, since_attempt=at - t.last_attempt
-    )
-    record = Liquidation(
-        trader=t.portfolio.index,
-        at=at - t0,
-        cls=classify(
-            solvent=val.solvent,
-            within_rules=within_rules,
-            refusals=t.refusals,
-            diligent=t.portfolio.diligent,
-        ),
-        solvent_true=val.solvent,
-        wrongful=val.solvent and trying,
+    record_liquidation(
+        res,
+        t,
+        at=at,
+        t0=t0,
+        now=now,
+        solvent=val.solvent,
         solvent_oracle=at_oracle.solvent,
         raw_equity=val.raw_equity,
-        bad_debt=max(0, -val.raw_equity),
         loss=-val.pnl,
         pool_received=asset_value(to_pool, true, ctx.spec),
-        seized=max(0, val.raw_equity),
         reward=asset_value(reward, true, ctx.spec),
-        insolvent_for=None if t.insolvent_since is None else now - t.insolvent_since,
-        proof_age=at - state.proven_at,
-        shock_age=None if not state.shock_at else at - state.shock_at,
-        refusals=sorted(set(t.refusals)),
+        within_rules=within_rules,
+        proven_at=state.proven_at,
+        shock_at=state.shock_at,
         kind="portfolio",
     )
-    res.liquidations.append(record)
-    t.to_reclaim = record
-    t.open = False
-    t.balances = dict.fromkeys(t.balances, 0)
 
 
 # ---------------------------------------------------------------- traders
