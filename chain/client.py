@@ -37,6 +37,7 @@ from chain.calldata import ProofCalldata as ProofCalldata  # re-exported: caller
 from chain.calldata import proof_calldata as proof_calldata
 from chain.deploy import Deployment, feed_answer
 from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder, RevertError
+from chain.inputdiff import Pair, Slot, statement_difference
 from chain.markets import AssetListing, MarketListing, build_market_data
 from chain.pool import Pools
 from chain.rpc import PROOF_MIN_GAS, Chain, Contract, Event, TxResult
@@ -199,49 +200,20 @@ def _difference(
         theirs = Statement.from_public_signals(circuit, engine)
     except InputError:
         return None
-    shape = circuit_shape(circuit)
-    k = shape.markets
+    k = circuit_shape(circuit).markets
 
-    def slot(j: int, kind: str) -> str:
-        named = slot_names[j] if j < len(slot_names) else None
-        return f"{named} {kind}" if named else f"{kind} slot {j}"
+    def middle(slot: Slot, pair: Pair) -> str | None:
+        for j, (a, b) in enumerate(zip(ours.rates, theirs.rates, strict=True)):
+            if a != b:
+                return pair(slot(j, "margin rate"), a, b, " bps")
+        for j, (a, b) in enumerate(zip(ours.haircuts, theirs.haircuts, strict=True)):
+            if a != b:
+                return pair(slot(k + j, "haircut"), a, b, " bps")
+        if ours.opening != theirs.opening:
+            return pair("opening flag", int(ours.opening), int(theirs.opening))
+        return None
 
-    def pair(what: str, a: object, b: object, unit: str = "") -> str:
-        return f"{what} {a}{unit} in the proof, {b}{unit} at the engine"
-
-    if ours.commitment != theirs.commitment:
-        return pair("commitment", ours.commitment, theirs.commitment)
-    for j, (a, b) in enumerate(zip(ours.prices, theirs.prices, strict=True)):
-        if a != b:
-            return pair(
-                slot(j, "price"), format_fixed(a, PRICE_DECIMALS), format_fixed(b, PRICE_DECIMALS)
-            )
-    for j, (a, b) in enumerate(zip(ours.balances, theirs.balances, strict=True)):
-        if a != b:
-            what = slot(k + j, "balance")
-            dec = BALANCE_DECIMALS
-            return pair(what, format_fixed(a, dec), format_fixed(b, dec), " tokens")
-    for j, (a, b) in enumerate(zip(ours.rates, theirs.rates, strict=True)):
-        if a != b:
-            return pair(slot(j, "margin rate"), a, b, " bps")
-    for j, (a, b) in enumerate(zip(ours.haircuts, theirs.haircuts, strict=True)):
-        if a != b:
-            return pair(slot(k + j, "haircut"), a, b, " bps")
-    if ours.opening != theirs.opening:
-        return pair("opening flag", int(ours.opening), int(theirs.opening))
-    if ours.account != theirs.account:
-        return pair("account", _address_text(ours.account), _address_text(theirs.account))
-    if ours.nonce != theirs.nonce:
-        return pair("nonce", ours.nonce, theirs.nonce)
-    if ours.engine != theirs.engine:
-        return pair("engine", _address_text(ours.engine), _address_text(theirs.engine))
-    if ours.chain_id != theirs.chain_id:
-        return pair("chain id", ours.chain_id, theirs.chain_id)
-    return None
-
-
-def _address_text(value: int) -> str:
-    return _checksum(f"0x{value:040x}")
+    return statement_difference(ours, theirs, markets=k, names=slot_names, middle=middle)
 
 
 @dataclass(frozen=True)

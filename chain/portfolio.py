@@ -31,6 +31,7 @@ from eth_utils.address import to_checksum_address
 from chain.artifacts import load_abis, load_artifact
 from chain.calldata import ProofCalldata, proof_calldata
 from chain.errors import ChainError, PublicInputsMismatch, RevertDecoder
+from chain.inputdiff import Pair, Slot, pair, statement_difference
 from chain.rpc import PROOF_MIN_GAS, Chain, Contract, Event, TxResult
 from chain.signers import Signer
 from prover.prove import Prover
@@ -55,7 +56,7 @@ from zkmargin.riskfile import (
     risk_commitment,
     risk_words,
 )
-from zkmargin.units import BALANCE_DECIMALS, PRICE_DECIMALS, Balance, Price
+from zkmargin.units import PRICE_DECIMALS, Balance, Price
 
 # modeWord of each engine entry point (IPortfolioEngine): the views take them as uint8
 MODE_MAINTENANCE = 0
@@ -129,10 +130,6 @@ def _address_of(account: PortfolioAccount) -> str:
     return _checksum(format_address(account.address))
 
 
-def _address_text(value: int) -> str:
-    return _checksum(f"0x{value:040x}")
-
-
 def check_portfolio_inputs(
     local: Sequence[int], engine: Sequence[int], risk: RiskFile | None = None
 ) -> None:
@@ -167,41 +164,19 @@ def _difference(local: Sequence[int], engine: Sequence[int], risk: RiskFile | No
     if risk is not None:
         names = [*risk.markets, *[""] * (DEFAULT_SHAPE.markets - len(risk.markets))]
         names += [*risk.collateral]
-    k = DEFAULT_SHAPE.markets
 
-    def slot(j: int, kind: str) -> str:
-        named = names[j] if j < len(names) and names[j] else None
-        return f"{named} {kind}" if named else f"{kind} slot {j}"
+    def middle(slot: Slot, pair: Pair) -> str | None:
+        if ours.risk_commitment != theirs.risk_commitment:
+            return pair("risk commitment", ours.risk_commitment, theirs.risk_commitment)
+        if (ours.mode, ours.opening) != (theirs.mode, theirs.opening):
+            return pair("mode", _mode_text(ours), _mode_text(theirs))
+        return None
 
-    def pair(what: str, a: object, b: object, unit: str = "") -> str:
-        return f"{what} {a}{unit} in the proof, {b}{unit} at the engine"
-
-    if ours.commitment != theirs.commitment:
-        return pair("commitment", ours.commitment, theirs.commitment)
-    for j, (a, b) in enumerate(zip(ours.prices, theirs.prices, strict=True)):
-        if a != b:
-            return pair(
-                slot(j, "price"), format_fixed(a, PRICE_DECIMALS), format_fixed(b, PRICE_DECIMALS)
-            )
-    for j, (a, b) in enumerate(zip(ours.balances, theirs.balances, strict=True)):
-        if a != b:
-            return pair(
-                slot(k + j, "balance"),
-                format_fixed(a, BALANCE_DECIMALS),
-                format_fixed(b, BALANCE_DECIMALS),
-                " tokens",
-            )
-    if ours.risk_commitment != theirs.risk_commitment:
-        return pair("risk commitment", ours.risk_commitment, theirs.risk_commitment)
-    if (ours.mode, ours.opening) != (theirs.mode, theirs.opening):
-        return pair("mode", _mode_text(ours), _mode_text(theirs))
-    if ours.account != theirs.account:
-        return pair("account", _address_text(ours.account), _address_text(theirs.account))
-    if ours.nonce != theirs.nonce:
-        return pair("nonce", ours.nonce, theirs.nonce)
-    if ours.engine != theirs.engine:
-        return pair("engine", _address_text(ours.engine), _address_text(theirs.engine))
-    return pair("chain id", ours.chain_id, theirs.chain_id)
+    found = statement_difference(
+        ours, theirs, markets=DEFAULT_SHAPE.markets, names=names, middle=middle
+    )
+    # the words differ (the caller checked), so some field must: name the last one
+    return found or pair("chain id", ours.chain_id, theirs.chain_id)
 
 
 def _mode_text(statement: PortfolioStatement) -> str:
