@@ -143,6 +143,7 @@ def test_construction_is_cheap(manifest: Manifest) -> None:
 # ---------------------------------------------------------- every verifier accepts
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("circuit", ["isolated", "cross"])
 def test_proofs_pass_every_offchain_verifier(
     fast_prover: Prover, data: MarketData, circuit: str, tmp_path: Path, private_dirs: list[Path]
@@ -184,6 +185,7 @@ def test_no_descriptor_or_file_leaks(fast_prover: Prover, data: MarketData) -> N
     assert set(os.listdir("/proc/self/fd")) <= before
 
 
+@pytest.mark.slow
 def test_one_prover_shared_by_threads(manifest: Manifest, data: MarketData) -> None:
     """Documented as thread-safe: concurrent proofs on one instance are all valid."""
     from concurrent.futures import ThreadPoolExecutor
@@ -195,6 +197,7 @@ def test_one_prover_shared_by_threads(manifest: Manifest, data: MarketData) -> N
     assert all(verify_bundle(b, manifest).valid for b in bundles)
 
 
+@pytest.mark.slow
 def test_snarkjs_cli_backend_still_works(
     manifest: Manifest, data: MarketData, private_dirs: list[Path]
 ) -> None:
@@ -273,6 +276,7 @@ def _gone(pid: int, within: float = 10.0) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_request_is_restarted_and_retried(
     manifest: Manifest, data: MarketData, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -124,6 +124,7 @@ def test_a_directory_becomes_one_verifying_proof_per_account(
     assert ProofBundle.load(out / "carol.proof.json").circuit == "cross"
 
 
+@pytest.mark.slow
 def test_a_rerun_keeps_only_proofs_that_still_match_and_verify(
     tmp_path: Path, data: MarketData, manifest: Manifest
 ) -> None:
@@ -245,6 +246,7 @@ def run_cli(*args: str) -> Any:
     return CliRunner().invoke(prove_batch, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_cli_proves_a_directory_and_exits_1_on_any_failure(
     accounts_dir: tuple[Path, dict[str, Account]], manifest: Manifest
 ) -> None:

@@ -146,6 +146,7 @@ def test_circuit_agrees_with_model(prover: Prover, circuit: str, data: st.DataOb
 @settings(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.slow
 @given(data=st.data())
 def test_withdrawal_with_gains_agrees_with_model(
     prover: Prover, circuit: str, data: st.DataObject

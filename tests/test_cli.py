@@ -322,6 +322,7 @@ def test_account_new_refuses_to_overwrite(tmp_path: Path) -> None:
     assert path.read_text() == "do not touch\n"
 
 
+@pytest.mark.slow
 def test_account_new_script_mode_and_refusal(tmp_path: Path) -> None:
     """The installed script: file mode 0600, then a one-line refusal to overwrite."""
     path = tmp_path / "acct.json"

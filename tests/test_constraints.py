@@ -44,6 +44,7 @@ def test_honest_witness_satisfies_every_constraint(prover: Prover, circuit: str)
     assert r1cs.violated(witness) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("circuit", ["isolated", "cross"])
 def test_single_wire_tampering_is_caught(prover: Prover, circuit: str) -> None:
     """Every wire of the optimised circuit is in some constraint: changing any one

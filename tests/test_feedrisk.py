@@ -36,6 +36,7 @@ def test_history_fit_is_the_volatility_modules(history_risk: FeedRisk) -> None:
     assert "correlation ETH/USD~BTC/USD +0.9" in history_risk.describe()
 
 
+@pytest.mark.slow
 def test_garch_history_fit() -> None:
     h = load_history(HISTORY)
     risk = fit_feed_risk(h, {"ETH/USD": "SP500"}, method="garch", window=400)

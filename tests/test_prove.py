@@ -97,6 +97,7 @@ def test_prove_and_verify(prover: Prover, data, make, circuit: str, private_dirs
     assert "positions" not in text
 
 
+@pytest.mark.slow
 def test_statement_binds_everything(prover: Prover, data) -> None:  # type: ignore[no-untyped-def]
     """Changing any public value (nonce, chain, engine, price) breaks the proof."""
     bundle = prover.prove(cross_account(), data, binding=Binding(nonce=1))

@@ -26,7 +26,14 @@ from benchmarks.stress.books import (
 )
 from benchmarks.stress.definitions import definitions
 from benchmarks.stress.findings import findings
-from benchmarks.stress.keeper import classify, kept_trying, outside_set
+from benchmarks.stress.keeper import (
+    ORACLE_LAG,
+    SHORTFALL,
+    classify,
+    kept_trying,
+    margin_refusal,
+    outside_set,
+)
 from benchmarks.stress.money import MARGIN_UNIT, fixed, round_div, usd, usd_cents, usd_grouped
 from benchmarks.stress.population import Portfolio
 from benchmarks.stress.report import markdown, table_markdown
@@ -35,7 +42,7 @@ from benchmarks.stress.run import NO_BAD_DEBT_CHECK, NO_WRONGFUL_CHECK, checks
 from benchmarks.stress.scenarios import oscillation, sine, stale_scenario
 from benchmarks.stress.summary import parameters, population_summary
 from benchmarks.stress.thresholds import FALL, RISE, at_mmr, bisect_threshold
-from benchmarks.stress.valuation import BASE_PRICES, normalised
+from benchmarks.stress.valuation import BASE_PRICES, normalised, price_at
 from chain.deploy import DEFAULT_SPEC
 from zkmargin.errors import InputError
 from zkmargin.model import Account, Mode, Position, evaluate
@@ -286,10 +293,22 @@ def test_checks_name_the_scenarios_that_break_them() -> None:
 
 def test_kept_trying() -> None:
     assert kept_trying(diligent=True, refusals=["OracleAdapter__StalePrice"], since_attempt=60)
-    assert kept_trying(diligent=True, refusals=["insufficient margin"], since_attempt=120)
-    assert not kept_trying(diligent=True, refusals=["insufficient margin"], since_attempt=121)
-    assert not kept_trying(diligent=False, refusals=["insufficient margin"], since_attempt=0)
+    assert kept_trying(diligent=True, refusals=[ORACLE_LAG], since_attempt=120)
+    assert not kept_trying(diligent=True, refusals=[ORACLE_LAG], since_attempt=121)
+    assert not kept_trying(diligent=False, refusals=[ORACLE_LAG], since_attempt=0)
     assert not kept_trying(diligent=True, refusals=[], since_attempt=0)
+    # below MMR at the market price too: its own shortfall, the grace period's business
+    assert not kept_trying(diligent=True, refusals=[SHORTFALL, SHORTFALL], since_attempt=0)
+    assert kept_trying(diligent=True, refusals=[SHORTFALL, ORACLE_LAG], since_attempt=0)
+
+
+def test_margin_refusal_names_whose_shortfall_it_is() -> None:
+    assert margin_refusal(solvent_at_market=False) == SHORTFALL == "insufficient margin"
+    assert margin_refusal(solvent_at_market=True) == ORACLE_LAG
+    assert (
+        classify(solvent=True, within_rules=False, refusals=(SHORTFALL, ORACLE_LAG), diligent=True)
+        == "solvent_oracle_lag"
+    )
 
 
 def test_outside_set_is_the_engine_rule_to_one_unit() -> None:
@@ -361,9 +380,16 @@ def test_portfolio_move_set_rule_is_the_ellipsoid() -> None:
             assert pf_outside(words, moved, risk, 500) == (n > radius), (eth, btc, n)
             checked += 1
     assert checked > 1000
-    # the inside-set scenario's move leaves the ellipsoid (off the fitted correlation)
-    moved = {**BASE_PRICES, "ETH/USD": 1_910 * 10**8, "BTC/USD": 57_900 * 10**8}
-    assert pf_outside(words, moved, risk, 500)
+    # the inside-set scenario's move is inside the ellipsoid (along the fitted correlation);
+    # ETH -4.5% with BTC only -3.5% (off the correlation) leaves it
+    inside = default_scenarios()[0]
+    assert inside.name == "inside-set"
+    moved = {f: price_at(f, m) for f, m in inside.path(inside.duration).items()}
+    assert moved["ETH/USD"] == 1_910 * 10**8 and moved["BTC/USD"] == 57_780 * 10**8
+    assert not pf_outside(words, moved, risk, 500)
+    assert norm(Fraction(-45, 1000), Fraction(-37, 1000)) < radius
+    off = {**BASE_PRICES, "ETH/USD": 1_910 * 10**8, "BTC/USD": 57_900 * 10**8}
+    assert pf_outside(words, off, risk, 500)
 
 
 def test_portfolio_books_open_above_the_initial_requirement() -> None:

@@ -152,6 +152,7 @@ def _params_index(circuit: str) -> int:
     return 1 + shape.price_words + shape.balance_words
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("circuit", ["isolated", "cross"])
 def test_clearing_the_flag_changes_the_public_input(prover: Prover, circuit: str) -> None:
     """The engine builds the params word. A withdrawal statement with the flag cleared is

@@ -185,6 +185,7 @@ field = st.one_of(st.integers(0, P - 1), st.sampled_from([0, 1, P - 1, P // 2, 2
     mat=st.tuples(*[st.tuples(field, field)] * 3),
     limit=st.integers(0, 2**32 - 1),
 )
+@pytest.mark.slow
 def test_matches_snarkjs_random_inputs(
     calcs: dict[str, WitnessCalculator],
     tmp_path: Path,
@@ -253,6 +254,7 @@ def test_bus_input_errors(calcs: dict[str, WitnessCalculator]) -> None:
         wc.calculate(dict(base, **{"p.x": 3}))
 
 
+@pytest.mark.slow
 def test_timing_few_thousand_constraints(
     calcs: dict[str, WitnessCalculator], built: dict[str, Built], tmp_path: Path
 ) -> None:
@@ -285,6 +287,7 @@ def test_range_check_in_chain_is_circuit_side(calcs: dict[str, WitnessCalculator
 # .wtns file IO and snarkjs' witness check
 
 
+@pytest.mark.slow
 def test_wtns_check_accepts_ours_rejects_flipped(
     calcs: dict[str, WitnessCalculator], built: dict[str, Built], tmp_path: Path
 ) -> None:

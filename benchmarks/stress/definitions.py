@@ -10,7 +10,10 @@ CLASS_TEXT = {
     "insolvent": "below MMR at the true price (rightful)",
     "solvent_slow": "solvent, but the trader reacts slower than the grace period "
     "and had not proved",
-    "solvent_recovered": "solvent again, but was below MMR when its proof was due (prover refused)",
+    "solvent_recovered": "solvent again, but was below MMR at the market price when its "
+    "proof was due (prover refused: its own shortfall through the grace period)",
+    "solvent_oracle_lag": "solvent, but its proofs were refused at an oracle price the "
+    "market had left",
     "solvent_oracle_stale": "solvent and diligent, but its proofs were refused: "
     "the oracle was stale",
     "solvent_late": "solvent and diligent, but its proof came too late (simulation timing)",
@@ -30,8 +33,10 @@ def definitions(spec: SystemSpec) -> list[str]:
         "solvency at the oracle's last answer too.",
         "- **Proof accepted / refused**: an accepted `proveMargin` transaction; a refusal is a "
         "proof attempt that did not produce one: `insufficient margin` (the prover refuses: "
-        "no proof exists), or the decoded revert of the engine or oracle "
-        "(`OracleAdapter__StalePrice`: the engine cannot build public inputs). Traders "
+        "no proof exists at the oracle's prices; recorded as the account's own shortfall when "
+        "it is below MMR at the market price too, else as oracle lag), or the decoded revert "
+        "of the engine or oracle (`OracleAdapter__StalePrice`: the engine cannot build public "
+        "inputs). Traders "
         f"attempt when a shock is flagged on them (after their reaction time) and when their "
         f"proof is {REFRESH_MARGIN} s from expiring (its own lifetime: {life} s by "
         f"default, far beyond every scenario), at most once per {RETRY} s. Scenario "
@@ -42,8 +47,11 @@ def definitions(spec: SystemSpec) -> list[str]:
         "`Liquidated` for an account that at that block is solvent by the model at the true "
         "(market) prices AND whose owner kept trying to prove: it reacts within the grace "
         f"period, at least one of its proof attempts since its last accepted proof was "
-        "refused (a refusal for a stale feed counts as trying, and so does the prover's "
-        f"`insufficient margin` at the oracle's price), and its last attempt is at most "
+        "refused for a reason other than its own shortfall (a refusal for a stale feed counts "
+        "as trying, and so does the prover's `insufficient margin` at an oracle price while "
+        "the account meets MMR at the market price; the prover's refusal while the account is "
+        "below MMR at the market price too does not: no proof exists because none should, and "
+        "the grace period is the owner's time to add collateral), and its last attempt is at most "
         f"{RETRY + STEP} s old. Independent of the class below (`wrongful_by_refusal` "
         "counts their refusal reasons).",
         f"- **Within the proven set** (`within_proven_set`): true iff for every account, "

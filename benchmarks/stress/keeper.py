@@ -73,11 +73,27 @@ def moved_slots(state: AccountState, oracle: Mapping[str, int], threshold_bps: i
     return out
 
 
+# Refusal reasons of the prover: the account is below MMR at the engine's (oracle) prices.
+# ``SHORTFALL``: below MMR at the market price too, the account's own shortfall, which the
+# grace period is for; ``ORACLE_LAG``: it meets MMR at the market price, the oracle lags.
+SHORTFALL = "insufficient margin"
+ORACLE_LAG = "insufficient margin at the oracle, solvent at the market"
+
+
+def margin_refusal(*, solvent_at_market: bool) -> str:
+    """The refusal reason recorded when the prover finds no proof at the oracle's prices."""
+    return ORACLE_LAG if solvent_at_market else SHORTFALL
+
+
 def kept_trying(*, diligent: bool, refusals: Sequence[str], since_attempt: int) -> bool:
     """The owner kept trying to prove: it reacts within the grace period, at least one
-    attempt was refused since its last accepted proof (a refusal for a stale feed counts),
-    and its last attempt is at most one retry interval and a step old."""
-    return diligent and bool(refusals) and since_attempt <= RETRY + STEP
+    attempt since its last accepted proof was refused for a reason that is not its own
+    shortfall (a stale feed, the engine, or the prover at an oracle price the market has
+    left), and its last attempt is at most one retry interval and a step old. A refusal
+    because the account is below MMR at the market price too is not blocked trying: no
+    proof exists because none should, and the grace period is the time to top up."""
+    blocked = [r for r in refusals if r != SHORTFALL]
+    return diligent and bool(blocked) and since_attempt <= RETRY + STEP
 
 
 def classify(*, solvent: bool, within_rules: bool, refusals: Sequence[str], diligent: bool) -> str:
@@ -88,7 +104,9 @@ def classify(*, solvent: bool, within_rules: bool, refusals: Sequence[str], dili
         return "solvent_within_rules"  # the engine's own promise broken
     if any(r.startswith(("OracleAdapter", "PortfolioEngine__FeedsStale")) for r in refusals):
         return "solvent_oracle_stale"
-    if "insufficient margin" in refusals:
+    if ORACLE_LAG in refusals:
+        return "solvent_oracle_lag"
+    if SHORTFALL in refusals:
         return "solvent_recovered"
     if not diligent:
         return "solvent_slow"

@@ -23,7 +23,7 @@ from typing import Any
 
 from benchmarks.stress.books import Book, BookValue, book_value, pf_outside
 from benchmarks.stress.context import Context
-from benchmarks.stress.keeper import record_liquidation
+from benchmarks.stress.keeper import ORACLE_LAG, SHORTFALL, margin_refusal, record_liquidation
 from benchmarks.stress.money import CLOSE_SCALE
 from benchmarks.stress.population import Style, trader_signer
 from benchmarks.stress.results import Liquidation, ScenarioResult
@@ -311,7 +311,7 @@ def attempt(
     ctx: Context, pf: PfContext, t: BookTrader, scenario: Scenario, res: ScenarioResult
 ) -> None:
     outcome = prove(ctx, pf, t, res)
-    if outcome == "insufficient margin":
+    if outcome in (SHORTFALL, ORACLE_LAG):
         if scenario.passive or t.portfolio.style is Style.PASSIVE:
             return
         if t.portfolio.style is Style.DEFENDER and top_up(ctx, pf, t, res):
@@ -331,7 +331,7 @@ def prove(ctx: Context, pf: PfContext, t: BookTrader, res: ScenarioResult) -> st
     try:
         tx = pf.client.prove_margin(t.signer, t.account, pf.risk, ctx.prover)
     except InsufficientMargin:
-        reason = "insufficient margin"
+        reason = margin_refusal(solvent_at_market=t.insolvent_since is None)
     except RevertError as exc:
         reason = exc.name or "unknown revert"
     except ZkMarginError as exc:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from benchmarks.stress.context import Context, Trader
 from benchmarks.stress.guardian import guardian_due, guardian_risk
+from benchmarks.stress.keeper import margin_refusal
 from benchmarks.stress.money import CLOSE_SCALE
 from benchmarks.stress.population import Style
 from benchmarks.stress.results import ScenarioResult
@@ -127,7 +128,7 @@ def attempt(
     try:
         ctx.prover.check(ctx.chain_account(t), data, Mode.MAINTENANCE)
     except InsufficientMargin:
-        refused(t, "insufficient margin", res)
+        refused(t, margin_refusal(solvent_at_market=t.insolvent_since is None), res)
         if scenario.passive or t.portfolio.style is Style.PASSIVE:
             return
         if t.portfolio.style is Style.DEFENDER and top_up(ctx, t, data, res):
@@ -146,7 +147,7 @@ def prove(ctx: Context, t: Trader, res: ScenarioResult) -> None:
         refused(t, exc.name or "unknown revert", res)
         return
     except InsufficientMargin:
-        refused(t, "insufficient margin", res)
+        refused(t, margin_refusal(solvent_at_market=t.insolvent_since is None), res)
         return
     except ZkMarginError as exc:
         refused(t, type(exc).__name__, res)
