@@ -60,7 +60,7 @@ test-fast: setup
 	$(VENV)/bin/pytest -q -n 2 -m "not chain and not slow and not audit"
 
 # heavy sweeps, not part of `make test`: cross- and portfolio-circuit mutants, long fuzz/invariant runs,
-# and the stress simulation (build/audit/stress-report.{md,json}, ~10-12 min on 2 cores)
+# and the stress simulation (build/audit/stress-report.{md,json}); about 45 min on 2 cores
 audit: setup
 	$(VENV)/bin/pytest -m audit
 	$(PY) contracts/tools/make_fixtures.py
