@@ -9,8 +9,10 @@ import {IPoseidon2, IPoseidon3, IPoseidon4P, IPoseidon5} from "./PortfolioSettle
 
 /// @title PortfolioRisk
 /// @notice The portfolio engine's risk arithmetic: the checks of a risk publication against
-///         the listings, and the move-set test of {IPortfolioEngine-flag}.
-/// @dev An external library (linked, DELEGATECALL) to keep the engine below EIP-170; pure.
+///         the listings (and storing it, with the publication prices), and the move-set
+///         test of {IPortfolioEngine-flag}.
+/// @dev An external library (linked, DELEGATECALL) to keep the engine below EIP-170; only
+///      {publish} writes (the engine's epoch it is given).
 ///      Word layouts: {IPortfolioEngine} header (16-bit fields, least significant first).
 library PortfolioRisk {
     /// @notice "zkmargin/risk/v1" as a big-endian integer.
