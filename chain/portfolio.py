@@ -114,12 +114,16 @@ class Liquidation:
 
     account: str
     nonce: int
-    record: tuple[int, ...]  # seven words
+    record: tuple[int, ...]  # nine words
 
     @property
     def deadline(self) -> int:
         """The last chain timestamp at which ``reclaim`` is accepted."""
         return self.record[1] & U64_MASK
+
+
+# RiskEpoch fields: commitment, riskParams, riskCholesky, marks, deltaBps, gammaCharges, prices
+_EPOCH_PRICES = 6
 
 
 def _checksum(address: str) -> str:
@@ -270,6 +274,14 @@ class PortfolioClient:
         if epoch == 0:
             raise ChainError("the portfolio engine has no risk epoch yet: publish a risk file")
         return int(self.engine.call("riskEpochOf", epoch)[0])
+
+    def publication_prices(self, risk: RiskFile, epoch: int | None = None) -> dict[str, int]:
+        """The oracle price of each market (by ``risk``'s names, in id order) that the engine
+        read when it published ``epoch`` (default the current one): the P⁰ its option
+        settlement starts from (``zkmargin.settlement``)."""
+        epoch = self.risk_epoch() if epoch is None else epoch
+        prices = self.engine.call("riskEpochOf", epoch)[_EPOCH_PRICES]
+        return {name: int(prices[k]) for k, name in enumerate(risk.market_names)}
 
     def liquidatable(self, who: str) -> bool:
         return bool(self.engine.call("liquidatable", _checksum(who)))
@@ -510,8 +522,9 @@ class PortfolioClient:
         return ProofTx(result, bundle, seconds, tuple(self.engine.events(result, event)))
 
     def close(self, signer: Signer, account: PortfolioAccount, risk: RiskFile) -> TxResult:
-        """Reveal the positions and salt: perpetuals settle at the oracle price, options at
-        the epoch's mark (intrinsic once settled), less the close fee, through the vaults."""
+        """Reveal the positions and salt: perpetuals settle at the oracle price, options by
+        the engine's rule from the move since publication (``zkmargin.settlement``;
+        intrinsic once settled), less the close fee, through the vaults."""
         who = self._require_open(self._signer_is(signer, account))
         self.check_listings(risk)
         state = self.account_state(who)

@@ -35,6 +35,7 @@ from zkmargin.paths import project_root
 from zkmargin.portfolio import PortfolioAccount, PortfolioMode, PortfolioPosition, evaluate
 from zkmargin.portfolio_encoding import PortfolioStatement
 from zkmargin.riskfile import RiskFile, load_risk_file
+from zkmargin.settlement import option_values, settlement_pnl
 from zkmargin.units import Balance, Price, Size
 
 EXPIRY_DAYS = 23
@@ -180,11 +181,18 @@ def onchain(
         f"{proved.result.gas_used:,} gas): requirement {report.requirement_display()} USD, "
         f"equity {report.equity_display()}"
     )
+    published = client.publication_prices(risk)
     closed = client.close(trader, account, risk)
+    (event,) = client.engine.events(closed, "AccountClosed")
+    if int(event.args["pnl"]) != settlement_pnl(account.positions, priced, published):
+        raise _fail("the engine's close PnL differs from zkmargin.settlement's")
+    series = priced.options[call]
+    _, owed = option_values(series, published[series.underlying], priced.prices[series.underlying])
     out.print(
         f"   Dave closes: the engine opens the commitment and settles ETH at "
-        f"{format_fixed(moved, 8)} and the call at its mark, less the close fee, through the "
-        f"portfolio vault ({closed.gas_used:,} gas)"
+        f"{format_fixed(moved, 8)} and the short call at {format_fixed(owed, 8)} (its mark "
+        f"{format_fixed(series.mark, 8)} moved by δ since publication, plus its gamma charge), "
+        f"less the close fee, through the portfolio vault ({closed.gas_used:,} gas)"
     )
     if client.account_state(trader.address).open:
         raise _fail("the portfolio account is still open after close")

@@ -306,7 +306,8 @@ def withdraw(account_file: Path, asset: str, amount: str, conn: PortfolioConnect
 @portfolio_options
 def close(account_file: Path, conn: PortfolioConnection) -> None:
     """Close ACCOUNT: reveal its positions and salt; perpetuals settle at the oracle price,
-    options at the epoch's mark (intrinsic once settled), less the close fee."""
+    options from the epoch's mark moved by δ since publication (a short also pays its gamma
+    charge; intrinsic once settled), less the close fee."""
     account = conn.account(account_file)
     signer = conn.signer(format_address(account.address))
     client = conn.client

@@ -47,6 +47,7 @@ from zkmargin.riskfile import (
     risk_file_to_json,
     settle_series,
 )
+from zkmargin.settlement import settlement_pnl
 from zkmargin.units import Balance, Bps, Price, Size
 
 ONE = 10**8
@@ -235,17 +236,21 @@ def test_open_prove_withdraw_close(
     assert client.balance(trader.address, 0) == 2500 * USDC_UNIT
     assert client.wallet_balance(trader.address, 0) - before == small
 
-    # close: the perp at the oracle (+600), the put at the epoch's mark (0), less the fee
+    # close: the perp at the oracle (+600); the put is not paid its stale mark 60 but the
+    # tangent from the publication price, 60 − 0.3·600 < 0, floored at intrinsic 0 (−60)
+    published = client.publication_prices(risk)
+    assert published["ETH-USD"] == 2000 * ONE
     before = client.wallet_balance(trader.address, 0)
     result = client.close(trader, planned, risk)
     (closed,) = client.engine.events(result, "AccountClosed")
-    assert int(closed.args["pnl"]) == 600 * ONE * ONE  # 1e-16 quote
+    pnl = settlement_pnl(planned.positions, at_now, published)
+    assert int(closed.args["pnl"]) == pnl == 540 * ONE * ONE  # 1e-16 quote
     fee = int(closed.args["fee"])
     assert fee > 0
     assert client.account_state(trader.address).commitment == 0
     # 2,500 USDC back plus the profit less the fee, in USDC (price 1), rounded down
     got = client.wallet_balance(trader.address, 0) - before
-    assert got == 2500 * USDC_UNIT + (600 * ONE * ONE - fee) // 10**10
+    assert got == 2500 * USDC_UNIT + (pnl - fee) // 10**10
 
 
 def test_refusals_are_one_line(stack: Stack, prover: Prover, chain_snapshot: LocalSystem) -> None:
@@ -432,7 +437,11 @@ def test_settlement_publication_and_close_at_intrinsic(
     result = client.close(trader, planned, settled)
     (closed,) = client.engine.events(result, "AccountClosed")
     # perp 1800 − 2000 = −200, put intrinsic 100 − premium 60 = +40
-    assert int(closed.args["pnl"]) == -160 * ONE * ONE
+    at_close = replace(settled, prices={**settled.prices, "ETH-USD": Price(1800 * ONE)})
+    pnl = settlement_pnl(
+        planned.positions, at_close, client.publication_prices(settled), {PUT: 1800 * ONE}
+    )
+    assert int(closed.args["pnl"]) == pnl == -160 * ONE * ONE
 
 
 def test_flag_liquidate_reclaim(stack: Stack, prover: Prover, chain_snapshot: LocalSystem) -> None:
@@ -452,8 +461,11 @@ def test_flag_liquidate_reclaim(stack: Stack, prover: Prover, chain_snapshot: Lo
     found = client.liquidation(trader.address)
     assert found is not None and found.nonce == 1 and found.deadline > client.chain.timestamp()
     (reclaimed,) = client.engine.events(client.reclaim(trader, planned, risk), "Reclaimed")
-    # the perp lost 500, the put is worth its epoch mark (entry 60 = mark 60): −500 in all
-    assert int(reclaimed.args["pnl"]) == -500 * ONE * ONE
+    # at the liquidation prices: the perp lost 500; the put is worth max(intrinsic 400,
+    # tangent 60 + 0.3·500 = 210) = 400 (entry 60): −160 in all
+    at_liquidation = replace(risk, prices={**risk.prices, "ETH-USD": Price(1500 * ONE)})
+    pnl = settlement_pnl(planned.positions, at_liquidation, client.publication_prices(risk))
+    assert int(reclaimed.args["pnl"]) == pnl == -160 * ONE * ONE
     assert client.liquidation(trader.address) is None
     with pytest.raises(ChainError, match=r"has no liquidation left to reclaim$"):
         client.reclaim(trader, planned, risk)

@@ -11,6 +11,11 @@ trader waits; a refusal for a stale feed pokes the engine-wide outage clock
 ``flaggable()`` allows (checked against :func:`benchmarks.stress.books.pf_outside` at
 every read) and liquidates whatever ``liquidatable()`` allows. No guardian: in the
 guardian runs portfolio traders behave as without one.
+
+An account is judged solvent as a maintenance proof would claim it (options at the epoch's
+marks: the proven statement), and its PnL and raw equity are what the engine realises at
+close, liquidation and reclaim (:func:`settled_value`: options from the move since the
+publication, ``zkmargin.settlement``).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from benchmarks.stress.books import Book, BookValue, book_value, pf_outside
+from benchmarks.stress.books import Book, book_value, pf_outside, priced
 from benchmarks.stress.context import Context
 from benchmarks.stress.keeper import ORACLE_LAG, SHORTFALL, margin_refusal, record_liquidation
 from benchmarks.stress.money import CLOSE_SCALE
@@ -37,8 +42,9 @@ from chain.portfolio import PortfolioClient, PortfolioState
 from chain.rpc import Contract
 from chain.signers import Signer
 from zkmargin.errors import InsufficientMargin, ZkMarginError
-from zkmargin.portfolio import PortfolioAccount
+from zkmargin.portfolio import PortfolioAccount, PortfolioPosition, PortfolioReport
 from zkmargin.riskfile import RiskFile, load_risk_file
+from zkmargin.settlement import settlement_pnl
 from zkmargin.units import BPS_ONE
 
 PF_SPLIT_IDENTITY = "portfolio liquidation split = balance, reward = floor(balance * penalty)"
@@ -70,10 +76,12 @@ class BookTrader:
 
 @dataclass
 class PfContext:
-    """The PortfolioEngine of the deployment, its risk file (the only epoch) and vaults."""
+    """The PortfolioEngine of the deployment, its risk file (the only epoch), the oracle
+    prices the engine read when it published it (by market name), and vaults."""
 
     client: PortfolioClient
     risk: RiskFile
+    published: dict[str, int]
     penalty_bps: int
     pools: dict[str, Contract]
     asset_ids: dict[str, int]
@@ -90,7 +98,8 @@ class PfContext:
             for a in d.assets
         }
         penalty = int(client.engine.call("liquidationPenaltyBps"))
-        return cls(client, risk, penalty, pools, {a.name: a.id for a in d.assets})
+        published = client.publication_prices(risk)
+        return cls(client, risk, published, penalty, pools, {a.name: a.id for a in d.assets})
 
     @property
     def engine(self) -> str:
@@ -135,10 +144,37 @@ def proven_set(
             res.pf_outside_set.add(t.portfolio.index)
 
 
+@dataclass(frozen=True)
+class SettledValue:
+    """A portfolio account at given feed prices (margin units, 1e-30 quote)."""
+
+    maintenance: PortfolioReport  # λ_MM, haircuts, options at the marks: what a proof claims
+    raw_equity: int  # collateral without haircut + pnl
+    pnl: int  # what close or reclaim realises (the engine's settlement rule)
+
+    @property
+    def solvent(self) -> bool:
+        return self.maintenance.solvent
+
+
+def settled_value(
+    positions: Sequence[PortfolioPosition],
+    balances: Mapping[str, int],
+    prices: Mapping[str, int],
+    risk: RiskFile,
+    published: Mapping[str, int],
+) -> SettledValue:
+    """``books.book_value`` with the PnL the engine settles at ``prices`` (feed -> 1e-8
+    quote): options valued from the move since the publication at ``published``."""
+    proven = book_value(positions, balances, prices, risk)
+    pnl = settlement_pnl(positions, priced(risk, prices), published) * CLOSE_SCALE
+    return SettledValue(proven.maintenance, proven.raw_equity - proven.pnl + pnl, pnl)
+
+
 def value(
     pf: PfContext, t: BookTrader, balances: Mapping[str, int], prices: Mapping[str, int]
-) -> BookValue:
-    return book_value(t.account.positions, balances, prices, pf.risk)
+) -> SettledValue:
+    return settled_value(t.account.positions, balances, prices, pf.risk, pf.published)
 
 
 def sample(
@@ -152,7 +188,7 @@ def sample(
     *,
     final: bool = False,
 ) -> None:
-    """As ``Simulation._sample`` for portfolio accounts (model: books.book_value)."""
+    """As ``Simulation._sample`` for portfolio accounts (model: :func:`settled_value`)."""
     dt = now - last
     for t in opened:
         insolvent, underwater, liquidatable = t.sample

@@ -25,7 +25,7 @@ contract PortfolioHandler is Test {
     uint256 internal commitment;
     uint256 internal salt;
     IPortfolioEngine.Position[8] internal book;
-    uint256[7] internal record;
+    uint256[9] internal record;
     bool public hasRecord;
     uint256 public calls;
     uint256 public closed;
@@ -105,7 +105,7 @@ contract PortfolioHandler is Test {
             Vm.Log[] memory logs = vm.getRecordedLogs();
             for (uint256 i = 0; i < logs.length; ++i) {
                 if (logs[i].topics[0] == IPortfolioEngine.LiquidationRecorded.selector) {
-                    record = abi.decode(logs[i].data, (uint256[7]));
+                    record = abi.decode(logs[i].data, (uint256[9]));
                     hasRecord = true;
                 }
             }

@@ -14,6 +14,8 @@ contract PortfolioProofsTest is PortfolioBase {
     /// @dev Carol's close fee at the setup prices: perp 2,000·10 bps = 2, call 2,000·0.271·10 bps
     ///      = 0.542 (1e-6 USDC, rounded up).
     uint256 internal constant FEE_AT_SETUP = 2.542e6;
+    /// @dev The short call's gamma charge (9.8 USDC): at unchanged prices it owes mark + charge.
+    uint256 internal constant CALL_GAMMA = 9.8e6;
 
     function setUp() public override {
         super.setUp();
@@ -143,17 +145,20 @@ contract PortfolioProofsTest is PortfolioBase {
 
     // ================================================================== close
 
+    /// @dev At the publication prices the perpetual is flat and the short call owes its mark
+    ///      plus its gamma charge (PnL −9.8), with the fee.
     function test_closeAtSetupPrices() public {
         _openCarol();
         uint256 poolBefore = usdcPool.totalAssets();
+        uint256 paid = FEE_AT_SETUP + CALL_GAMMA;
         vm.expectEmit(address(engine));
         emit IPortfolioEngine.AccountClosed(
-            CAROL, 0, 2.542e16, 0, [FEE_AT_SETUP, 0], [uint256(0), 0], [CAROL_USDC - FEE_AT_SETUP, 0]
+            CAROL, -9.8e16, 2.542e16, 0, [paid, 0], [uint256(0), 0], [CAROL_USDC - paid, 0]
         );
         vm.prank(CAROL);
         engine.close(_carolBook(), _carolSalt());
-        assertEq(usdc.balanceOf(CAROL), CAROL_USDC - FEE_AT_SETUP);
-        assertEq(usdcPool.totalAssets(), poolBefore + FEE_AT_SETUP);
+        assertEq(usdc.balanceOf(CAROL), CAROL_USDC - paid);
+        assertEq(usdcPool.totalAssets(), poolBefore + paid);
         assertEq(usdc.balanceOf(address(engine)), 0);
         IPortfolioEngine.Account memory a = engine.account(CAROL);
         assertEq(a.commitment, 0);
@@ -161,14 +166,14 @@ contract PortfolioProofsTest is PortfolioBase {
     }
 
     /// @dev The close fee is the market's at close time (the owner's setCloseFee): at 0 the
-    ///      round trip at unchanged prices returns the deposit exactly.
+    ///      round trip at unchanged prices returns the deposit less only the gamma charge.
     function test_closeFeeFollowsTheListing() public {
         _openCarol();
         vm.prank(owner);
         engine.setCloseFee(ETH, 0);
         vm.prank(CAROL);
         engine.close(_carolBook(), _carolSalt());
-        assertEq(usdc.balanceOf(CAROL), CAROL_USDC);
+        assertEq(usdc.balanceOf(CAROL), CAROL_USDC - CALL_GAMMA);
     }
 
     function test_closeRefusesWrongReveal() public {
@@ -233,9 +238,9 @@ contract PortfolioProofsTest is PortfolioBase {
         assertEq(
             usdc.balanceOf(CAROL) + usdc.balanceOf(address(usdcPool)) + usdc.balanceOf(address(engine)), total
         );
-        // PnL − fee in 1e-16 quote: perp (pe − 2000e8) + call mark unchanged; fee up, the
-        // perp's at the higher of entry and close
-        int256 pnl = int256(pe) - 2_000e8;
+        // PnL − fee in 1e-16 quote: perp (pe − 2000e8) − (what the short call owes − 41.2);
+        // fee up, the perp's at the higher of entry and close
+        int256 pnl = int256(pe) - 2_000e8 - (_shortCallOwes(pe) - 41.2e8);
         uint256 perpAt = pe > 2_000e8 ? pe : 2_000e8;
         uint256 fee16 = (1e8 * perpAt * 10 * 1e4 + 1e8 * pe * 2_710 * 10 + 1e8 - 1) / 1e8;
         int256 net16 = pnl * 1e8 - int256(fee16);
@@ -243,6 +248,17 @@ contract PortfolioProofsTest is PortfolioBase {
         int256 netUsdc = net16 >= 0 ? net16 / 1e10 : -((-net16 + 1e10 - 1) / 1e10);
         assertEq(int256(got), int256(CAROL_USDC) + netUsdc, "trader receipt");
         assertEq(int256(usdcPool.totalAssets()) - int256(poolBefore) + int256(usdcPool.iouOf(CAROL)), -netUsdc);
+    }
+
+    /// @dev The settlement rule for Carol's short call (mark 41.2, δ 0.271, gamma 9.8,
+    ///      published at ETH 2,000), written out: min(P, max(intrinsic, ⌈tangent⌉ + gamma)).
+    function _shortCallOwes(uint256 pe) internal pure returns (int256) {
+        int256 t = 41.2e8 * 1e4 + 2_710 * (int256(pe) - 2_000e8);
+        int256 up = t >= 0 ? (t + 1e4 - 1) / 1e4 : -(-t / 1e4);
+        int256 owed = up + 9.8e8;
+        int256 intrinsic = pe > 2_500e8 ? int256(pe) - 2_500e8 : int256(0);
+        if (owed < intrinsic) owed = intrinsic;
+        return owed > int256(pe) ? int256(pe) : owed;
     }
 
     // ================================================================== flag / liquidate
@@ -314,16 +330,16 @@ contract PortfolioProofsTest is PortfolioBase {
         vm.recordLogs();
         vm.prank(keeper);
         engine.liquidate(CAROL);
-        uint256[7] memory r = _recorded();
+        uint256[9] memory r = _recorded();
         assertEq(usdc.balanceOf(keeper), 75e6);
         assertEq(usdcPool.totalAssets(), poolBefore + 2_925e6);
         assertEq(engine.liquidationOf(CAROL, 1), keccak256(abi.encode(r)));
         assertEq(engine.account(CAROL).commitment, 0);
 
         // tampering: any changed word of the record, another nonce, a wrong reveal
-        for (uint256 i = 0; i < 7; ++i) {
-            uint256[7] memory t;
-            for (uint256 k = 0; k < 7; ++k) {
+        for (uint256 i = 0; i < 9; ++i) {
+            uint256[9] memory t;
+            for (uint256 k = 0; k < 9; ++k) {
                 t[k] = r[k]; // a copy (memory assignment would alias r)
             }
             t[i] ^= 1;
@@ -343,13 +359,14 @@ contract PortfolioProofsTest is PortfolioBase {
         vm.expectRevert(IPortfolioEngine.PortfolioEngine__CommitmentMismatch.selector);
         engine.reclaim(1, r, lie, _carolSalt());
 
-        // at the recorded prices: escrow 2,925 − fee 2.542 comes back
+        // at the recorded prices: escrow 2,925 − fee 2.542 − the call's gamma charge 9.8
         vm.prank(CAROL);
         engine.reclaim(1, r, _carolBook(), _carolSalt());
-        assertEq(usdc.balanceOf(CAROL) + usdcPool.iouOf(CAROL), 2_925e6 - FEE_AT_SETUP);
-        assertEq(usdcPool.totalAssets() + usdcPool.iouOf(CAROL), poolBefore + FEE_AT_SETUP);
+        uint256 paid = FEE_AT_SETUP + CALL_GAMMA;
+        assertEq(usdc.balanceOf(CAROL) + usdcPool.iouOf(CAROL), 2_925e6 - paid);
+        assertEq(usdcPool.totalAssets() + usdcPool.iouOf(CAROL), poolBefore + paid);
         // self-liquidation pays reward + reclaim = what closing pays, never more
-        assertEq(usdc.balanceOf(CAROL) + usdcPool.iouOf(CAROL) + 75e6, CAROL_USDC - FEE_AT_SETUP);
+        assertEq(usdc.balanceOf(CAROL) + usdcPool.iouOf(CAROL) + 75e6, CAROL_USDC - paid);
         vm.prank(CAROL);
         vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__NoLiquidation.selector, CAROL, 1));
         engine.reclaim(1, r, _carolBook(), _carolSalt());
@@ -361,7 +378,7 @@ contract PortfolioProofsTest is PortfolioBase {
         _refreshFeeds();
         vm.recordLogs();
         engine.liquidate(CAROL);
-        uint256[7] memory r = _recorded();
+        uint256[9] memory r = _recorded();
         uint64 deadline = uint64(r[1]);
         assertEq(deadline, T0 + LIFETIME + 1 + 1 days);
         vm.warp(deadline + 1);
@@ -439,12 +456,12 @@ contract PortfolioProofsTest is PortfolioBase {
         engine.flag(DAVE);
     }
 
-    function _recorded() internal returns (uint256[7] memory r) {
+    function _recorded() internal returns (uint256[9] memory r) {
         Vm.Log[] memory logs = vm.getRecordedLogs();
         bytes32 topic = IPortfolioEngine.LiquidationRecorded.selector;
         for (uint256 i = 0; i < logs.length; ++i) {
             if (logs[i].emitter == address(engine) && logs[i].topics[0] == topic) {
-                return abi.decode(logs[i].data, (uint256[7]));
+                return abi.decode(logs[i].data, (uint256[9]));
             }
         }
         fail("no LiquidationRecorded");

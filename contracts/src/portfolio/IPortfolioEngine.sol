@@ -67,6 +67,20 @@ import {IMarginPool} from "../pool/IMarginPool.sol";
 ///
 ///      Replay: every accepted proof binds the account's nonce, which then increments and
 ///      never resets. Proof bytes are never a key.
+///
+///      Option settlement ({close}, {liquidate}'s record, {reclaim}): a unit of unsettled
+///      series j on market k, at the current price P of k, with the epoch's mark V_j, signed
+///      δ_j (a call's ≥ 0, a put's ≤ 0), gamma charge g_j and the price P⁰_k the engine read
+///      at publication (ΔP = P − P⁰_k), is worth to a long holder
+///        long_j  = min(cap, max(intrinsic(P), ⌊V_j + δ_j·ΔP⌋))
+///      and owes a short writer
+///        short_j = min(cap, max(intrinsic(P), ⌈V_j + δ_j·ΔP⌉ + g_j))
+///      (1e-8 quote, δ in bps: V_j + δ_j·ΔP/10⁴; cap = P for a call, the strike for a
+///      put, the no-arbitrage ceiling that keeps each value below 2^64). The tangent lies
+///      below the convex option value (a long is never paid more than the option is worth)
+///      and g_j bounds the second-order term over the λ_IM move set (a short pays at least
+///      the value after any move inside it). A settled series is worth its intrinsic value
+///      at the settlement price to both sides. docs/portfolio.md, "On-chain", derives it.
 interface IPortfolioEngine {
     // ------------------------------------------------------------------ types
 
@@ -120,7 +134,9 @@ interface IPortfolioEngine {
         uint256 riskParams; // G1 as published
         uint256 riskCholesky; // G2 as published
         uint64[8] marks; // option marks V_j (1e-8 quote), 0 for an empty slot
-        uint16[8] deltaBps; // |δ_j| (bps), for the option close fee
+        uint16[8] deltaBps; // |δ_j| (bps), for the option close fee and settlement
+        uint64[8] gammaCharges; // g_j (1e-8 quote per unit), for a short's settlement
+        uint64[4] prices; // P⁰_k: market k's oracle price at publication (0 unlisted)
         uint40 publishedAt;
         uint40 firstExpiry; // earliest expiry of an unsettled listed series (max if none)
         uint8 marketCount; // listings when published (the words agree with them)
@@ -192,14 +208,14 @@ interface IPortfolioEngine {
     );
     event Liquidated(address indexed account, address indexed liquidator, uint256[2] reward, uint256[2] toPool);
     /// @notice What {reclaim} needs for the liquidation of `account` at nonce `nonce`,
-    ///         seven words: [0] the commitment; [1] deadline (the last second {reclaim} is
+    ///         nine words: [0] the commitment; [1] deadline (the last second {reclaim} is
     ///         accepted) | closeFee_k << (64 + 16k) for k = 0..3 | |δ_j| << (128 + 16j) for
     ///         j = 0..7 (bps); [2] escrowed balances, asset 0 | asset 1 << 128 (tokens);
     ///         [3], [4] the price words at liquidation (layout of public inputs 1, 2);
-    ///         [5], [6] the option marks used for series j at bits 64·(j mod 4) of word
-    ///         5 + j / 4 (the epoch's mark, or the intrinsic value at the settlement price
-    ///         of a settled series; 1e-8 quote).
-    event LiquidationRecorded(address indexed account, uint64 indexed nonce, uint256[7] record);
+    ///         [5], [6] the value of a long unit of series j at bits 64·(j mod 4) of word
+    ///         5 + j / 4, [7], [8] what a short unit owes, at word 7 + j / 4 (the header's
+    ///         settlement rule at the liquidation prices; 1e-8 quote).
+    event LiquidationRecorded(address indexed account, uint64 indexed nonce, uint256[9] record);
     event Reclaimed(
         address indexed account, uint64 indexed nonce, int256 pnl, uint256 fee, uint256 badDebt, uint256[2] paid
     );
@@ -326,7 +342,9 @@ interface IPortfolioEngine {
     ///         empty (all words 0) when series j is not listed, else the listed series with
     ///         its key, underlying and listed flag, and if expired it must be settled with
     ///         mark = intrinsic value at the settlement price and δ = gamma = vega = 0),
-    ///         computes the commitment with on-chain Poseidon and stores the epoch.
+    ///         computes the commitment with on-chain Poseidon and stores the epoch with
+    ///         every listed market's oracle price (the adapter's checks: reverts while a
+    ///         market feed is stale), from which options settle (see the header).
     ///         Emits {RiskPublished}.
     function publishRisk(
         uint256 riskParams,
@@ -350,7 +368,7 @@ interface IPortfolioEngine {
     /// @notice Brings the engine-wide outage clock up to date from the feeds' update times.
     function pokeStale() external;
     /// @notice Seizes a liquidatable account's balances: the penalty share to the caller, the
-    ///         rest to each asset's vault, and records the prices and marks at this moment
+    ///         rest to each asset's vault, and records the prices and option values at this moment
     ///         for {reclaim}. Emits {Liquidated} and {LiquidationRecorded}.
     function liquidate(address account) external;
 
@@ -366,8 +384,8 @@ interface IPortfolioEngine {
     /// @notice Withdraws collateral of an address with no open account (no proof needed).
     function withdrawIdle(uint8 asset, uint256 amount) external;
     /// @notice Reveals the 8 slots and the salt and settles: perpetuals at the oracle price,
-    ///         options at the current epoch's mark (the intrinsic value once settled; an
-    ///         expired unsettled series is refused with {PortfolioEngine__SeriesNotSettled}),
+    ///         options by the header's settlement rule (the intrinsic value once settled;
+    ///         an expired unsettled series is refused with {PortfolioEngine__SeriesNotSettled}),
     ///         less the close fee, through the vaults (the payout rule of {IMarginEngine}:
     ///         legs pro rata to each asset's value; profit rounded down, loss up). Close
     ///         fee (1e-16 quote, rounded up, market k's fee f_k): a perpetual pays
@@ -375,8 +393,8 @@ interface IPortfolioEngine {
     ///         size·P_k·|δ_j|·f_k / 10^8 (its underlying exposure). Emits {AccountClosed}.
     function close(Position[8] calldata positions, uint256 salt) external;
     /// @notice Within 1 day of a liquidation at nonce `nonce`, reveals its positions and
-    ///         settles the escrow at the recorded prices and marks. Emits {Reclaimed}.
-    function reclaim(uint64 nonce, uint256[7] calldata record, Position[8] calldata positions, uint256 salt)
+    ///         settles the escrow at the recorded prices and option values. Emits {Reclaimed}.
+    function reclaim(uint64 nonce, uint256[9] calldata record, Position[8] calldata positions, uint256 salt)
         external;
 
     // ------------------------------------------------------------------ views

@@ -284,27 +284,18 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
         uint256[8] calldata optionParams,
         uint256[8] calldata optionKeys
     ) external onlyPublisher returns (uint32 epoch) {
-        (PortfolioRisk.Checked memory ck, uint256 commitment) = PortfolioRisk.check(
+        epoch = ++riskEpoch;
+        uint256 commitment = PortfolioRisk.publish(
             _cfg,
+            oracle,
             [poseidon2, poseidon3, poseidon4, poseidon5],
+            _epochs[epoch],
             riskParams,
             riskCholesky,
             optionValues,
             optionParams,
             optionKeys
         );
-        epoch = ++riskEpoch;
-        RiskEpoch storage e = _epochs[epoch];
-        e.commitment = commitment;
-        e.riskParams = riskParams;
-        e.riskCholesky = riskCholesky;
-        e.marks = ck.marks;
-        e.deltaBps = ck.deltaBps;
-        // casting to 'uint40' is safe until year 36,812
-        // forge-lint: disable-next-line(unsafe-typecast)
-        e.publishedAt = uint40(block.timestamp);
-        e.firstExpiry = ck.firstExpiry;
-        (e.marketCount, e.collateralCount, e.seriesCount) = (_cfg.marketCount, _cfg.collateralCount, _cfg.seriesCount);
         _listingsChanged = false;
         emit RiskPublished(epoch, commitment, riskParams, riskCholesky, optionValues, optionParams, optionKeys);
     }
@@ -367,7 +358,7 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
 
     function _record(address who, Account storage a, uint256[2] memory escrowed) private {
         (uint256 w0, uint256 w1) = _priceWords();
-        uint256[7] memory r = PortfolioSettlement.record(_cfg, _epochs[riskEpoch], a.commitment, escrowed, w0, w1);
+        uint256[9] memory r = PortfolioSettlement.record(_cfg, _epochs[riskEpoch], a.commitment, escrowed, w0, w1);
         _liquidations[who][a.nonce] = keccak256(abi.encode(r));
         emit LiquidationRecorded(who, a.nonce, r);
     }
@@ -454,9 +445,9 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IPortfolioEngine
     /// @dev The escrow is already in the vaults (receivePenalty at liquidation): each vault
     ///      pays back the escrow left after the loss and fee plus the profit leg (an IOU if
-    ///      short); uncovered loss is bad debt in asset 0's vault. The record's |δ| and
-    ///      marks and prices are those at liquidation.
-    function reclaim(uint64 nonce, uint256[7] calldata r, Position[8] calldata positions, uint256 salt)
+    ///      short); uncovered loss is bad debt in asset 0's vault. The record's |δ|, option
+    ///      values and prices are those at liquidation.
+    function reclaim(uint64 nonce, uint256[9] calldata r, Position[8] calldata positions, uint256 salt)
         external
         nonReentrant
     {

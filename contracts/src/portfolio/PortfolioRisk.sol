@@ -9,8 +9,10 @@ import {IPoseidon2, IPoseidon3, IPoseidon4P, IPoseidon5} from "./PortfolioSettle
 
 /// @title PortfolioRisk
 /// @notice The portfolio engine's risk arithmetic: the checks of a risk publication against
-///         the listings, and the move-set test of {IPortfolioEngine-flag}.
-/// @dev An external library (linked, DELEGATECALL) to keep the engine below EIP-170; pure.
+///         the listings (and storing it, with the publication prices), and the move-set
+///         test of {IPortfolioEngine-flag}.
+/// @dev An external library (linked, DELEGATECALL) to keep the engine below EIP-170; only
+///      {publish} writes (the engine's epoch it is given).
 ///      Word layouts: {IPortfolioEngine} header (16-bit fields, least significant first).
 library PortfolioRisk {
     /// @notice "zkmargin/risk/v1" as a big-endian integer.
@@ -61,6 +63,7 @@ library PortfolioRisk {
     struct Checked {
         uint64[8] marks;
         uint16[8] deltaBps;
+        uint64[8] gammaCharges;
         uint40 firstExpiry;
     }
 
@@ -81,17 +84,44 @@ library PortfolioRisk {
         return uint64(v);
     }
 
-    /// @notice Checks a publication (every rule of {IPortfolioEngine-publishRisk}); reverts with
-    ///         the rule's error. Returns the marks, |δ| and the first unsettled expiry.
-    function check(
+    /// @notice Checks a publication (every rule of {IPortfolioEngine-publishRisk}, reverting
+    ///         with the rule's error) and stores it in `e`: the words, the computed
+    ///         commitment, marks, |δ|, gamma charges, the first unsettled expiry, the listing
+    ///         counts and every listed market's oracle price now (the publication prices the
+    ///         options settle from; `oracle` reverts on a stale feed).
+    function publish(
         Config storage cfg,
+        IOracleAdapter oracle,
         address[4] memory poseidons,
+        IPortfolioEngine.RiskEpoch storage e,
         uint256 params,
         uint256 chol,
         uint256[8] calldata values,
         uint256[8] calldata oparams,
         uint256[8] calldata keys
-    ) external view returns (Checked memory out, uint256 commitment) {
+    ) external returns (uint256 commitment) {
+        Checked memory out = _check(cfg, params, chol, values, oparams, keys);
+        commitment = riskCommitment(poseidons, params, chol, values, oparams, keys);
+        (e.commitment, e.riskParams, e.riskCholesky) = (commitment, params, chol);
+        (e.marks, e.deltaBps, e.gammaCharges) = (out.marks, out.deltaBps, out.gammaCharges);
+        for (uint256 k = 0; k < cfg.marketCount; ++k) {
+            (e.prices[k],,) = oracle.getPrice(cfg.markets[k].feed);
+        }
+        // casting to 'uint40' is safe until year 36,812
+        // forge-lint: disable-next-line(unsafe-typecast)
+        e.publishedAt = uint40(block.timestamp);
+        e.firstExpiry = out.firstExpiry;
+        (e.marketCount, e.collateralCount, e.seriesCount) = (cfg.marketCount, cfg.collateralCount, cfg.seriesCount);
+    }
+
+    function _check(
+        Config storage cfg,
+        uint256 params,
+        uint256 chol,
+        uint256[8] calldata values,
+        uint256[8] calldata oparams,
+        uint256[8] calldata keys
+    ) private view returns (Checked memory out) {
         Listings memory l = _listings(cfg);
         _checkParams(l, params);
         _checkCholesky(l, chol);
@@ -103,7 +133,6 @@ library PortfolioRisk {
             }
             _checkOption(l, j, values[j], oparams[j], keys[j], out);
         }
-        commitment = riskCommitment(poseidons, params, chol, values, oparams, keys);
     }
 
     function _listings(Config storage cfg) private view returns (Listings memory l) {
@@ -297,6 +326,8 @@ library PortfolioRisk {
         // casting is safe: masked to 64 and 16 bits
         // forge-lint: disable-next-line(unsafe-typecast)
         out.marks[j] = uint64(mark);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        out.gammaCharges[j] = uint64((a >> 64) & U64);
         // forge-lint: disable-next-line(unsafe-typecast)
         out.deltaBps[j] = uint16(field(b, 0));
     }

@@ -51,8 +51,8 @@ library PortfolioSettlement {
 
     /// @notice The state a settlement is computed at.
     /// @param priceWords Market then collateral prices (layout of public inputs 1, 2).
-    /// @param marks Option value per series (1e-8 quote): the epoch's mark or, settled, the
-    ///        intrinsic value.
+    /// @param longs What a long unit of each series is worth (1e-8 quote, {optionValues}).
+    /// @param shorts What a short unit of each series owes (1e-8 quote, {optionValues}).
     /// @param deltaBps |δ| per series (for the option close fee).
     /// @param underlying Underlying market of each series.
     /// @param feeBps Close fee per market.
@@ -61,7 +61,8 @@ library PortfolioSettlement {
     /// @param decimals Token decimals by asset id.
     struct Book {
         uint256[2] priceWords;
-        uint64[8] marks;
+        uint64[8] longs;
+        uint64[8] shorts;
         uint16[8] deltaBps;
         uint8[8] underlying;
         uint16[4] feeBps;
@@ -95,8 +96,8 @@ library PortfolioSettlement {
         return IPoseidon4P(poseidon4).poseidon([PORTFOLIO_TAG, uint256(uint160(who)), digest, salt]);
     }
 
-    /// @notice PnL = Σ ±size·(mark − entry) (mark: P_k for a perpetual, the book's option
-    ///         value for an option) and fee = ⌈(Σ_perp size·max(P_k, entry)·f_k·10⁴ +
+    /// @notice PnL = Σ ±size·(mark − entry) (mark: P_k for a perpetual; for an option the
+    ///         book's long or short value, by the position's side) and fee = ⌈(Σ_perp size·max(P_k, entry)·f_k·10⁴ +
     ///         Σ_option size·P_k·|δ_j|·f_k) / 10⁸⌉, both 1e-16 quote; then the legs.
     function settle(
         IPortfolioEngine.Position[8] calldata positions,
@@ -106,14 +107,14 @@ library PortfolioSettlement {
         uint256[2] memory balances
     ) external view returns (Legs memory) {
         Book memory book = _book(cfg);
-        (book.marks, book.deltaBps) = _marks(cfg, epoch, positions, false);
         (book.priceWords, book.balances) = (priceWords, balances);
+        _values(cfg, epoch, positions, false, book);
         return _settleBook(positions, book);
     }
 
     /// @notice The liquidation record (layout {IPortfolioEngine-LiquidationRecorded}) at this
-    ///         block: deadline now + 1 day, close fees, |δ|, escrow, prices, marks of every
-    ///         listed series (an expired unsettled one is refused).
+    ///         block: deadline now + 1 day, close fees, |δ|, escrow, prices, the long and short
+    ///         values of every listed series (an expired unsettled one is refused).
     function record(
         PortfolioRisk.Config storage cfg,
         IPortfolioEngine.RiskEpoch storage epoch,
@@ -121,31 +122,36 @@ library PortfolioSettlement {
         uint256[2] memory escrowed,
         uint256 w0,
         uint256 w1
-    ) external view returns (uint256[7] memory r) {
+    ) external view returns (uint256[9] memory r) {
         IPortfolioEngine.Position[8] memory none;
-        (uint64[8] memory marks, uint16[8] memory deltas) = _marks(cfg, epoch, none, true);
+        Book memory book;
+        book.priceWords = [w0, w1];
+        _values(cfg, epoch, none, true, book);
         r[0] = commitment;
         r[1] = block.timestamp + RECLAIM_WINDOW;
         for (uint256 k = 0; k < K; ++k) {
             r[1] |= uint256(cfg.markets[k].closeFeeBps) << (64 + 16 * k);
         }
         for (uint256 j = 0; j < 8; ++j) {
-            r[1] |= uint256(deltas[j]) << (128 + 16 * j);
-            r[5 + j / 4] |= uint256(marks[j]) << (64 * (j % 4));
+            r[1] |= uint256(book.deltaBps[j]) << (128 + 16 * j);
+            r[5 + j / 4] |= uint256(book.longs[j]) << (64 * (j % 4));
+            r[7 + j / 4] |= uint256(book.shorts[j]) << (64 * (j % 4));
         }
         r[2] = escrowed[0] | (escrowed[1] << 128);
         (r[3], r[4]) = (w0, w1);
     }
 
-    /// @dev Option value and |δ| per series for a settlement now: a settled series at its
-    ///      intrinsic value (δ 0), else the epoch's mark; an expired unsettled series held
-    ///      (`all`: any listed one) is refused with {PortfolioEngine__SeriesNotSettled}.
-    function _marks(
+    /// @dev Fills `book`'s long and short values and |δ| per series for a settlement now at
+    ///      `book.priceWords`: a settled series at its intrinsic value (δ 0), else
+    ///      {optionValues} from the epoch; an expired unsettled series held (`all`: any listed
+    ///      one) is refused with {PortfolioEngine__SeriesNotSettled}.
+    function _values(
         PortfolioRisk.Config storage cfg,
         IPortfolioEngine.RiskEpoch storage epoch,
         IPortfolioEngine.Position[8] memory positions,
-        bool all
-    ) private view returns (uint64[8] memory marks, uint16[8] memory deltas) {
+        bool all,
+        Book memory book
+    ) private view {
         bool[8] memory held;
         for (uint256 i = 0; i < 8; ++i) {
             if (positions[i].size != 0 && positions[i].instrument >= K) held[positions[i].instrument - K] = true;
@@ -154,15 +160,72 @@ library PortfolioSettlement {
             if (!all && !held[j]) continue;
             IPortfolioEngine.Series storage s = cfg.series[j];
             if (s.settled) {
-                marks[j] = PortfolioRisk.intrinsic(s.kind, s.strike, s.settlementPrice);
+                uint64 v = PortfolioRisk.intrinsic(s.kind, s.strike, s.settlementPrice);
+                (book.longs[j], book.shorts[j]) = (v, v);
                 continue;
             }
             // casting to 'uint8' is safe: j < 8
             // forge-lint: disable-next-line(unsafe-typecast,block-timestamp)
             if (s.expiry <= block.timestamp) revert IPortfolioEngine.PortfolioEngine__SeriesNotSettled(uint8(j));
-            marks[j] = epoch.marks[j];
-            deltas[j] = epoch.deltaBps[j];
+            uint256 k = s.underlying;
+            (book.longs[j], book.shorts[j]) = optionValues(
+                s.kind,
+                s.strike,
+                epoch.marks[j],
+                epoch.deltaBps[j],
+                epoch.gammaCharges[j],
+                epoch.prices[k],
+                _price(book.priceWords, k)
+            );
+            book.deltaBps[j] = epoch.deltaBps[j];
         }
+    }
+
+    /// @notice What a unit of an unsettled series is worth to a long holder and owes a short
+    ///         writer at the underlying's price `p`, from the epoch's mark `mark`, |δ| `deltaBps`
+    ///         (a call's δ is +|δ|, a put's −|δ|) and gamma charge `gamma` published at the
+    ///         price `published` (all prices and values 1e-8 quote):
+    ///         t = mark·10⁴ + δ·(p − published) (1e-12 quote), intrinsic I(p), cap = p (call)
+    ///         or the strike (put);
+    ///         long = min(cap, max(I, ⌊t/10⁴⌋)), short = min(cap, max(I, ⌈t/10⁴⌉ + gamma)).
+    /// @dev Rounded against the trader (long down, short up), never negative (I ≥ 0), and
+    ///      long ≤ short. The tangent mark + δ·ΔP lies below the convex option value; gamma
+    ///      bounds the value's rise above it over the move set (docs/portfolio.md).
+    function optionValues(
+        uint256 kind,
+        uint256 strike,
+        uint256 mark,
+        uint256 deltaBps,
+        uint256 gamma,
+        uint256 published,
+        uint256 p
+    ) internal pure returns (uint64 long, uint64 short) {
+        // casting to 'int256' is safe: every operand < 2^64, |δ| <= 10^4
+        // forge-lint: disable-next-line(unsafe-typecast)
+        int256 t = int256(mark * BPS) + int256(deltaBps) * (int256(p) - int256(published)) * (kind == 1 ? int256(1) : -1);
+        uint256 floorValue = PortfolioRisk.intrinsic(kind, strike, p);
+        uint256 cap = kind == 1 ? p : strike;
+        long = _clamp(_divFloor(t), floorValue, cap);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        short = _clamp(-_divFloor(-t) + int256(gamma), floorValue, cap);
+    }
+
+    /// @dev ⌊t / 10⁴⌋ (toward −∞).
+    function _divFloor(int256 t) private pure returns (int256) {
+        // casting to 'int256' is safe: BPS is a small constant
+        // forge-lint: disable-next-line(unsafe-typecast)
+        int256 q = t / int256(BPS);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return (t < 0 && q * int256(BPS) != t) ? q - 1 : q;
+    }
+
+    /// @dev min(cap, max(lo, v)), with 0 <= lo <= cap < 2^64.
+    function _clamp(int256 v, uint256 lo, uint256 cap) private pure returns (uint64) {
+        // casting is safe: lo <= cap < 2^64 and v is compared as a signed value first
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint256 x = v > int256(lo) ? uint256(v) : lo;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint64(x < cap ? x : cap);
     }
 
     /// @dev The listing part of a book: assets, decimals, underlyings, close fees.
@@ -198,7 +261,7 @@ library PortfolioSettlement {
             } else {
                 uint256 j = p.instrument - K;
                 k = book.underlying[j];
-                mark = book.marks[j];
+                mark = p.long ? book.longs[j] : book.shorts[j];
                 fee += uint256(p.size) * _price(book.priceWords, k) * book.deltaBps[j] * book.feeBps[k];
             }
             // casting to 'int256' is safe: both < 2^64
@@ -213,11 +276,11 @@ library PortfolioSettlement {
     }
 
     /// @notice {settle} at a liquidation record (layout: {IPortfolioEngine-LiquidationRecorded}):
-    ///         its escrowed balances, prices, marks, |δ| and fees; `book` gives the rest
-    ///         (assets, decimals, underlyings).
+    ///         its escrowed balances, prices, long and short values, |δ| and fees; `cfg` gives
+    ///         the rest (assets, decimals, underlyings).
     function settleRecord(
         IPortfolioEngine.Position[8] calldata positions,
-        uint256[7] calldata r,
+        uint256[9] calldata r,
         PortfolioRisk.Config storage cfg
     ) external view returns (Legs memory) {
         Book memory book = _book(cfg);
@@ -229,7 +292,9 @@ library PortfolioSettlement {
             // forge-lint: disable-next-line(unsafe-typecast)
             book.deltaBps[i] = uint16(r[1] >> (128 + 16 * i));
             // forge-lint: disable-next-line(unsafe-typecast)
-            book.marks[i] = uint64(r[5 + i / 4] >> (64 * (i % 4)));
+            book.longs[i] = uint64(r[5 + i / 4] >> (64 * (i % 4)));
+            // forge-lint: disable-next-line(unsafe-typecast)
+            book.shorts[i] = uint64(r[7 + i / 4] >> (64 * (i % 4)));
         }
         (book.priceWords[0], book.priceWords[1]) = (r[3], r[4]);
         return _settleBook(positions, book);

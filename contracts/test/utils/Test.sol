@@ -172,12 +172,20 @@ abstract contract Test {
         vm.assertLe(left, right, "");
     }
 
+    function assertLe(int256 left, int256 right, string memory err) internal pure {
+        vm.assertLe(left, right, err);
+    }
+
     function assertGt(int256 left, int256 right) internal pure {
         vm.assertGt(left, right, "");
     }
 
     function assertGe(int256 left, int256 right) internal pure {
         vm.assertGe(left, right, "");
+    }
+
+    function assertGe(int256 left, int256 right, string memory err) internal pure {
+        vm.assertGe(left, right, err);
     }
 
     function assertApproxEqAbs(uint256 left, uint256 right, uint256 maxDelta) internal pure {
