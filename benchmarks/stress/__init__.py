@@ -37,12 +37,13 @@ MMR, the weakest state a proving account can be in), and confirms the bracket on
 The report (definitions included) goes to ``<build>/audit/stress-report.{md,json}``.
 
 Portfolio accounts are judged by the same rules with the portfolio model
-(``zkmargin.portfolio.evaluate`` at maintenance; options at the epoch's marks, which do not
-move with the underlying between publications: the engine's known gap, not re-published
-here) and the engine's own move-set rule (the ellipsoid ``PortfolioRisk.outside``, copied
-on integers and checked against ``flaggable()``); their money identities cover the
-PortfolioEngine and its own vaults; the report gives every figure per account kind
-(``by_kind``) besides the totals. No guardian for them; the bisection is on the rate model.
+(``zkmargin.portfolio.evaluate`` at maintenance, options at the epoch's marks, as a proof
+counts them; money, raw equity and bad debt as the engine settles options: from the oracle's
+move since the publication, ``zkmargin.settlement``) and the engine's own move-set rule
+(the ellipsoid ``PortfolioRisk.outside``, copied on integers and checked against
+``flaggable()``); their money identities cover the PortfolioEngine and its own vaults; the
+report gives every figure per account kind (``by_kind``) besides the totals. No guardian
+for them; the bisection is on the rate model.
 
 Modules, one idea each: ``money`` (integer units and their text), ``timing``,
 ``valuation`` (the model at feed prices), ``population``, ``scenarios`` (price paths),

@@ -12,11 +12,10 @@ run deploys, the seeded books, their value at given prices and the engine's move
   perpetual hedges and short strangles on ETH and BTC, USDC or USDC + WETH collateral,
   a buffer over the initial requirement (λ_IM, ``zkmargin.portfolio.evaluate``) drawn
   from the same tiers as the cross accounts.
-* :func:`book_value`: an account at given feed prices, options at the epoch's marks.
-  Limitation (the engine's known gap): option marks are the published epoch's and do not
-  move with the underlying between publications; the simulation publishes no new epoch,
-  so options are valued (by the engine at close, liquidation and reclaim, and by this
-  model) at their opening marks throughout a scenario.
+* :func:`book_value`: an account at given feed prices, options at the epoch's marks (what a
+  proof counts; the simulation publishes no new epoch). What close, liquidation and reclaim
+  realise is ``pfchain.settled_value``: options from the oracle's move since the
+  publication (``zkmargin.settlement``, the engine's rule).
 * :func:`pf_outside`: ``PortfolioRisk.outside`` on integers (ellipsoid ‖L⁻¹Δ‖ against
   λ_MM·(1 − penalty), collateral drops), compared with ``flaggable()`` at every keeper read.
 """
