@@ -166,6 +166,30 @@ contract MarginEngineOutageTest is MarginEngineBase {
 
     /// @dev Poking late during the outage counts it from when the feed went stale; poking
     ///      with fresh feeds changes nothing; poking twice during one outage changes nothing.
+    /// @dev An outage never starts before the last one ended (the end is kept apart from
+    ///      the clock word, read only when an outage starts): a feed whose new round carries
+    ///      an older update time than the end of the last outage restarts the count at
+    ///      that end, not earlier, so the last outage's time is never counted twice.
+    function test_NextOutageStartsNoEarlierThanTheLastEnded() public {
+        _outage();
+        vm.warp(RESUME);
+        _refreshFeeds();
+        vm.warp(RESUME + 1 minutes);
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.StaleClock(1, 0, _u64(STALE_TIME)); // ended at RESUME
+        engine.pokeStale(ALICE);
+        // a round dated before RESUME, already stale: it went stale at RESUME - 9
+        uint256 older = RESUME - HEARTBEAT - 10;
+        (uint80 round, int256 answer,,,) = ethFeed.latestRoundData();
+        ethFeed.setRoundData(round + 1, answer, older, older, round + 1);
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.StaleClock(1, _u64(RESUME), _u64(STALE_TIME));
+        engine.pokeStale(ALICE);
+        (uint64 total, uint64 since) = engine.staleClock(1);
+        assertEq(uint256(total), STALE_TIME);
+        assertEq(uint256(since), RESUME, "started before the last outage ended");
+    }
+
     function test_PokeStale_IsIdempotent() public {
         _outage();
         vm.recordLogs();
