@@ -190,6 +190,43 @@ contract MarginEngineOutageTest is MarginEngineBase {
         assertEq(uint256(since), RESUME, "started before the last outage ended");
     }
 
+    /// @dev An isolated account's clock is 1 + 2·market + asset, read from the tag bits of
+    ///      its account word: an account on each of the four pairs pokes its own clock. The
+    ///      tag is rewritten in storage (the fixtures open isolated accounts on ETH/USDC only).
+    function test_EachIsolatedPairPokesItsOwnClock() public {
+        _openAlice();
+        bytes32 slot = bytes32(uint256(_commitmentSlot(ALICE, _commitment("aliceOpen"))) + 1); // meta
+        uint256 meta = uint256(vm.load(address(engine), slot));
+        assertEq(meta & 0x1f, 1, "isolated on ETH/USDC");
+        vm.warp(LAST_UPDATE);
+        _refreshFeeds();
+        vm.warp(T0 + 23 hours + 30 minutes); // every feed stale since STALE_FROM
+        for (uint256 m = 0; m < 2; ++m) {
+            for (uint256 a = 0; a < 2; ++a) {
+                uint256 snap = vm.snapshotState();
+                vm.store(address(engine), slot, bytes32((meta & ~uint256(0x1c)) | (m << 2) | (a << 4)));
+                // casting to 'uint8' is safe: at most 4
+                // forge-lint: disable-next-line(unsafe-typecast)
+                uint8 id = uint8(1 + 2 * m + a);
+                vm.expectEmit(address(engine));
+                emit IMarginEngine.StaleClock(id, _u64(STALE_FROM), 0);
+                engine.pokeStale(ALICE);
+                (, uint64 since) = engine.staleClock(id);
+                assertEq(uint256(since), STALE_FROM);
+                vm.revertToState(snap);
+            }
+        }
+    }
+
+    /// @dev The storage slot of `who`'s commitment (first field of the account), found by value.
+    function _commitmentSlot(address who, uint256 value) internal view returns (bytes32) {
+        for (uint256 base = 0; base < 64; ++base) {
+            bytes32 slot = keccak256(abi.encode(who, base));
+            if (uint256(vm.load(address(engine), slot)) == value) return slot;
+        }
+        revert("commitment slot not found");
+    }
+
     function test_PokeStale_IsIdempotent() public {
         _outage();
         vm.recordLogs();

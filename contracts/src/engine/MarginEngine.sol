@@ -377,8 +377,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         (bool outside, uint256 slot, uint256 proven, uint256 price) = _leftMoveSet(s, meta, kind);
         if (!outside) revert MarginEngine__InsideProvenSet(who);
         // the prices were just read: the account's feeds are fresh
-        uint256 id = _clockOf(meta);
-        uint256 clock = _freshClock(id, _clocks[id]);
+        uint256 clock = _freshClock(meta, _clocks[_clockOf(meta)]);
         s.meta = meta | (_live(clock) << SHOCK_SHIFT); // shockLive was 0 (checked above)
         // casting to 'uint8'/'uint64' is safe: slot < 6, prices < 2^64
         // forge-lint: disable-next-line(unsafe-typecast)
@@ -1002,10 +1001,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev A stored price word (`slots` prices of 64 bits) as a proof input: the pad
     ///      price in place of each 0 (a slot unlisted now).
+    ///      Branchless: PAD_PRICE is 1, so a lane's pad is iszero(lane).
     function _padded(uint256 w, uint256 slots) private pure returns (uint256) {
-        unchecked {
-            for (uint256 i = 0; i < slots; ++i) {
-                if ((w >> (PRICE_BITS * i)) & PRICE_MASK == 0) w |= uint256(PAD_PRICE) << (PRICE_BITS * i);
+        assembly ("memory-safe") {
+            for { let s := 0 } lt(s, shl(6, slots)) { s := add(s, 64) } {
+                w := or(w, shl(s, iszero(and(shr(s, w), 0xffffffffffffffff))))
             }
         }
         return w;
@@ -1098,7 +1098,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     function _accept(Stored storage s, uint256 meta, Kind kind, uint256 w0, uint256 w1, uint256 clock) private {
         // the prices were just read (from the adapter, or from the cache pushed in this
         // block, at this same timestamp): the account's feeds are fresh
-        clock = _freshClock(_clockOf(meta), clock);
+        clock = _freshClock(meta, clock);
         // checked uint40 arithmetic: at 2^40 - 1 this reverts instead of wrapping (replay)
         uint40 next = uint40(_nonceOf(meta)) + 1;
         s.meta = (meta & TAG_MASK) | (uint256(next) << NONCE_SHIFT) | (_live(clock) << PROVEN_AT_SHIFT)
@@ -1161,7 +1161,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev The outage clock of an account: 0 for cross, 1 + 2·market + asset for isolated.
     function _clockOf(uint256 meta) private pure returns (uint256) {
-        return _clockId(_kind(meta) == Kind.Isolated, _marketOf(meta), _assetOf(meta));
+        // the tag's fields read in place (kind: bits 0-1, market: 2-3, asset: 4)
+        if (meta & 3 != uint256(Kind.Isolated)) return 0;
+        return 1 + (((meta >> 1) & 6) | ((meta >> 4) & 1)); // 1 + 2·market + asset
     }
 
     function _clockId(bool isolated, uint256 mkt, uint256 asset) private pure returns (uint256) {
@@ -1181,11 +1183,12 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         return (block.timestamp - _staleTime(clock)) & MASK34;
     }
 
-    /// @dev Clock `id` after a proof path read its feeds' prices (so they are fresh): the
-    ///      stored word `word` (as the caller read it), closed first if it still counted
-    ///      an outage.
-    function _freshClock(uint256 id, uint256 word) private returns (uint256) {
+    /// @dev The clock of the account with `meta` after a proof path read its feeds' prices
+    ///      (so they are fresh): the stored word `word` (as the caller read it), closed
+    ///      first if it still counted an outage.
+    function _freshClock(uint256 meta, uint256 word) private returns (uint256) {
         if ((word >> SINCE_SHIFT) & MASK40 != 0) {
+            uint256 id = _clockOf(meta);
             (uint256 synced, bool changed, uint256 closed) = _syncedClock(id);
             if (changed) _storeClock(id, synced, closed);
             return synced;
