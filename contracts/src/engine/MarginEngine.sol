@@ -50,8 +50,8 @@ interface ICrossVerifier {
 ///        reads of the price cache; otherwise the adapter, ~20k per distinct feed (its
 ///        config read, the feed's decimals() and latestRoundData(), every staleness
 ///        check), each distinct feed once, all in one call ({IOracleAdapter-getPrices});
-///      - rates, haircuts and decimals: one cold read of the current policy word (its
-///        epoch is in the account's outage clock word, read anyway), not one per listing;
+///      - rates, haircuts and decimals: no read of their own; the account's outage clock
+///        word, read anyway, carries a copy of the current policy (see SINCE_SHIFT);
 ///      - cold reads (2,100 each): commitment, `meta`, balances, the clock word; one
 ///        write of `meta` [and of `prices` for cross];
 ///      - the verifier's account, cold (2,600); the event.
@@ -64,11 +64,12 @@ interface ICrossVerifier {
 ///        from which the current epoch's word builds a proof's risk inputs) as a new
 ///        policy epoch; an account keeps the
 ///        epoch of its last proof (15 bits of `meta`), so admin changes never act on an
-///        accepted proof. The current epoch sits in each outage clock's word, which a
-///        proof reads anyway: one cold read (2,100) for both.
+///        accepted proof. The current epoch and the current policy's proof fields sit in
+///        each outage clock's word, which a proof reads anyway: one cold read (2,100).
 ///      - Outage clocks: one word per dependency set (cross: every listed feed; isolated:
-///        one per market/asset pair), holding the stale time counted so far, the start of
-///        the current outage (0 if none) and the end of the last one. An account's times
+///        one per market/asset pair), holding the stale time counted so far and the start
+///        of the current outage (0 if none); the end of the last one is in `_closedAt`
+///        (read only when an outage starts). An account's times
 ///        are stored on its clock's live scale (live = now − stale time), so stale time
 ///        counts toward neither its lapse nor its grace.
 ///      - Both balances of an address share one slot (128 bits each; a balance is below
