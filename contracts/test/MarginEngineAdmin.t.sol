@@ -21,6 +21,33 @@ contract MarginEngineAdminTest is MarginEngineBase {
         return new MarginEngine(owner, oracle, isoVerifier, crossVerifier, poseidon, lifetime, grace, penalty);
     }
 
+    /// @dev Every outage clock word carries a copy of the current policy (rates, haircuts,
+    ///      decimals, collateral count), from which a proof builds its risk inputs without
+    ///      reading the policy word: a risk change must reach every clock, the isolated
+    ///      ones of other pairs and the cross one alike. The params input (index 3
+    ///      isolated, 4 cross) of an opening statement: IMR(s) | haircut(s) | opening flag.
+    function test_RiskChangeReachesEveryClock() public {
+        vm.startPrank(owner);
+        engine.setMarketRisk(ETH, 600, 1200);
+        engine.setMarketRisk(BTC, 450, 900);
+        engine.setHaircut(USDC, 200);
+        engine.setHaircut(WETH, 1500);
+        vm.stopPrank();
+        IMarginEngine.Kind iso = IMarginEngine.Kind.Isolated;
+        uint256[] memory pub = engine.openingInputs(stranger, 1, iso, ETH, USDC); // clock 1
+        assertEq(pub[3], 1200 | (200 << 14) | (1 << 28), "ETH/USDC clock");
+        pub = engine.openingInputs(stranger, 1, iso, BTC, WETH); // clock 4
+        assertEq(pub[3], 900 | (1500 << 14) | (1 << 28), "BTC/WETH clock");
+        pub = engine.openingInputs(stranger, 1, IMarginEngine.Kind.Cross, 0, 0); // clock 0
+        assertEq(pub[4], 1200 | (900 << 14) | (200 << 56) | (1500 << 70) | (1 << 84), "cross clock");
+        // a listing too: the third market's IMR and its slot
+        vm.prank(owner);
+        engine.listMarket(address(ethFeed), 100, 300);
+        pub = engine.openingInputs(stranger, 1, IMarginEngine.Kind.Cross, 0, 0);
+        assertEq(pub[4], 1200 | (900 << 14) | (300 << 28) | (200 << 56) | (1500 << 70) | (1 << 84), "new listing");
+        assertEq((pub[1] >> 128) & type(uint64).max, ETH_PRICE, "the third market is priced");
+    }
+
     // ================================================================== construction
 
     function test_Constructor_SetsEverything() public view {

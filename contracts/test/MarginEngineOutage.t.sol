@@ -166,6 +166,67 @@ contract MarginEngineOutageTest is MarginEngineBase {
 
     /// @dev Poking late during the outage counts it from when the feed went stale; poking
     ///      with fresh feeds changes nothing; poking twice during one outage changes nothing.
+    /// @dev An outage never starts before the last one ended (the end is kept apart from
+    ///      the clock word, read only when an outage starts): a feed whose new round carries
+    ///      an older update time than the end of the last outage restarts the count at
+    ///      that end, not earlier, so the last outage's time is never counted twice.
+    function test_NextOutageStartsNoEarlierThanTheLastEnded() public {
+        _outage();
+        vm.warp(RESUME);
+        _refreshFeeds();
+        vm.warp(RESUME + 1 minutes);
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.StaleClock(1, 0, _u64(STALE_TIME)); // ended at RESUME
+        engine.pokeStale(ALICE);
+        // a round dated before RESUME, already stale: it went stale at RESUME - 9
+        uint256 older = RESUME - HEARTBEAT - 10;
+        (uint80 round, int256 answer,,,) = ethFeed.latestRoundData();
+        ethFeed.setRoundData(round + 1, answer, older, older, round + 1);
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.StaleClock(1, _u64(RESUME), _u64(STALE_TIME));
+        engine.pokeStale(ALICE);
+        (uint64 total, uint64 since) = engine.staleClock(1);
+        assertEq(uint256(total), STALE_TIME);
+        assertEq(uint256(since), RESUME, "started before the last outage ended");
+    }
+
+    /// @dev An isolated account's clock is 1 + 2·market + asset, read from the tag bits of
+    ///      its account word: an account on each of the four pairs pokes its own clock. The
+    ///      tag is rewritten in storage (the fixtures open isolated accounts on ETH/USDC only).
+    function test_EachIsolatedPairPokesItsOwnClock() public {
+        _openAlice();
+        bytes32 slot = bytes32(uint256(_commitmentSlot(ALICE, _commitment("aliceOpen"))) + 1); // meta
+        uint256 meta = uint256(vm.load(address(engine), slot));
+        assertEq(meta & 0x1f, 1, "isolated on ETH/USDC");
+        vm.warp(LAST_UPDATE);
+        _refreshFeeds();
+        vm.warp(T0 + 23 hours + 30 minutes); // every feed stale since STALE_FROM
+        for (uint256 m = 0; m < 2; ++m) {
+            for (uint256 a = 0; a < 2; ++a) {
+                uint256 snap = vm.snapshotState();
+                vm.store(address(engine), slot, bytes32((meta & ~uint256(0x1c)) | (m << 2) | (a << 4)));
+                // casting to 'uint8' is safe: at most 4
+                // forge-lint: disable-next-line(unsafe-typecast)
+                uint8 id = uint8(1 + 2 * m + a);
+                vm.expectEmit(address(engine));
+                emit IMarginEngine.StaleClock(id, _u64(STALE_FROM), 0);
+                engine.pokeStale(ALICE);
+                (, uint64 since) = engine.staleClock(id);
+                assertEq(uint256(since), STALE_FROM);
+                vm.revertToState(snap);
+            }
+        }
+    }
+
+    /// @dev The storage slot of `who`'s commitment (first field of the account), found by value.
+    function _commitmentSlot(address who, uint256 value) internal view returns (bytes32) {
+        for (uint256 base = 0; base < 64; ++base) {
+            bytes32 slot = keccak256(abi.encode(who, base));
+            if (uint256(vm.load(address(engine), slot)) == value) return slot;
+        }
+        revert("commitment slot not found");
+    }
+
     function test_PokeStale_IsIdempotent() public {
         _outage();
         vm.recordLogs();

@@ -50,8 +50,8 @@ interface ICrossVerifier {
 ///        reads of the price cache; otherwise the adapter, ~20k per distinct feed (its
 ///        config read, the feed's decimals() and latestRoundData(), every staleness
 ///        check), each distinct feed once, all in one call ({IOracleAdapter-getPrices});
-///      - rates, haircuts and decimals: one cold read of the current policy word (its
-///        epoch is in the account's outage clock word, read anyway), not one per listing;
+///      - rates, haircuts and decimals: no read of their own; the account's outage clock
+///        word, read anyway, carries a copy of the current policy (see SINCE_SHIFT);
 ///      - cold reads (2,100 each): commitment, `meta`, balances, the clock word; one
 ///        write of `meta` [and of `prices` for cross];
 ///      - the verifier's account, cold (2,600); the event.
@@ -64,11 +64,12 @@ interface ICrossVerifier {
 ///        from which the current epoch's word builds a proof's risk inputs) as a new
 ///        policy epoch; an account keeps the
 ///        epoch of its last proof (15 bits of `meta`), so admin changes never act on an
-///        accepted proof. The current epoch sits in each outage clock's word, which a
-///        proof reads anyway: one cold read (2,100) for both.
+///        accepted proof. The current epoch and the current policy's proof fields sit in
+///        each outage clock's word, which a proof reads anyway: one cold read (2,100).
 ///      - Outage clocks: one word per dependency set (cross: every listed feed; isolated:
-///        one per market/asset pair), holding the stale time counted so far, the start of
-///        the current outage (0 if none) and the end of the last one. An account's times
+///        one per market/asset pair), holding the stale time counted so far and the start
+///        of the current outage (0 if none); the end of the last one is in `_closedAt`
+///        (read only when an outage starts). An account's times
 ///        are stored on its clock's live scale (live = now − stale time), so stale time
 ///        counts toward neither its lapse nor its grace.
 ///      - Both balances of an address share one slot (128 bits each; a balance is below
@@ -132,12 +133,17 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     uint256 private constant MASK40 = (1 << 40) - 1;
     uint256 private constant MASK34 = (1 << 34) - 1;
     uint256 private constant MASK15 = (1 << 15) - 1;
-    /// @dev Outage clock word: staleTotal (40) | staleSince << 40 | closedAt << 80 |
-    ///      current policy epoch << 120. Clock 0: cross accounts; 1 + 2·market + asset:
-    ///      isolated accounts on (market, asset).
+    /// @dev Outage clock word: staleTotal (40) | staleSince << 40 | the current policy
+    ///      word's bits 80..231 in place (MMRs, haircuts, IMRs, decimals, collateral
+    ///      count: what a proof's risk inputs need) | current policy epoch << 232. Clock 0:
+    ///      cross accounts; 1 + 2·market + asset: isolated accounts on (market, asset).
+    ///      A proof reads its clock word anyway (live time, epoch), so its risk inputs
+    ///      cost no other read. The end of the clock's last outage, needed only when the
+    ///      next one starts, is in `_closedAt`.
     uint256 private constant SINCE_SHIFT = 40;
-    uint256 private constant CLOSED_SHIFT = 80;
-    uint256 private constant CLOCK_EPOCH_SHIFT = 120;
+    uint256 private constant CLOCK_EPOCH_SHIFT = 232;
+    /// @dev The clock word's copy of the current policy: bits 80..231.
+    uint256 private constant CLOCK_POLICY_MASK = ((uint256(1) << 232) - 1) & ~((uint256(1) << 80) - 1);
     uint256 private constant CLOCKS = 1 + 2 * 4; // 1 + MAX_ASSETS * MAX_MARKETS
     /// @dev Policy word: lifetime (40) | grace << 40 | mmr of market k << 80 + 14k |
     ///      haircut of asset c << 136 + 14c | imr of market k << 164 + 14k |
@@ -215,6 +221,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     mapping(address who => mapping(uint64 nonce => bytes32 record)) private _liquidations;
     /// @dev Outage clocks (see SINCE_SHIFT).
     uint256[CLOCKS] private _clocks;
+    /// @dev Outage clock id -> end of its last outage (0 if none yet); read when an
+    ///      outage starts (it never starts before the last one ended).
+    uint64[CLOCKS] private _closedAt;
     /// @dev epoch -> policy word (see POLICY_GRACE_SHIFT).
     mapping(uint256 epoch => uint256 word) private _policy;
     /// @dev The prices of {pushPrices} (see CACHE_BLOCK_SHIFT); used by proofs in the
@@ -369,7 +378,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         (bool outside, uint256 slot, uint256 proven, uint256 price) = _leftMoveSet(s, meta, kind);
         if (!outside) revert MarginEngine__InsideProvenSet(who);
         // the prices were just read: the account's feeds are fresh
-        uint256 clock = _freshClock(_clockOf(meta));
+        uint256 clock = _freshClock(meta, _clocks[_clockOf(meta)]);
         s.meta = meta | (_live(clock) << SHOCK_SHIFT); // shockLive was 0 (checked above)
         // casting to 'uint8'/'uint64' is safe: slot < 6, prices < 2^64
         // forge-lint: disable-next-line(unsafe-typecast)
@@ -397,8 +406,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         uint256 meta = _accounts[who].meta;
         _openKind(who, meta);
         uint256 id = _clockOf(meta);
-        (uint256 word, bool changed) = _syncedClock(id);
-        if (changed) _storeClock(id, word);
+        (uint256 word, bool changed, uint256 closed) = _syncedClock(id);
+        if (changed) _storeClock(id, word, closed);
     }
 
     /// @inheritdoc IMarginEngine
@@ -410,11 +419,13 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         Stored storage s = _accounts[who];
         uint256 meta = s.meta;
         Kind kind = _openKind(who, meta);
-        uint256 id = _clockOf(meta);
-        (uint256 clock, bool changed) = _syncedClock(id);
-        if (changed) _storeClock(id, clock);
-        (bool now_,) = _liquidatable(meta, clock);
-        if (!now_) revert MarginEngine__NotLiquidatable(who);
+        {
+            uint256 id = _clockOf(meta);
+            (uint256 clock, bool changed, uint256 closed) = _syncedClock(id);
+            if (changed) _storeClock(id, clock, closed);
+            (bool now_,) = _liquidatable(meta, clock);
+            if (!now_) revert MarginEngine__NotLiquidatable(who);
+        }
         uint256[2] memory reward;
         uint256[2] memory toPool;
         uint256 bal = _balances[who];
@@ -545,26 +556,20 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     function proveMargin(Proof calldata proof) external nonReentrant {
         Stored storage s = _accounts[msg.sender];
         uint256 meta = s.meta;
-        Kind kind = _openKind(msg.sender, meta);
-        uint64 nonce = _nonceOf(meta);
-        (uint256[] memory inputs, uint256 w0, uint256 w1) =
-            _inputs(_statement(msg.sender, s, meta, kind, false, false), _balances[msg.sender]);
-        _verify(kind, inputs, proof);
-        _accept(s, meta, kind, w0, w1);
-        emit MarginProven(msg.sender, nonce, inputs[1]);
+        _openKind(msg.sender, meta);
+        Statement memory st = _statement(msg.sender, s, meta, false, false);
+        uint256 prices = _prove(s, meta, st, _balances[msg.sender], _clocks[_clockOf(meta)], proof);
+        emit MarginProven(msg.sender, st.nonce, prices);
     }
 
     /// @inheritdoc IMarginEngine
     function withdraw(uint8 asset, uint256 amount, Proof calldata proof) external nonReentrant {
         Stored storage s = _accounts[msg.sender];
         uint256 meta = s.meta;
-        Kind kind = _openKind(msg.sender, meta);
-        _requireOwnAsset(kind, meta, asset);
+        uint256 clock = _clocks[_clockOf(meta)];
+        _requireOwnAsset(_openKind(msg.sender, meta), meta, asset, clock);
         uint256 remaining = _debited(msg.sender, asset, amount);
-        (uint256[] memory inputs, uint256 w0, uint256 w1) =
-            _inputs(_statement(msg.sender, s, meta, kind, true, true), remaining);
-        _verify(kind, inputs, proof);
-        _accept(s, meta, kind, w0, w1);
+        _prove(s, meta, _statement(msg.sender, s, meta, true, true), remaining, clock, proof);
         _balances[msg.sender] = remaining;
         emit Withdrawn(msg.sender, asset, amount, _nonceOf(meta));
         IERC20(_tokens[asset]).safeTransfer(msg.sender, amount);
@@ -685,7 +690,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         a.asset = _assetOf(meta);
         a.nonce = _nonceOf(meta);
         if (a.kind == Kind.None) return a;
-        (uint256 clock,) = _syncedClock(_clockOf(meta));
+        (uint256 clock,,) = _syncedClock(_clockOf(meta));
         uint256 stale = _staleTime(clock);
         uint256 provenLive = (meta >> PROVEN_AT_SHIFT) & MASK34;
         uint256 shockLive = (meta >> SHOCK_SHIFT) & MASK34;
@@ -764,7 +769,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     function liquidatable(address who) external view returns (bool now_, uint64 at) {
         uint256 meta = _accounts[who].meta;
         if (_kind(meta) == Kind.None) return (false, type(uint64).max);
-        (uint256 clock,) = _syncedClock(_clockOf(meta));
+        (uint256 clock,,) = _syncedClock(_clockOf(meta));
         return _liquidatable(meta, clock);
     }
 
@@ -804,7 +809,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     ///         {pokeStale} would leave it now: stale time counted, start of the current
     ///         outage (0 if none).
     function staleClock(uint8 id) external view returns (uint64 staleTotal, uint64 staleSince) {
-        (uint256 w,) = _syncedClock(id);
+        (uint256 w,,) = _syncedClock(id);
         // casting to 'uint64' is safe: masked to 40 bits
         // forge-lint: disable-next-line(unsafe-typecast)
         return (uint64(w & MASK40), uint64((w >> SINCE_SHIFT) & MASK40));
@@ -822,10 +827,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         uint256 bal = _balances[who];
         if (withdrawAmount != 0) {
             // the same checks as {withdraw}, so a preview never panics or shows a refused withdrawal
-            _requireOwnAsset(kind, meta, withdrawAsset);
+            _requireOwnAsset(kind, meta, withdrawAsset, _clocks[_clockOf(meta)]);
             bal = _debited(who, withdrawAsset, withdrawAmount);
         }
-        (inputs,,) = _inputs(_statement(who, s, meta, kind, initial, withdrawAmount != 0), bal);
+        Statement memory st = _statement(who, s, meta, initial, withdrawAmount != 0);
+        (inputs,,) = _inputs(st, bal, _clocks[_clockOf(meta)]);
     }
 
     /// @inheritdoc IMarginEngine
@@ -842,7 +848,7 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         }
         uint64 nonce = _nonceOf(_accounts[who].meta);
         Statement memory st = Statement(who, commitment, kind, mkt, asset, nonce, true, true, false);
-        (inputs,,) = _inputs(st, _balances[who]);
+        (inputs,,) = _inputs(st, _balances[who], _clocks[_clockId(kind == Kind.Isolated, mkt, asset)]);
     }
 
     // ================================================================== internal: proofs
@@ -852,16 +858,30 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         uint256 meta = s.meta;
         if (_kind(meta) != Kind.None) revert MarginEngine__AccountExists(msg.sender);
         if (commitment == 0 || commitment >= SNARK_SCALAR_FIELD) revert MarginEngine__InvalidCommitment(commitment);
-        uint64 nonce = _nonceOf(meta);
-        (uint256[] memory inputs, uint256 w0, uint256 w1) = _inputs(
-            Statement(msg.sender, commitment, kind, mkt, asset, nonce, true, true, false), _balances[msg.sender]
-        );
-        _verify(kind, inputs, proof);
-        s.commitment = commitment;
+        Statement memory st = Statement(msg.sender, commitment, kind, mkt, asset, _nonceOf(meta), true, true, false);
         // a closed account keeps only its nonce in `meta`: set the new tag on it
-        uint256 tag = uint256(kind) | (uint256(mkt) << 2) | (uint256(asset) << 4);
-        _accept(s, meta | tag, kind, w0, w1);
-        emit AccountOpened(msg.sender, kind, commitment, mkt, asset, nonce);
+        meta |= uint256(kind) | (uint256(mkt) << 2) | (uint256(asset) << 4);
+        _prove(s, meta, st, _balances[msg.sender], _clocks[_clockOf(meta)], proof);
+        s.commitment = commitment;
+        emit AccountOpened(msg.sender, kind, commitment, mkt, asset, st.nonce);
+    }
+
+    /// @dev A proof of statement `st` with balances `bal` (packed token units) for the
+    ///      account in `s`: builds its inputs ({_inputs}; `clock` is the word of the
+    ///      account's outage clock, read by the caller), verifies, and records it
+    ///      ({_accept}; `meta` with the account's tag). Returns the first price input.
+    function _prove(
+        Stored storage s,
+        uint256 meta,
+        Statement memory st,
+        uint256 bal,
+        uint256 clock,
+        Proof calldata proof
+    ) private returns (uint256) {
+        (uint256[] memory inputs, uint256 w0, uint256 w1) = _inputs(st, bal, clock);
+        _verify(st.kind, inputs, proof);
+        _accept(s, meta, st.kind, w0, w1, clock);
+        return inputs[1];
     }
 
     /// @dev Builds the public inputs of the statement's circuit (layout in {IMarginEngine})
@@ -869,19 +889,15 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     ///      cross slot unlisted now (its input carries the pad price), so that a listed
     ///      slot priced 1e-8 stays distinguishable (and is checked by flagShock).
     ///      Prices: the cache when {pushPrices} ran in this block, else the adapter.
-    ///      Rates, haircuts and decimals: the current policy epoch's word (its epoch is in
-    ///      the account's clock word, which {_accept} reads next anyway).
-    function _inputs(Statement memory st, uint256 bal)
+    ///      Rates, haircuts and decimals: the current policy's copy in `clock`, the word of
+    ///      the statement's outage clock (see SINCE_SHIFT), which {_accept} uses next.
+    function _inputs(Statement memory st, uint256 bal, uint256 clock)
         private
         view
         returns (uint256[] memory inputs, uint256 w0, uint256 w1)
     {
         bool isolated = st.kind == Kind.Isolated;
-        (w0, w1) = _provingPrices(isolated, st.market, st.asset);
-        uint256 n = isolated ? 2 : MAX_MARKETS + MAX_ASSETS;
-        (uint256 balanceWord, uint256 params) = _risk(isolated, st.market, st.asset, st.initial, bal);
-        if (st.opening) params |= uint256(1) << (BPS_BITS * n);
-        if (st.withdrawal) params |= uint256(1) << (BPS_BITS * (n + 1));
+        (w0, w1) = _provingPrices(isolated, st.market, st.asset, clock);
         // checked again here, not only at deployment: a chain id changed by a fork and
         // >= 2^96 would be truncated by the shift below (a replay across chains)
         if (block.chainid >= 1 << 64) revert MarginEngine__ChainIdTooLarge(block.chainid);
@@ -890,8 +906,8 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         inputs[1] = _padded(w0, isolated ? 2 : 3);
         uint256 at = 2;
         if (!isolated) inputs[at++] = _padded(w1, 3);
-        inputs[at++] = balanceWord;
-        inputs[at++] = params;
+        (inputs[at], inputs[at + 1]) = _risk(clock, st, bal);
+        at += 2;
         inputs[at++] = uint256(uint160(st.who)) | (uint256(st.nonce) << ADDRESS_BITS);
         inputs[at] = uint256(uint160(address(this))) | (block.chainid << ADDRESS_BITS);
     }
@@ -908,37 +924,69 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev The stored-form price words of a statement: from the cache when pushed in
-    ///      this block, else from the adapter (0 for a cross slot unlisted now).
-    function _provingPrices(bool isolated, uint256 mkt, uint256 asset) private view returns (uint256 w0, uint256 w1) {
+    ///      this block, else from the adapter (0 for a cross slot unlisted now). A cross
+    ///      statement's listed slots come from `clock`'s copy of the current policy (a
+    ///      market is listed iff its MMR is non-zero, an asset iff below the collateral
+    ///      count: every listing takes a new snapshot), not from the counts' slot.
+    function _provingPrices(bool isolated, uint256 mkt, uint256 asset, uint256 clock)
+        private
+        view
+        returns (uint256 w0, uint256 w1)
+    {
         bool hit;
         (w0, w1, hit) = _cachedWords(isolated, mkt, asset);
         if (hit) return (w0, w1);
-        // casting to 'uint8' is safe: ids below MAX_MARKETS / MAX_ASSETS
-        // forge-lint: disable-next-line(unsafe-typecast)
-        (uint256[6] memory cfg, uint256 n,) = _slotConfigOf(isolated, uint8(mkt), uint8(asset));
-        return _priceWords(cfg, n, 0);
+        if (isolated) {
+            // casting to 'uint8' is safe: ids below MAX_MARKETS / MAX_ASSETS
+            // forge-lint: disable-next-line(unsafe-typecast)
+            (uint256[6] memory cfg,,) = _slotConfigOf(true, uint8(mkt), uint8(asset));
+            return _priceWords(cfg, 2, 0);
+        }
+        return _priceWords(_listedConfig(clock), MAX_MARKETS + MAX_ASSETS, 0);
     }
 
-    /// @dev The balance word and the params word (rates, haircuts; no flags) of a
-    ///      statement, from the current policy epoch's word (its epoch is in the
-    ///      account's clock word, which {_accept} reads next anyway). Rounding: none
-    ///      (normalising to 18 decimals is exact).
-    function _risk(bool isolated, uint256 mkt, uint256 asset, bool initial, uint256 bal)
+    /// @dev The config words of the cross slots listed in `clock`'s copy of the current
+    ///      policy (0 for an unlisted slot).
+    function _listedConfig(uint256 clock) private view returns (uint256[6] memory cfg) {
+        unchecked {
+            // markets are listed in id order, each with a non-zero MMR
+            for (uint256 k = 0; k < MAX_MARKETS; ++k) {
+                if ((clock >> (POLICY_MMR_SHIFT + BPS_BITS * k)) & MASK14 == 0) break;
+                cfg[k] = _marketCfg[k];
+            }
+            uint256 assets = (clock >> POLICY_ASSETS_SHIFT) & 3;
+            for (uint256 c = 0; c < assets; ++c) {
+                cfg[MAX_MARKETS + c] = _assetCfg[c];
+            }
+        }
+    }
+
+    /// @dev The balance word and the params word (rates, haircuts, the opening and
+    ///      withdrawal flags) of a statement, from `policy`: the statement's clock word, whose bits 80..231 are
+    ///      the current policy word's (same positions). Rounding: none (normalising to 18
+    ///      decimals is exact).
+    function _risk(uint256 policy, Statement memory st, uint256 bal)
         private
-        view
+        pure
         returns (uint256 balanceWord, uint256 params)
     {
-        uint256 policy = _policy[(_clocks[isolated ? 1 + 2 * mkt + asset : 0] >> CLOCK_EPOCH_SHIFT) & MASK15];
-        uint256 rateShift = initial ? POLICY_IMR_SHIFT : POLICY_MMR_SHIFT;
-        if (isolated) {
-            params = ((policy >> (rateShift + BPS_BITS * mkt)) & MASK14)
+        uint256 rateShift = st.initial ? POLICY_IMR_SHIFT : POLICY_MMR_SHIFT;
+        uint256 n; // slots: the flags follow the n rates and haircuts
+        if (st.kind == Kind.Isolated) {
+            uint256 asset = st.asset;
+            params = ((policy >> (rateShift + BPS_BITS * st.market)) & MASK14)
                 | (((policy >> (POLICY_HAIRCUT_SHIFT + BPS_BITS * asset)) & MASK14) << BPS_BITS);
-            return (_normalised(policy, asset, bal), params);
+            balanceWord = _normalised(policy, asset, bal);
+            n = 2;
+        } else {
+            // the 4 rates and the 2 haircuts lie in the policy word in the params word's order
+            params = ((policy >> rateShift) & type(uint56).max) // 4 rates of 14 bits
+                | (((policy >> POLICY_HAIRCUT_SHIFT) & 0xfffffff) << (BPS_BITS * MAX_MARKETS)); // 2 haircuts
+            balanceWord = _normalised(policy, 0, bal) | (_normalised(policy, 1, bal) << BALANCE_BITS);
+            n = MAX_MARKETS + MAX_ASSETS;
         }
-        // the 4 rates and the 2 haircuts lie in the policy word in the params word's order
-        params = ((policy >> rateShift) & type(uint56).max) // 4 rates of 14 bits
-            | (((policy >> POLICY_HAIRCUT_SHIFT) & 0xfffffff) << (BPS_BITS * MAX_MARKETS)); // 2 haircuts
-        balanceWord = _normalised(policy, 0, bal) | (_normalised(policy, 1, bal) << BALANCE_BITS);
+        if (st.opening) params |= uint256(1) << (BPS_BITS * n);
+        if (st.withdrawal) params |= uint256(1) << (BPS_BITS * (n + 1));
     }
 
     /// @dev Asset `c`'s balance in `bal` (packed token units) on 18 decimals, by the
@@ -954,10 +1002,11 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev A stored price word (`slots` prices of 64 bits) as a proof input: the pad
     ///      price in place of each 0 (a slot unlisted now).
+    ///      Branchless: PAD_PRICE is 1, so a lane's pad is iszero(lane).
     function _padded(uint256 w, uint256 slots) private pure returns (uint256) {
-        unchecked {
-            for (uint256 i = 0; i < slots; ++i) {
-                if ((w >> (PRICE_BITS * i)) & PRICE_MASK == 0) w |= uint256(PAD_PRICE) << (PRICE_BITS * i);
+        assembly ("memory-safe") {
+            for { let s := 0 } lt(s, shl(6, slots)) { s := add(s, 64) } {
+                w := or(w, shl(s, iszero(and(shr(s, w), 0xffffffffffffffff))))
             }
         }
         return w;
@@ -1032,13 +1081,13 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev The statement an open account proves: MMR (or IMR), no opening flag, the
     ///      withdrawal flag for a withdrawal.
-    function _statement(address who, Stored storage s, uint256 meta, Kind kind, bool initial, bool withdrawal)
+    function _statement(address who, Stored storage s, uint256 meta, bool initial, bool withdrawal)
         private
         view
         returns (Statement memory)
     {
         return Statement(
-            who, s.commitment, kind, _marketOf(meta), _assetOf(meta), _nonceOf(meta), initial, false, withdrawal
+            who, s.commitment, _kind(meta), _marketOf(meta), _assetOf(meta), _nonceOf(meta), initial, false, withdrawal
         );
     }
 
@@ -1047,10 +1096,10 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     ///      stored form of {_inputs}). One SSTORE of `meta` (plus one of `prices` for cross
     ///      accounts); the clock word is read (warm: {_inputs} read it) and written only
     ///      right after an outage.
-    function _accept(Stored storage s, uint256 meta, Kind kind, uint256 w0, uint256 w1) private {
+    function _accept(Stored storage s, uint256 meta, Kind kind, uint256 w0, uint256 w1, uint256 clock) private {
         // the prices were just read (from the adapter, or from the cache pushed in this
         // block, at this same timestamp): the account's feeds are fresh
-        uint256 clock = _freshClock(_clockOf(meta));
+        clock = _freshClock(meta, clock);
         // checked uint40 arithmetic: at 2^40 - 1 this reverts instead of wrapping (replay)
         uint40 next = uint40(_nonceOf(meta)) + 1;
         s.meta = (meta & TAG_MASK) | (uint256(next) << NONCE_SHIFT) | (_live(clock) << PROVEN_AT_SHIFT)
@@ -1113,7 +1162,13 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev The outage clock of an account: 0 for cross, 1 + 2·market + asset for isolated.
     function _clockOf(uint256 meta) private pure returns (uint256) {
-        return _kind(meta) == Kind.Isolated ? 1 + 2 * uint256(_marketOf(meta)) + _assetOf(meta) : 0;
+        // the tag's fields read in place (kind: bits 0-1, market: 2-3, asset: 4)
+        if (meta & 3 != uint256(Kind.Isolated)) return 0;
+        return 1 + (((meta >> 1) & 6) | ((meta >> 4) & 1)); // 1 + 2·market + asset
+    }
+
+    function _clockId(bool isolated, uint256 mkt, uint256 asset) private pure returns (uint256) {
+        return isolated ? 1 + 2 * mkt + asset : 0;
     }
 
     /// @dev Stale time counted by `clock`, the current outage included.
@@ -1129,15 +1184,17 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         return (block.timestamp - _staleTime(clock)) & MASK34;
     }
 
-    /// @dev Clock `id` after a proof path read its feeds' prices (so they are fresh): the
-    ///      stored word, closed first if it still counted an outage.
-    function _freshClock(uint256 id) private returns (uint256 word) {
-        word = _clocks[id];
+    /// @dev The clock of the account with `meta` after a proof path read its feeds' prices
+    ///      (so they are fresh): the stored word `word` (as the caller read it), closed
+    ///      first if it still counted an outage.
+    function _freshClock(uint256 meta, uint256 word) private returns (uint256) {
         if ((word >> SINCE_SHIFT) & MASK40 != 0) {
-            bool changed;
-            (word, changed) = _syncedClock(id);
-            if (changed) _storeClock(id, word);
+            uint256 id = _clockOf(meta);
+            (uint256 synced, bool changed, uint256 closed) = _syncedClock(id);
+            if (changed) _storeClock(id, synced, closed);
+            return synced;
         }
+        return word;
     }
 
     /// @dev Clock `id` brought up to date from its feeds (the adapter's {IOracleAdapter-lastUpdate}):
@@ -1146,12 +1203,32 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     ///      - every feed fresh and an outage counted: it ends at the latest update of the
     ///        set's feeds (at or after the moment the last stale feed resumed: the estimate
     ///        never shortens an outage), capped at now.
-    function _syncedClock(uint256 id) private view returns (uint256 word, bool changed) {
+    ///      `closed`: the end of the outage when this ends one (stored in `_closedAt`), else 0.
+    function _syncedClock(uint256 id) private view returns (uint256 word, bool changed, uint256 closed) {
         word = _clocks[id];
+        (uint256 staleFrom, uint256 latest) = _feedTimes(id);
+        uint256 since = (word >> SINCE_SHIFT) & MASK40;
+        if (staleFrom != type(uint256).max) {
+            if (since != 0) return (word, false, 0);
+            uint256 last = _closedAt[id];
+            since = staleFrom > last ? staleFrom : last;
+            return (word | (since << SINCE_SHIFT), true, 0);
+        }
+        if (since == 0) return (word, false, 0);
+        // forge-lint: disable-next-line(block-timestamp)
+        uint256 end = latest < block.timestamp ? latest : block.timestamp;
+        if (end < since) end = since;
+        uint256 total = (word & MASK40) + (end - since);
+        word = (word & ~((MASK40 << SINCE_SHIFT) | MASK40)) | total;
+        return (word, true, end); // end >= since > 0
+    }
+
+    /// @dev For clock `id`'s feeds: when the first stale one went stale (max if none is
+    ///      stale now) and the latest update of any.
+    function _feedTimes(uint256 id) private view returns (uint256 staleFrom, uint256 latest) {
         (uint256[6] memory cfg, uint256 n,) =
             id == 0 ? _slotConfigOf(false, 0, 0) : _slotConfigOf(true, uint8((id - 1) >> 1), uint8((id - 1) & 1));
-        uint256 staleFrom = type(uint256).max;
-        uint256 latest;
+        staleFrom = type(uint256).max;
         for (uint256 i = 0; i < n; ++i) {
             if (cfg[i] == 0) continue;
             // casting to 'address' takes the feed, the config word's low 160 bits
@@ -1163,24 +1240,14 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             }
             if (updatedAt > latest) latest = updatedAt;
         }
-        uint256 since = (word >> SINCE_SHIFT) & MASK40;
-        if (staleFrom != type(uint256).max) {
-            if (since != 0) return (word, false);
-            uint256 closed = (word >> CLOSED_SHIFT) & MASK40;
-            since = staleFrom > closed ? staleFrom : closed;
-            return (word | (since << SINCE_SHIFT), true);
-        }
-        if (since == 0) return (word, false);
-        // forge-lint: disable-next-line(block-timestamp)
-        uint256 end = latest < block.timestamp ? latest : block.timestamp;
-        if (end < since) end = since;
-        uint256 total = (word & MASK40) + (end - since);
-        word = (word & ~((MASK40 << CLOSED_SHIFT) | (MASK40 << SINCE_SHIFT) | MASK40)) | total | (end << CLOSED_SHIFT);
-        return (word, true);
     }
 
-    function _storeClock(uint256 id, uint256 word) private {
+    /// @dev Stores clock `id`'s word and, when an outage just ended (`closed` != 0), its end.
+    function _storeClock(uint256 id, uint256 word, uint256 closed) private {
         _clocks[id] = word;
+        // casting to 'uint64' is safe: a timestamp
+        // forge-lint: disable-next-line(unsafe-typecast)
+        if (closed != 0) _closedAt[id] = uint64(closed);
         // casting is safe: id < 9, fields masked to 40 bits
         // forge-lint: disable-next-line(unsafe-typecast)
         emit StaleClock(uint8(id), uint64((word >> SINCE_SHIFT) & MASK40), uint64(word & MASK40));
@@ -1191,25 +1258,16 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     function _snapshot() private {
         uint256 e = uint256(policyEpoch) + 1;
         if (e > MASK15) revert MarginEngine__TooManyPolicies();
-        uint256 w = uint256(proofLifetime) | (uint256(gracePeriod) << POLICY_GRACE_SHIFT);
-        for (uint256 k = 0; k < MAX_MARKETS; ++k) {
-            w |= ((_marketCfg[k] >> CFG_LOW_SHIFT) & U16) << (POLICY_MMR_SHIFT + BPS_BITS * k);
-        }
-        for (uint256 k = 0; k < MAX_MARKETS; ++k) {
-            w |= ((_marketCfg[k] >> CFG_HIGH_SHIFT) & U16) << (POLICY_IMR_SHIFT + BPS_BITS * k);
-        }
-        uint256 assets = _collateralCount;
-        for (uint256 c = 0; c < assets; ++c) {
-            uint256 cfg = _assetCfg[c];
-            w |= ((cfg >> CFG_LOW_SHIFT) & U16) << (POLICY_HAIRCUT_SHIFT + BPS_BITS * c);
-            w |= (18 - ((cfg >> CFG_HIGH_SHIFT) & 0xff)) << (POLICY_SCALE_SHIFT + 5 * c);
-        }
-        _policy[e] = w | (assets << POLICY_ASSETS_SHIFT);
+        // the layout of POLICY_GRACE_SHIFT, built by the library (room in the engine)
+        uint256 w = Settlement.policyWord(_marketCfg, _assetCfg, _collateralCount, proofLifetime, gracePeriod);
+        _policy[e] = w;
         // casting to 'uint16' is safe: e <= MASK15
         // forge-lint: disable-next-line(unsafe-typecast)
         policyEpoch = uint16(e);
+        // every clock word carries the epoch and its proof fields (see SINCE_SHIFT)
+        uint256 current = (w & CLOCK_POLICY_MASK) | (e << CLOCK_EPOCH_SHIFT);
         for (uint256 i = 0; i < CLOCKS; ++i) {
-            _clocks[i] = (_clocks[i] & ~(MASK15 << CLOCK_EPOCH_SHIFT)) | (e << CLOCK_EPOCH_SHIFT);
+            _clocks[i] = (_clocks[i] & ((MASK40 << SINCE_SHIFT) | MASK40)) | current;
         }
         // forge-lint: disable-next-line(unsafe-typecast)
         emit PolicySnapshot(uint16(e), proofLifetime, gracePeriod);
@@ -1235,15 +1293,9 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             cfg[1] = _assetCfg[asset];
             return (cfg, 2, 1);
         }
-        uint256 markets = _marketCount;
-        uint256 assets = _collateralCount;
-        for (uint256 s = 0; s < markets; ++s) {
-            cfg[s] = _marketCfg[s];
-        }
-        for (uint256 s = 0; s < assets; ++s) {
-            cfg[MAX_MARKETS + s] = _assetCfg[s];
-        }
-        return (cfg, MAX_MARKETS + MAX_ASSETS, MAX_MARKETS);
+        // cross: the listings in clock 0's copy of the current policy (warm where the
+        // caller reads that clock anyway)
+        return (_listedConfig(_clocks[0]), MAX_MARKETS + MAX_ASSETS, MAX_MARKETS);
     }
 
     /// @dev Current prices of the first `n` slots of `cfg`; `pad` for an unlisted slot
@@ -1382,17 +1434,17 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev {withdraw}'s asset checks, with the errors of: listed asset, then (isolated)
     ///      the account's own asset. The own asset of an isolated account is listed.
-    function _requireOwnAsset(Kind kind, uint256 meta, uint8 asset) private view {
+    /// @param clock The account's clock word (cross: clock 0, with the current collateral
+    ///        count; see SINCE_SHIFT).
+    function _requireOwnAsset(Kind kind, uint256 meta, uint8 asset, uint256 clock) private view {
         if (kind == Kind.Isolated) {
             if (asset == _assetOf(meta)) return;
             _requireAsset(asset);
             revert MarginEngine__WrongAsset(asset);
         }
-        // cross: listed iff below the collateral count in the current policy word, which
-        // {_inputs} reads next (warm then); the asset's config word is not needed
-        if (asset >= _policy[(_clocks[0] >> CLOCK_EPOCH_SHIFT) & MASK15] >> POLICY_ASSETS_SHIFT) {
-            revert MarginEngine__UnknownAsset(asset);
-        }
+        // cross: listed iff below the current collateral count, in the clock word the
+        // proof reads anyway; the asset's config word is not needed
+        if (asset >= (clock >> POLICY_ASSETS_SHIFT) & 3) revert MarginEngine__UnknownAsset(asset);
     }
 
     /// @dev Closes the account: everything but the nonce (which never resets) is cleared.

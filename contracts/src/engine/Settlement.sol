@@ -86,6 +86,34 @@ library Settlement {
         if (st.badDebtTokens != 0) _pool(pools, first).recordBadDebt(st.badDebtTokens);
     }
 
+    /// @notice The engine's policy word ({MarginEngine-POLICY_GRACE_SHIFT}) for its listings:
+    ///         lifetime (40) | grace << 40 | mmr of market k << 80 + 14k | haircut of asset c
+    ///         << 136 + 14c | imr of market k << 164 + 14k | (18 − decimals of asset c) <<
+    ///         220 + 5c | collateral count << 230; 0 fields for an unlisted slot.
+    /// @param marketCfg The engine's market config words (feed | mmr << 160 | imr << 176).
+    /// @param assetCfg The engine's asset config words (feed | haircut << 160 | decimals << 176).
+    /// @param assets The engine's collateral count.
+    function policyWord(
+        uint256[4] storage marketCfg,
+        uint256[2] storage assetCfg,
+        uint256 assets,
+        uint256 lifetime,
+        uint256 grace
+    ) external view returns (uint256 w) {
+        w = lifetime | (grace << 40);
+        for (uint256 k = 0; k < 4; ++k) {
+            uint256 cfg = marketCfg[k];
+            w |= ((cfg >> 160) & 0xffff) << (80 + 14 * k);
+            w |= ((cfg >> 176) & 0xffff) << (164 + 14 * k);
+        }
+        for (uint256 c = 0; c < assets; ++c) {
+            uint256 cfg = assetCfg[c];
+            w |= ((cfg >> 160) & 0xffff) << (136 + 14 * c);
+            w |= (18 - ((cfg >> 176) & 0xff)) << (220 + 5 * c);
+        }
+        w |= assets << 230;
+    }
+
     /// @dev The vault of `asset`; reverts if none is set.
     function _pool(IMarginPool[2] storage pools, uint8 asset) private view returns (IMarginPool p) {
         p = pools[asset];
