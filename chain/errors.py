@@ -46,7 +46,6 @@ PANIC_CODES = {
 HINTS = {
     "MarginEngine__InvalidProof": "the verifier rejected the proof for the engine's public inputs",
     "MarginEngine__NotLiquidatable": "the account is still covered by a recent proof",
-    "MarginEngine__Liquidatable": "the account's proof has lapsed; only a keeper may act now",
     "MarginEngine__InsideProvenSet": "every current price is inside the move set the account's "
     "last proof covers (shrunk by the liquidation penalty): nothing to flag",
     "MarginEngine__ShockPending": "a shock is already flagged on this account",

@@ -732,13 +732,6 @@ contract MarginEngineFlowsTest is MarginEngineBase {
         assertEq(_poolAssets(USDC), 4e6);
     }
 
-    function test_RevertIf_CloseWhenLiquidatable() public {
-        _openAlice();
-        _skip(LIFETIME + 1);
-        vm.expectRevert(abi.encodeWithSelector(IMarginEngine.MarginEngine__Liquidatable.selector, ALICE));
-        _closeAlice();
-    }
-
     function test_RevertIf_CloseWithStaleOracle() public {
         _openAlice();
         vm.warp(T0 + HEARTBEAT + 1);

@@ -142,36 +142,137 @@ contract MarginEngineReclaimTest is MarginEngineBase {
 
     // ------------------------------------------------------------------ self-liquidation
 
-    /// @dev Closing at price P just before the lapse against liquidating oneself from a
-    ///      second address at P just after it and reclaiming: never more (equal up to the
-    ///      rounding of two settlements), whenever the equity covers the penalty and fee.
-    function testFuzz_SelfLiquidationPaysNoMoreThanClosing(uint256 ethP) public {
-        ethP = bound(ethP, 1_600e8, 2_400e8);
+    /// @dev What Alice gets (tokens, IOU included, both her addresses) and what the USDC
+    ///      vault holds and has recorded as bad debt.
+    function _outcome() internal view returns (uint256 paid, uint256 vault, uint256 badDebt) {
+        paid = usdc.balanceOf(ALICE) + usdcPool.iouOf(ALICE) + usdc.balanceOf(alice2);
+        vault = _poolAssets(USDC);
+        badDebt = usdcPool.accounts().badDebt;
+    }
+
+    /// @dev The moment Alice's account lapses (a keeper may liquidate it), at ETH `ethP`.
+    function _lapseAt(uint256 ethP) internal {
+        vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds();
+        _setPrice(ethFeed, ethP);
+    }
+
+    /// @dev Alice closes her lapsed account at ETH `ethP`.
+    function _lapseAndClose(uint256 ethP) internal {
+        _lapseAt(ethP);
+        _closeAlice();
+    }
+
+    /// @dev The attack: at ETH 1450 (equity -50, below the 12.5 penalty) liquidating oneself
+    ///      from a second address and reclaiming pays the 12.5 penalty; closing the lapsed
+    ///      account pays the same 12.5 (the reward first, then the escrow 487.5 settles: a
+    ///      550 loss and 10 fee leave 72.5 quote of bad debt), at the same cost to the vault.
+    function test_SelfLiquidationUnderwater_ClosingPaysTheSame() public {
+        _openAlice();
+        uint256 reward = (ALICE_USDC * PENALTY) / 10_000;
+        uint256 snap = vm.snapshotState();
+        uint256[6] memory r = _lapseAndLiquidate(ALICE, alice2, 1_450e8);
+        _reclaimAlice(r);
+        (uint256 selfPaid, uint256 selfVault, uint256 selfBadDebt) = _outcome();
+        assertEq(selfPaid, reward, "self-liquidation: the penalty");
+        vm.revertToState(snap);
+
+        _lapseAt(1_450e8);
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.CloseRewarded(ALICE, _two(reward, 0));
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.AccountClosed(
+            ALICE, -_i(550e16), 10e16, 72.5e16, _two(ALICE_USDC - reward, 0), _two(0, 0), _two(0, 0)
+        );
+        _closeAlice();
+        (uint256 paid, uint256 vault, uint256 badDebt) = _outcome();
+        assertEq(paid, selfPaid, "closing pays what self-liquidating pays");
+        assertEq(usdc.balanceOf(ALICE), reward);
+        assertEq(vault, selfVault, "the vault holds the same");
+        assertEq(badDebt, selfBadDebt, "and records the same bad debt");
+        assertEq(badDebt, 72.5e6);
+    }
+
+    /// @dev Above the penalty (ETH 2100: equity 600, fee 10.5) closing the lapsed account
+    ///      pays 12.5 + 577 = 589.5: exactly what closing it before the lapse pays, no
+    ///      windfall; the vault pays the same 100 profit and keeps the same fee.
+    function test_CloseWhenLiquidatable_AboveThePenaltyPaysAsBefore() public {
         _openAlice();
         uint256 snap = vm.snapshotState();
         vm.warp(T0 + LIFETIME - 10);
         _refreshFeeds();
-        _setPrice(ethFeed, ethP);
+        _setPrice(ethFeed, 2_100e8);
         _closeAlice();
-        uint256 closing = usdc.balanceOf(ALICE) + usdcPool.iouOf(ALICE);
+        (uint256 before, uint256 vaultBefore,) = _outcome();
+        assertEq(before, 589.5e6);
+        vm.revertToState(snap);
+
+        _lapseAt(2_100e8);
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.CloseRewarded(ALICE, _two(12.5e6, 0));
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.AccountClosed(ALICE, _i(100e16), 10.5e16, 0, _two(0, 0), _two(89.5e6, 0), _two(487.5e6, 0));
+        _closeAlice();
+        (uint256 paid, uint256 vault, uint256 badDebt) = _outcome();
+        assertEq(paid, before, "as a close before the lapse");
+        assertEq(vault, vaultBefore);
+        assertEq(badDebt, 0);
+    }
+
+    /// @dev Bob (cross, lapsed) closing gets each asset's reward (25 USDC, 0.0125 WETH)
+    ///      and the escrow less the 50 fee split by value: the balances less the fee.
+    function test_CloseWhenLiquidatable_Cross() public {
+        _openBob();
+        vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds();
+        vm.expectEmit(address(engine));
+        emit IMarginEngine.CloseRewarded(BOB, _two(25e6, 0.0125e18));
+        vm.prank(BOB);
+        engine.close(_bobPositions(), _salt("bob"));
+        assertEq(usdc.balanceOf(BOB), BOB_USDC - 25e6);
+        assertEq(weth.balanceOf(BOB), BOB_WETH - 0.0125e18);
+    }
+
+    /// @dev Closing a lapsed account at ETH P against liquidating oneself from a second
+    ///      address at P and reclaiming: never less (the same up to one unit of rounding),
+    ///      at the same cost to the vault, deep underwater included.
+    function testFuzz_SelfLiquidationPaysNoMoreThanClosing(uint256 ethP) public {
+        ethP = bound(ethP, 1_000e8, 2_400e8);
+        _openAlice();
+        uint256 snap = vm.snapshotState();
+        _lapseAndClose(ethP);
+        (uint256 closing, uint256 vault, uint256 badDebt) = _outcome();
         vm.revertToState(snap);
 
         uint256[6] memory r = _lapseAndLiquidate(ALICE, alice2, ethP);
         _reclaimAlice(r);
-        uint256 selfLiquidating = usdc.balanceOf(ALICE) + usdcPool.iouOf(ALICE) + usdc.balanceOf(alice2);
-        assertLe(selfLiquidating, closing, "self-liquidation pays more than closing");
-        assertGe(selfLiquidating + 1, closing, "and the same up to one unit of rounding");
+        (uint256 selfLiquidating, uint256 selfVault, uint256 selfBadDebt) = _outcome();
+        assertGe(closing, selfLiquidating, "self-liquidation pays more than closing");
+        assertLe(closing, selfLiquidating + 1, "and the same up to one unit of rounding");
+        assertEq(vault + closing, selfVault + selfLiquidating, "the vault pays what the trader gets");
+        assertApproxEqAbs(badDebt, selfBadDebt, 1, "the same bad debt");
     }
 
-    /// @dev What remains: below the penalty (equity < reward + fee) the second address
-    ///      still keeps the penalty, while closing would pay nothing; the excess is at most
-    ///      the penalty share and the vault records the loss as bad debt at reclaim.
-    function test_SelfLiquidationUnderwater_KeepsAtMostThePenalty() public {
+    /// @dev A close before the lapse pays no reward: ETH 1515 (equity 15, fee 10) pays 5;
+    ///      the same close just after the lapse pays the 12.5 reward (the 2.5 of escrow
+    ///      left is taken by the loss and fee: bad debt 7.5).
+    function test_CloseBeforeTheLapse_PaysNoReward() public {
         _openAlice();
-        uint256[6] memory r = _lapseAndLiquidate(ALICE, alice2, 1_450e8);
-        _reclaimAlice(r);
-        assertEq(usdc.balanceOf(ALICE), 0);
-        assertEq(usdc.balanceOf(alice2), (ALICE_USDC * PENALTY) / 10_000, "the penalty, no more");
+        uint256 snap = vm.snapshotState();
+        vm.warp(T0 + LIFETIME);
+        _refreshFeeds();
+        _setPrice(ethFeed, 1_515e8);
+        vm.recordLogs();
+        _closeAlice();
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; ++i) {
+            assertTrue(logs[i].topics[0] != IMarginEngine.CloseRewarded.selector, "no reward");
+        }
+        assertEq(usdc.balanceOf(ALICE), 5e6);
+        vm.revertToState(snap);
+        _lapseAndClose(1_515e8);
+        assertEq(usdc.balanceOf(ALICE), 12.5e6);
+        assertEq(usdcPool.accounts().badDebt, 7.5e6);
     }
 
     // ------------------------------------------------------------------ refused

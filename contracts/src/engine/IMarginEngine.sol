@@ -146,6 +146,9 @@ interface IMarginEngine {
         uint256[2] fromPool,
         uint256[2] refund
     );
+    /// @notice The account was liquidatable when its owner closed it: the owner got `reward`
+    ///         (tokens per asset, as {Liquidated}'s) before the rest settled ({AccountClosed}).
+    event CloseRewarded(address indexed account, uint256[2] reward);
     /// @notice The keeper got `reward`; `toPool` went to each asset's vault as liquidation
     ///         proceeds, of which the trader may reclaim its equity above the penalty.
     event Liquidated(address indexed account, address indexed liquidator, uint256[2] reward, uint256[2] toPool);
@@ -219,9 +222,6 @@ interface IMarginEngine {
     error MarginEngine__CommitmentMismatch();
     /// @dev A revealed position is malformed (wrong slot count or market index).
     error MarginEngine__InvalidPosition(uint256 index);
-    /// @dev The account is liquidatable: it cannot close (a new accepted proof, from
-    ///      {proveMargin} or {withdraw}, makes it safe again); a keeper may liquidate it.
-    error MarginEngine__Liquidatable(address account);
     /// @dev The account is not liquidatable now.
     error MarginEngine__NotLiquidatable(address account);
     /// @dev Every current price of the account's slots is inside its last proof's move
@@ -311,7 +311,9 @@ interface IMarginEngine {
     /// @notice Closes the account by opening its commitment; PnL, less the close fee,
     ///         settles against the vaults (profit paid by them, an IOU if one is short: a
     ///         close never reverts for lack of pool funds; loss and fee paid to them) and
-    ///         every remaining balance returns to the trader. Emits {AccountClosed}.
+    ///         every remaining balance returns to the trader. Emits {AccountClosed}. A
+    ///         liquidatable account first pays its owner the liquidation reward (emits
+    ///         {CloseRewarded}) and settles the rest: never less than liquidating oneself.
     function close(Position[] calldata positions, uint256 salt) external;
     /// @notice After a liquidation (at the account's nonce `nonce`), reveals its positions
     ///         and salt, until the record's deadline: the escrowed balances (what the keeper

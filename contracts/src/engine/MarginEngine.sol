@@ -426,26 +426,29 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
             (bool now_,) = _liquidatable(meta, clock);
             if (!now_) revert MarginEngine__NotLiquidatable(who);
         }
-        uint256[2] memory reward;
-        uint256[2] memory toPool;
         uint256 bal = _balances[who];
-        uint256 assets = _collateralCount;
-        uint256 penalty = liquidationPenaltyBps;
-        for (uint256 c = 0; c < assets; ++c) {
-            uint256 b = (bal >> (128 * c)) & MASK128;
-            if (b == 0) continue; // nothing to split (an isolated account's other asset)
-            reward[c] = (b * penalty) / BPS;
-            toPool[c] = b - reward[c];
-        }
+        (uint256[2] memory reward, uint256[2] memory toPool) = _penaltySplit(bal);
         if (bal != 0) _balances[who] = 0;
         _record(who, s.commitment, meta, kind, toPool);
         _reset(s, meta, kind);
         emit Liquidated(who, msg.sender, reward, toPool);
-        for (uint256 c = 0; c < assets; ++c) {
+        for (uint256 c = 0; c < MAX_ASSETS; ++c) {
             // casting to 'uint8' is safe: c < MAX_ASSETS
             // forge-lint: disable-next-line(unsafe-typecast)
             if (toPool[c] != 0) _poolOf(uint8(c)).receivePenalty(toPool[c]);
             if (reward[c] != 0) IERC20(_tokens[c]).safeTransfer(msg.sender, reward[c]);
+        }
+    }
+
+    /// @dev The liquidation reward of the balances word `bal`: `penalty` bps of each asset's
+    ///      balance, rounded down; `rest` is what is left of each (the escrow).
+    function _penaltySplit(uint256 bal) private view returns (uint256[2] memory reward, uint256[2] memory rest) {
+        uint256 penalty = liquidationPenaltyBps;
+        for (uint256 c = 0; c < MAX_ASSETS; ++c) {
+            uint256 b = (bal >> (128 * c)) & MASK128;
+            if (b == 0) continue; // nothing to split (an isolated account's other asset)
+            reward[c] = (b * penalty) / BPS;
+            rest[c] = b - reward[c];
         }
     }
 
@@ -588,22 +591,33 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IMarginEngine
     /// @dev PnL = sum of ±size * (price - entry) and the fee sum of size * price * closeFee,
     ///      in 1e-16 quote at the current oracle prices; PnL - fee settles in legs per asset
-    ///      (see {_settle}) against the vaults. Haircuts do not apply at close.
+    ///      ({Settlement-settleClose}) against the vaults. Haircuts do not apply at close.
+    ///      A liquidatable account first pays its owner the reward {liquidate} would pay
+    ///      ({CloseRewarded}); the rest (the escrow) then settles as above: the trader gets
+    ///      what liquidating oneself and reclaiming pays, at the pool's cost of a liquidation.
     function close(Position[] calldata positions, uint256 salt) external nonReentrant {
         Stored storage s = _accounts[msg.sender];
         uint256 meta = s.meta;
         Kind kind = _openKind(msg.sender, meta);
-        // the prices {_closeOut} reads are fresh, so the stored clock is the one to use
-        // (an open outage nobody closed only counts more stale time, in the trader's favour)
-        (bool lapsed,) = _liquidatable(meta, _clocks[_clockOf(meta)]);
-        if (lapsed) revert MarginEngine__Liquidatable(msg.sender);
         bool isolated = kind == Kind.Isolated;
         _requireOpens(positions, salt, isolated ? 1 : CROSS_SLOTS, s.commitment);
 
-        Settlement.Legs memory st = _closeOut(positions, meta, kind);
+        uint256[2] memory reward = _closeReward(meta);
+        Settlement.Legs memory st = _closeOut(positions, meta, kind, reward);
         _reset(s, meta, kind);
         emit AccountClosed(msg.sender, st.pnl, st.fee, st.badDebt, st.toPool, st.fromPool, st.refund);
+        st.refund = [st.refund[0] + reward[0], st.refund[1] + reward[1]]; // one transfer per asset
         _payOut(st, isolated ? _assetOf(meta) : 0);
+    }
+
+    /// @dev The reward {liquidate} would pay for the caller's account now (0 unless it is
+    ///      liquidatable), emitted in {CloseRewarded}. The prices {_closeOut} reads are
+    ///      fresh, so the clock is {liquidate}'s: the stored one, any outage it counts closed.
+    function _closeReward(uint256 meta) private returns (uint256[2] memory reward) {
+        (bool lapsed,) = _liquidatable(meta, _freshClock(meta, _clocks[_clockOf(meta)]));
+        if (!lapsed) return reward;
+        (reward,) = _penaltySplit(_balances[msg.sender]);
+        emit CloseRewarded(msg.sender, reward);
     }
 
     /// @dev Moves a settlement's tokens (after every storage write: checks-effects-
@@ -621,44 +635,30 @@ contract MarginEngine is IMarginEngine, Ownable2Step, ReentrancyGuardTransient {
         if (address(p) == address(0)) revert MarginEngine__PoolNotSet(asset);
     }
 
-    /// @dev {close}'s settlement at the current prices and fees; the caller's balances are
-    ///      cleared (paid out by {_payOut}).
-    function _closeOut(Position[] calldata positions, uint256 meta, Kind kind)
+    /// @dev {close}'s settlement at the current prices and fees of the caller's balances
+    ///      less `reward` (by the {Settlement} library); the balances are cleared (paid out
+    ///      by {_payOut}).
+    function _closeOut(Position[] calldata positions, uint256 meta, Kind kind, uint256[2] memory reward)
         private
         returns (Settlement.Legs memory st)
     {
         (uint256[6] memory cfg, uint256 n, uint256 k) = _slotConfig(kind, meta);
         uint256 bal = _balances[msg.sender];
-        st = _settlement(
+        st = Settlement.settleClose(
             positions,
             _pricesOf(cfg, n, PAD_PRICE),
             _feesOf(cfg, k),
-            kind == Kind.Isolated,
-            _assetOf(meta),
-            [bal & MASK128, bal >> 128]
+            _shapeOf(meta, kind),
+            [(bal & MASK128) - reward[0], (bal >> 128) - reward[1]],
+            _decimals()
         );
         if (bal != 0) _balances[msg.sender] = 0;
     }
 
-    /// @dev The settlement of revealed positions at `prices` (the account's slots) with
-    ///      balances `bal` (by asset id), by the {Settlement} library.
-    function _settlement(
-        Position[] calldata positions,
-        uint64[6] memory prices,
-        uint16[4] memory feeBps,
-        bool isolated,
-        uint8 own,
-        uint256[2] memory bal
-    ) private view returns (Settlement.Legs memory) {
-        Settlement.Book memory book;
-        book.prices = prices;
-        book.feeBps = feeBps;
-        book.order = isolated ? [own, own] : [0, 1];
-        book.assets = isolated ? 1 : _collateralCount;
-        book.marketSlots = isolated ? 1 : MAX_MARKETS;
-        book.balances = bal;
-        book.decimals = _decimals();
-        return Settlement.settle(positions, book);
+    /// @dev The account's tag and its collateral slots << 8: 1 isolated (no storage read),
+    ///      the listed count cross.
+    function _shapeOf(uint256 meta, Kind kind) private view returns (uint256) {
+        return (meta & TAG_MASK) | ((kind == Kind.Isolated ? 1 : uint256(_collateralCount)) << 8);
     }
 
     /// @dev Token decimals by asset id (0 for an unlisted asset).

@@ -192,13 +192,31 @@ library Settlement {
     }
 
     /// @notice PnL = Σ ±size·(price − entry) and fee = Σ size·max(price, entry)·feeBps[slot]
-    ///         / 10^4 (rounded up) of the revealed positions at `book.prices`, and the split
-    ///         of PnL − fee into legs.
-    function settle(IMarginEngine.Position[] calldata positions, Book memory book) external pure returns (Legs memory) {
-        return _settle(positions, book);
+    ///         / 10^4 (rounded up) of the revealed positions at `prices`, and the split of
+    ///         PnL − fee into legs.
+    /// @param prices The account's slot prices (markets first, then assets), 1e-8 quote.
+    /// @param feeBps Close fee of each market slot.
+    /// @param shape The account's tag (kind: bits 0-1, own asset: bit 4) | its collateral
+    ///        slots << 8.
+    /// @param balances Balances by asset id, token units.
+    /// @param decimals Token decimals by asset id.
+    function settleClose(
+        IMarginEngine.Position[] calldata positions,
+        uint64[6] memory prices,
+        uint16[4] memory feeBps,
+        uint256 shape,
+        uint256[2] memory balances,
+        uint8[2] memory decimals
+    ) external pure returns (Legs memory) {
+        Book memory book;
+        book.prices = prices;
+        book.feeBps = feeBps;
+        book.balances = balances;
+        book.decimals = decimals;
+        return _settle(positions, _shaped(book, shape, shape >> 8));
     }
 
-    /// @notice {settle} at a liquidation record (layout: {IMarginEngine-LiquidationRecorded}):
+    /// @notice {settleClose} at a liquidation record (layout: {IMarginEngine-LiquidationRecorded}):
     ///         its prices, fees and escrowed balances.
     /// @param decimals Token decimals by asset id.
     /// @param listed The engine's collateral count (a cross account's collateral slots).
@@ -216,16 +234,22 @@ library Settlement {
             // forge-lint: disable-next-line(unsafe-typecast)
             if (i < 4) book.feeBps[i] = uint16(r[5] >> (16 * i));
         }
-        bool isolated = r[1] & 3 == uint256(IMarginEngine.Kind.Isolated);
+        book.balances = [r[2] & type(uint128).max, r[2] >> 128];
+        book.decimals = decimals;
+        return _settle(positions, _shaped(book, r[1], listed));
+    }
+
+    /// @dev `book` with the collateral slots of an account with tag `tag` (an isolated
+    ///      account's own asset, or the `listed` assets of a cross one) and its market slots.
+    function _shaped(Book memory book, uint256 tag, uint256 listed) private pure returns (Book memory) {
+        bool isolated = tag & 3 == uint256(IMarginEngine.Kind.Isolated);
         // casting to 'uint8' is safe: one bit
         // forge-lint: disable-next-line(unsafe-typecast)
-        uint8 own = uint8((r[1] >> 4) & 1);
+        uint8 own = uint8((tag >> 4) & 1);
         book.order = isolated ? [own, own] : [0, 1];
         book.assets = isolated ? 1 : listed;
         book.marketSlots = isolated ? 1 : 4;
-        book.balances = [r[2] & type(uint128).max, r[2] >> 128];
-        book.decimals = decimals;
-        return _settle(positions, book);
+        return book;
     }
 
     function _settle(IMarginEngine.Position[] calldata positions, Book memory book)
