@@ -299,9 +299,6 @@ contract PortfolioProofsTest is PortfolioBase {
         vm.warp(T0 + GRACE + 1);
         _refreshFeeds();
         assertTrue(engine.liquidatable(CAROL));
-        vm.prank(CAROL);
-        vm.expectRevert(abi.encodeWithSelector(IPortfolioEngine.PortfolioEngine__Liquidatable.selector, CAROL));
-        engine.close(_carolBook(), _carolSalt());
         vm.prank(keeper);
         engine.liquidate(CAROL);
         assertEq(usdc.balanceOf(keeper), 75e6); // 2.5% of 3,000
@@ -454,6 +451,115 @@ contract PortfolioProofsTest is PortfolioBase {
         emit IPortfolioEngine.Flagged(DAVE, keeper, 2, uint64(T0));
         vm.prank(keeper);
         engine.flag(DAVE);
+    }
+
+    // ================================================================== self-liquidation
+
+    address internal constant DAVE2 = address(uint160(uint256(keccak256("zkmargin.test.dave2"))));
+
+    /// @dev Dave's lapse (a keeper may liquidate him) with ETH at `pe` (WETH unchanged).
+    function _lapseDave(uint256 pe) internal {
+        _fundPool(wethPool, weth, 100e18);
+        _openDave();
+        vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds();
+        ethFeed.updateAnswer(int256(pe));
+        assertTrue(engine.liquidatable(DAVE));
+    }
+
+    /// @dev Dave liquidates himself from a second address and reclaims.
+    function _selfLiquidateDave() internal {
+        vm.recordLogs();
+        vm.prank(DAVE2);
+        engine.liquidate(DAVE);
+        uint256[9] memory r = _recorded();
+        vm.prank(DAVE);
+        engine.reclaim(1, r, _daveBook(), _fixtureUint(".daveSalt"));
+    }
+
+    function _closeDave() internal {
+        vm.prank(DAVE);
+        engine.close(_daveBook(), _fixtureUint(".daveSalt"));
+    }
+
+    /// @dev Per asset (USDC, WETH): what Dave's two addresses got (IOUs included) and what
+    ///      the vault holds plus owes him; and the bad debt recorded (USDC vault).
+    function _daveOutcome() internal view returns (uint256[2] memory paid, uint256[2] memory vault, uint256 badDebt) {
+        paid[0] = usdc.balanceOf(DAVE) + usdc.balanceOf(DAVE2) + usdcPool.iouOf(DAVE);
+        paid[1] = weth.balanceOf(DAVE) + weth.balanceOf(DAVE2) + wethPool.iouOf(DAVE);
+        vault = [usdcPool.totalAssets(), wethPool.totalAssets()];
+        badDebt = usdcPool.accounts().badDebt;
+    }
+
+    /// @dev The attack: ETH at 10,000 leaves Dave (1,500 USDC + 1 WETH at 2,000, short
+    ///      0.5 ETH) underwater, below the 2.5% penalty. Liquidating himself from a second
+    ///      address and reclaiming pays the penalty (37.5 USDC, 0.025 WETH) and nothing
+    ///      more; closing pays the same reward first, then settles the escrow at the same
+    ///      bad debt: exactly the same to each unit, at the same cost to each vault.
+    function test_selfLiquidationUnderwater_closingPaysTheSame() public {
+        uint256 snap = vm.snapshotState();
+        _lapseDave(10_000e8);
+        _selfLiquidateDave();
+        (uint256[2] memory selfPaid, uint256[2] memory selfVault, uint256 selfBadDebt) = _daveOutcome();
+        assertEq(selfPaid[0], 37.5e6, "self-liquidation: the USDC penalty");
+        assertEq(selfPaid[1], 0.025e18, "and the WETH penalty");
+        assertGt(selfBadDebt, 0, "underwater");
+        vm.revertToState(snap);
+
+        _lapseDave(10_000e8);
+        vm.expectEmit(address(engine));
+        emit IPortfolioEngine.CloseRewarded(DAVE, [uint256(37.5e6), 0.025e18]);
+        _closeDave();
+        (uint256[2] memory paid, uint256[2] memory vault, uint256 badDebt) = _daveOutcome();
+        assertEq(paid[0], selfPaid[0], "closing pays the same USDC");
+        assertEq(paid[1], selfPaid[1], "and the same WETH");
+        assertEq(vault[0], selfVault[0], "the USDC vault holds the same");
+        assertEq(vault[1], selfVault[1], "the WETH vault holds the same");
+        assertEq(badDebt, selfBadDebt, "and the same bad debt");
+    }
+
+    /// @dev Above the penalty (Carol, lapsed at the setup prices) closing pays the 75 USDC
+    ///      reward and the escrow less the fee and the call's charge: exactly what closing
+    ///      before the lapse pays (test_closeAtSetupPrices), no windfall.
+    function test_closeWhenLiquidatable_aboveThePenaltyPaysAsBefore() public {
+        _openCarol();
+        vm.warp(T0 + LIFETIME + 1);
+        _refreshFeeds();
+        assertTrue(engine.liquidatable(CAROL));
+        uint256 poolBefore = usdcPool.totalAssets();
+        uint256 paid = FEE_AT_SETUP + CALL_GAMMA;
+        vm.expectEmit(address(engine));
+        emit IPortfolioEngine.CloseRewarded(CAROL, [uint256(75e6), 0]);
+        vm.expectEmit(address(engine));
+        emit IPortfolioEngine.AccountClosed(
+            CAROL, -9.8e16, 2.542e16, 0, [paid, 0], [uint256(0), 0], [CAROL_USDC - 75e6 - paid, 0]
+        );
+        vm.prank(CAROL);
+        engine.close(_carolBook(), _carolSalt());
+        assertEq(usdc.balanceOf(CAROL), CAROL_USDC - paid, "as a close before the lapse");
+        assertEq(usdcPool.totalAssets(), poolBefore + paid);
+        assertEq(usdc.balanceOf(address(engine)), 0);
+    }
+
+    /// @dev Closing a lapsed account against liquidating oneself from a second address and
+    ///      reclaiming, at the same prices, in profit or deep underwater: never less, the
+    ///      same up to one unit of rounding per asset, at the same cost to each vault.
+    function testFuzz_selfLiquidationPaysNoMoreThanClosing(uint32 ethPrice) public {
+        uint256 pe = bound(ethPrice, 1_000, 12_000) * 1e8;
+        uint256 snap = vm.snapshotState();
+        _lapseDave(pe);
+        _closeDave();
+        (uint256[2] memory closing, uint256[2] memory vault,) = _daveOutcome();
+        vm.revertToState(snap);
+
+        _lapseDave(pe);
+        _selfLiquidateDave();
+        (uint256[2] memory selfPaid, uint256[2] memory selfVault,) = _daveOutcome();
+        for (uint256 c = 0; c < 2; ++c) {
+            assertGe(closing[c], selfPaid[c], "self-liquidation pays more than closing");
+            assertLe(closing[c], selfPaid[c] + 1, "the same up to one unit of rounding");
+            assertEq(closing[c] + vault[c], selfPaid[c] + selfVault[c], "the vault pays what the trader gets");
+        }
     }
 
     function _recorded() internal returns (uint256[9] memory r) {

@@ -206,6 +206,9 @@ interface IPortfolioEngine {
         uint256[2] fromPool,
         uint256[2] refund
     );
+    /// @notice The account was liquidatable when its owner closed it: the owner got `reward`
+    ///         (tokens per asset, as {Liquidated}'s) before the rest settled ({AccountClosed}).
+    event CloseRewarded(address indexed account, uint256[2] reward);
     event Liquidated(address indexed account, address indexed liquidator, uint256[2] reward, uint256[2] toPool);
     /// @notice What {reclaim} needs for the liquidation of `account` at nonce `nonce`,
     ///         nine words: [0] the commitment; [1] deadline (the last second {reclaim} is
@@ -295,8 +298,6 @@ interface IPortfolioEngine {
     /// @dev Revealed position `index` is malformed (instrument >= 12, or the salt >= r:
     ///      index 8).
     error PortfolioEngine__InvalidPosition(uint256 index);
-    /// @dev The account is liquidatable: it cannot close.
-    error PortfolioEngine__Liquidatable(address account);
     error PortfolioEngine__NotLiquidatable(address account);
     /// @dev The current prices are inside the account's shrunk proven move set.
     error PortfolioEngine__InsideProvenSet(address account);
@@ -391,6 +392,8 @@ interface IPortfolioEngine {
     ///         fee (1e-16 quote, rounded up, market k's fee f_k): a perpetual pays
     ///         size·max(P_k, entry)·f_k / 10^4, an option on market k pays
     ///         size·P_k·|δ_j|·f_k / 10^8 (its underlying exposure). Emits {AccountClosed}.
+    ///         A liquidatable account first pays its owner the liquidation reward (emits
+    ///         {CloseRewarded}) and settles the rest: never less than liquidating oneself.
     function close(Position[8] calldata positions, uint256 salt) external;
     /// @notice Within 1 day of a liquidation at nonce `nonce`, reveals its positions and
     ///         settles the escrow at the recorded prices and option values. Emits {Reclaimed}.

@@ -338,14 +338,7 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
         Account storage a = _requireAccount(who);
         uint64 live = _syncClock();
         if (!_liquidatable(a, live)) revert PortfolioEngine__NotLiquidatable(who);
-        uint256[2] memory bal = _balances[who];
-        uint256[2] memory reward;
-        uint256[2] memory toPool;
-        uint256 penalty = liquidationPenaltyBps;
-        for (uint256 c = 0; c < MAX_ASSETS; ++c) {
-            reward[c] = (bal[c] * penalty) / BPS;
-            toPool[c] = bal[c] - reward[c];
-        }
+        (uint256[2] memory reward, uint256[2] memory toPool) = _penaltySplit(_balances[who]);
         delete _balances[who];
         _record(who, a, toPool);
         _reset(a);
@@ -353,6 +346,20 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
         for (uint8 c = 0; c < MAX_ASSETS; ++c) {
             if (toPool[c] != 0) _poolOf(c).receivePenalty(toPool[c]);
             if (reward[c] != 0) IERC20(_cfg.collateral[c].token).safeTransfer(msg.sender, reward[c]);
+        }
+    }
+
+    /// @dev The liquidation reward of balances `bal`: ⌊bal_c·penalty/10⁴⌋ of each asset;
+    ///      `rest` is what is left of each (the escrow).
+    function _penaltySplit(uint256[2] memory bal)
+        private
+        view
+        returns (uint256[2] memory reward, uint256[2] memory rest)
+    {
+        uint256 penalty = liquidationPenaltyBps;
+        for (uint256 c = 0; c < MAX_ASSETS; ++c) {
+            reward[c] = (bal[c] * penalty) / BPS;
+            rest[c] = bal[c] - reward[c];
         }
     }
 
@@ -423,21 +430,31 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IPortfolioEngine
+    /// @dev A liquidatable account (by {liquidate}'s clock and rule) first pays its owner the
+    ///      reward {liquidate} would ({CloseRewarded}); the rest (the escrow) then settles:
+    ///      the trader gets what liquidating oneself and reclaiming pays, at the pool's cost
+    ///      of a liquidation.
     function close(Position[8] calldata positions, uint256 salt) external nonReentrant {
         Account storage a = _requireAccount(msg.sender);
         uint64 live = _syncClock();
-        if (_liquidatable(a, live)) revert PortfolioEngine__Liquidatable(msg.sender);
         _requireOpens(msg.sender, positions, salt, a.commitment);
+        uint256[2] memory reward;
+        uint256[2] memory bal = _balances[msg.sender];
+        if (_liquidatable(a, live)) {
+            (reward, bal) = _penaltySplit(bal);
+            emit CloseRewarded(msg.sender, reward);
+        }
         (uint256 w0, uint256 w1) = _priceWords();
         PortfolioSettlement.Legs memory st =
-            PortfolioSettlement.settle(positions, _cfg, _epochs[riskEpoch], [w0, w1], _balances[msg.sender]);
+            PortfolioSettlement.settle(positions, _cfg, _epochs[riskEpoch], [w0, w1], bal);
         delete _balances[msg.sender];
         _reset(a);
         emit AccountClosed(msg.sender, st.pnl, st.fee, st.badDebt, st.toPool, st.fromPool, st.refund);
         for (uint8 c = 0; c < MAX_ASSETS; ++c) {
             if (st.toPool[c] != 0) _poolOf(c).receiveLoss(st.toPool[c]);
             if (st.fromPool[c] != 0) _poolOf(c).payProfit(msg.sender, st.fromPool[c]);
-            if (st.refund[c] != 0) IERC20(_cfg.collateral[c].token).safeTransfer(msg.sender, st.refund[c]);
+            uint256 back = st.refund[c] + reward[c]; // one transfer per asset
+            if (back != 0) IERC20(_cfg.collateral[c].token).safeTransfer(msg.sender, back);
         }
         if (st.badDebtTokens != 0) _poolOf(0).recordBadDebt(st.badDebtTokens);
     }
