@@ -320,6 +320,9 @@ def close(account_file: Path, conn: PortfolioConnection) -> None:
         f"{format_fixed(int(event.args['fee']), PNL_DECIMALS)} (quote), {result.gas_used:,} "
         "gas; positions and salt are now public"
     )
+    for rewarded in client.engine.events(result, "CloseRewarded"):
+        paid = ", ".join(conn.tokens(c, int(rewarded.args["reward"][c])) for c in range(count))
+        click.echo(f"  liquidatable: the liquidation reward came back first ({paid})")
     for c in range(count):
         got = client.wallet_balance(signer.address, c) - before[c]
         if got:

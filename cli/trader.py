@@ -278,6 +278,12 @@ def close(account_file: Path, conn: Connection) -> None:
         f"{format_fixed(fee, PNL_DECIMALS)} (quote), {result.gas_used:,} gas; positions and "
         "salt are now public"
     )
+    for rewarded in client.engine.events(result, "CloseRewarded"):
+        paid = ", ".join(
+            f"{tokens(client, a.name, int(rewarded.args['reward'][a.id]))} {a.name}"
+            for a in client.deployment.assets
+        )
+        click.echo(f"  liquidatable: the liquidation reward came back first ({paid})")
     for info in client.deployment.assets:
         got = client.wallet_balance(signer.address, info.name) - before[info.name]
         if got:

@@ -34,7 +34,13 @@ from benchmarks.stress.population import Style, trader_signer
 from benchmarks.stress.results import Liquidation, ScenarioResult
 from benchmarks.stress.scenarios import Scenario
 from benchmarks.stress.timing import REFRESH_MARGIN, RETRY
-from benchmarks.stress.traders import CLOSE_IDENTITY, RECLAIM_IDENTITY, topup_amount
+from benchmarks.stress.traders import (
+    CLOSE_IDENTITY,
+    CLOSE_REWARD_IDENTITY,
+    RECLAIM_IDENTITY,
+    close_reward,
+    topup_amount,
+)
 from benchmarks.stress.valuation import asset_value
 from chain.artifacts import load_artifact
 from chain.errors import ChainError, RevertError
@@ -413,9 +419,6 @@ def top_up(ctx: Context, pf: PfContext, t: BookTrader, res: ScenarioResult) -> b
 
 
 def close(ctx: Context, pf: PfContext, t: BookTrader, res: ScenarioResult) -> None:
-    if t.liquidatable:
-        res.closes_refused["portfolio: liquidatable"] += 1
-        return
     wallet = {a: ctx.client.wallet_balance(t.signer.address, a) for a in pf.asset_ids}
     try:
         result = pf.client.close(t.signer, t.account, pf.risk)
@@ -424,6 +427,11 @@ def close(ctx: Context, pf: PfContext, t: BookTrader, res: ScenarioResult) -> No
         return
     args = pf.event_args(result, "AccountClosed")
     to_pool, from_pool = pf.per_asset(args["toPool"]), pf.per_asset(args["fromPool"])
+    rewarded = pf.client.engine.events(result, "CloseRewarded")
+    res.check(
+        "portfolio " + CLOSE_REWARD_IDENTITY,
+        close_reward(rewarded, t.balances, pf.penalty_bps, pf.per_asset),
+    )
     for a in pf.asset_ids:
         returned = ctx.client.wallet_balance(t.signer.address, a) - wallet[a]
         res.pf_close_returned[a] += returned

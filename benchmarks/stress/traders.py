@@ -9,6 +9,7 @@ is ``REFRESH_MARGIN`` seconds from expiring; with a guardian (``guardian``), als
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from benchmarks.stress.context import Context, Trader
 from benchmarks.stress.guardian import guardian_due, guardian_risk
@@ -26,7 +27,10 @@ from zkmargin.model import MarketData, Mode
 from zkmargin.units import BALANCE_DECIMALS, BPS_ONE
 
 TOPUP_TARGET = (3, 2)  # defenders top up to 1.5x the maintenance requirement
+# a liquidatable account's close first returns the liquidation reward (CloseRewarded) out of
+# the balance, then settles the rest: the identity holds with the reward in `returned`
 CLOSE_IDENTITY = "close: balance - returned = AccountClosed toPool - fromPool (per asset)"
+CLOSE_REWARD_IDENTITY = "close of a liquidatable account: CloseRewarded = floor(balance * penalty)"
 RECLAIM_IDENTITY = "reclaim: owner's wallet gain = Reclaimed.paid (per asset)"
 
 
@@ -185,11 +189,20 @@ def top_up(ctx: Context, t: Trader, data: MarketData, res: ScenarioResult) -> bo
     return True
 
 
+def close_reward(
+    events: Sequence[Any], balances: Mapping[str, int], penalty_bps: int, per_asset: Any
+) -> bool:
+    """Whether a close's ``CloseRewarded`` (if any: the account was liquidatable) paid
+    what ``liquidate`` would: floor(balance * penalty) of each asset."""
+    if not events:
+        return True
+    reward = per_asset(events[0].args["reward"])
+    return all(reward[a] == balances.get(a, 0) * penalty_bps // BPS_ONE for a in reward)
+
+
 def close(ctx: Context, t: Trader, res: ScenarioResult) -> None:
-    """Close the account if the engine lets it; record what went back and to the pool."""
-    if t.liquidatable:
-        res.closes_refused["liquidatable"] += 1
-        return
+    """Close the account (a liquidatable one gets the liquidation reward first); record
+    what went back and to the pool."""
     assets = ctx.assets
     wallet = {a: ctx.client.wallet_balance(t.signer.address, a) for a in assets}
     try:
@@ -199,6 +212,11 @@ def close(ctx: Context, t: Trader, res: ScenarioResult) -> None:
         return
     args = ctx.event_args(result, "AccountClosed")
     to_pool, from_pool = ctx.per_asset(args["toPool"]), ctx.per_asset(args["fromPool"])
+    rewarded = ctx.client.engine.events(result, "CloseRewarded")
+    res.check(
+        CLOSE_REWARD_IDENTITY,
+        close_reward(rewarded, t.balances, ctx.spec.liquidation_penalty_bps, ctx.per_asset),
+    )
     for a in assets:
         returned = ctx.client.wallet_balance(t.signer.address, a) - wallet[a]
         res.close_returned[a] += returned
