@@ -33,6 +33,7 @@ from benchmarks.stress.keeper import (
     kept_trying,
     margin_refusal,
     outside_set,
+    within_engine_rules,
 )
 from benchmarks.stress.money import MARGIN_UNIT, fixed, round_div, usd, usd_cents, usd_grouped
 from benchmarks.stress.population import Portfolio
@@ -401,3 +402,10 @@ def test_portfolio_books_open_above_the_initial_requirement() -> None:
     for b in books:
         report = book_report(b.positions, b.deposits, risk, PortfolioMode.INITIAL)
         assert report.solvent and report.equity * 100 >= report.requirement * 103, b
+
+
+def test_within_engine_rules_edges() -> None:
+    rules = {"proven_at": 100, "lifetime": 50, "shock_at": 0, "grace": 10}
+    assert within_engine_rules(150, **rules) and not within_engine_rules(151, **rules)
+    flagged = {**rules, "shock_at": 120}
+    assert within_engine_rules(130, **flagged) and not within_engine_rules(131, **flagged)

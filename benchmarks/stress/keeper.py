@@ -113,6 +113,14 @@ def classify(*, solvent: bool, within_rules: bool, refusals: Sequence[str], dili
     return "solvent_late"
 
 
+def within_engine_rules(
+    at: int, *, proven_at: int, lifetime: int, shock_at: int, grace: int
+) -> bool:
+    """At ``at`` the account was still within the engine's promise: its proof unexpired
+    and no flag unanswered past the grace period (both engines' liquidation rule)."""
+    return at <= proven_at + lifetime and (shock_at == 0 or at <= shock_at + grace)
+
+
 def keeper_step(
     ctx: Context, opened: Sequence[Trader], true: Mapping[str, int], t0: int, res: ScenarioResult
 ) -> None:
@@ -188,8 +196,8 @@ def liquidate(
     # shifted by recorded stale time, which only makes this test more lenient
     lifetime = state.lifetime or spec.proof_lifetime
     grace = state.grace or spec.grace_period
-    within_rules = at <= state.last_proof_at + lifetime and (
-        state.shock_at == 0 or at <= state.shock_at + grace
+    within_rules = within_engine_rules(
+        at, proven_at=state.last_proof_at, lifetime=lifetime, shock_at=state.shock_at, grace=grace
     )
     record_liquidation(
         res,

@@ -28,7 +28,13 @@ from typing import Any
 
 from benchmarks.stress.books import Book, book_value, pf_outside, priced
 from benchmarks.stress.context import Context
-from benchmarks.stress.keeper import ORACLE_LAG, SHORTFALL, margin_refusal, record_liquidation
+from benchmarks.stress.keeper import (
+    ORACLE_LAG,
+    SHORTFALL,
+    margin_refusal,
+    record_liquidation,
+    within_engine_rules,
+)
 from benchmarks.stress.money import CLOSE_SCALE
 from benchmarks.stress.population import Style, trader_signer
 from benchmarks.stress.results import Liquidation, ScenarioResult
@@ -294,8 +300,12 @@ def liquidate(
     res.pf_to_pool.update(to_pool)
     val = value(pf, t, before, true)
     at_oracle = value(pf, t, before, oracle)
-    within_rules = at <= state.proven_at + state.lifetime and (
-        state.shock_at == 0 or at <= state.shock_at + state.grace
+    within_rules = within_engine_rules(
+        at,
+        proven_at=state.proven_at,
+        lifetime=state.lifetime,
+        shock_at=state.shock_at,
+        grace=state.grace,
     )
     record_liquidation(
         res,
