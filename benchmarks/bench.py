@@ -14,7 +14,8 @@ setup time, cold (a fresh build directory: compile, ceremony, keys) and warm (ev
 cached). The proving numbers also go to ``build/bench/prove.json`` (other keys in that
 file, e.g. batch numbers, are kept): per circuit ``library_warm_ms`` (default backend),
 ``snarkjs_cli_ms``, ``speedup_vs_snarkjs_cli``, ``cli_ms``, ``verify_ms``, constraints,
-public inputs and each backend's warm time.
+public inputs and each backend's warm time and memory (``rss_mb``, measured in this
+process; ``fresh_*``: one prover in a fresh interpreter, :func:`memory_probe`).
 """
 
 from __future__ import annotations
@@ -133,15 +134,61 @@ def cases(tmp: Path) -> list[Case]:
     ]
 
 
-def rss_bytes(pid: int | str = "self") -> int:
-    """Resident set size of a process (Linux /proc), 0 where unavailable."""
+def status_kib(field_name: str, pid: int | str = "self") -> int:
+    """A ``VmRSS``/``VmHWM`` line of /proc/PID/status in KiB (0 where unavailable)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+            if line.startswith(f"{field_name}:"):
+                return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident set size of a process (Linux /proc), 0 where unavailable."""
+    return status_kib("VmRSS", pid) * 1024
+
+
+def memory_probe(backend: str, circuit: str) -> dict[str, float]:
+    """Run in a fresh interpreter (``--memory-probe``): what one prover with `backend`
+    costs in memory for `circuit`, from a process that has imported everything but holds no
+    key. ``process_mb``: this process' RSS after one proof (the Python side, the wasm
+    witness calculator and, in-process, the keys); ``worker_mb``: the Node worker's RSS
+    (0 for an in-process backend); ``backend_mb``: what proving added to the process
+    (RSS growth, plus the worker); ``peak_mb``: this process' peak RSS."""
+    manifest = run_setup().manifest
+    with tempfile.TemporaryDirectory(prefix="zkmargin-bench-") as tmp:
+        case = next(c for c in cases(Path(tmp)) if c.circuit == circuit)
+        before = status_kib("VmRSS")
+        with Prover(manifest, backend=backend) as prover:
+            case.prove(prover)
+            case.prove(prover)
+            after = status_kib("VmRSS")
+            impl = prover.backend_impl()
+            worker = (impl.rss_bytes() or 0) if isinstance(impl, SnarkjsWorkerBackend) else 0
+        peak = status_kib("VmHWM")
+    mb = 1024.0
+    return {
+        "process_mb": after / mb,
+        "worker_mb": worker / 2**20,
+        "backend_mb": max(0, after - before) / mb + worker / 2**20,
+        "peak_mb": peak / mb,
+    }
+
+
+def fresh_memory(backend: str, circuit: str) -> dict[str, float]:
+    """:func:`memory_probe` in a fresh interpreter (so no other backend's or circuit's
+    allocations are counted)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", "--memory-probe", backend, circuit],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    ).stdout
+    numbers: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    return numbers
 
 
 def warm_backend(manifest: Manifest, backend: str, case: Case, runs: int) -> tuple[float, float]:
@@ -169,7 +216,12 @@ def bench_prove(manifest: Manifest, case: Case, tmp: Path, runs: int) -> dict[st
         if name == "snarkjs-cli":
             continue  # measured below as the bare one-shot baseline
         t, memory = warm_backend(manifest, name, case, runs)
-        backends[name] = {"library_warm_ms": t * 1000, "rss_mb": memory / 2**20}
+        fresh = fresh_memory(name, circuit)
+        backends[name] = {
+            "library_warm_ms": t * 1000,
+            "rss_mb": memory / 2**20,
+            **{f"fresh_{key}": value for key, value in fresh.items()},
+        }
 
     reference = Prover(manifest, backend="snarkjs-cli")
     wtns = reference.witness_calculator(circuit).wtns_bytes(case.inputs(reference))
@@ -279,6 +331,17 @@ def prove_rows(circuit: str, numbers: dict[str, Any]) -> list[tuple[str, str, st
     for name, n in numbers["backends"].items():
         what = "worker RSS" if name == "snarkjs-worker" else "RSS growth"
         rows.append((circuit, f"memory: {name} ({what})", f"{n['rss_mb']:8.1f} MB"))
+        if "fresh_process_mb" in n:
+            rows.append(
+                (
+                    circuit,
+                    f"memory: {name}, fresh process + worker",
+                    f"{n['fresh_process_mb'] + n['fresh_worker_mb']:8.1f} MB",
+                )
+            )
+            rows.append(
+                (circuit, f"memory: {name}, added by proving", f"{n['fresh_backend_mb']:8.1f} MB")
+            )
     return rows
 
 
@@ -317,7 +380,13 @@ def main() -> None:
     parser.add_argument("--skip-cold-setup", action="store_true")
     parser.add_argument("--skip-setup", action="store_true", help="no setup timings at all")
     parser.add_argument("--prove-json", type=Path, default=build_dir() / "bench" / "prove.json")
+    parser.add_argument(
+        "--memory-probe", nargs=2, metavar=("BACKEND", "CIRCUIT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
+    if args.memory_probe:
+        print(json.dumps(memory_probe(*args.memory_probe)))
+        return
     runs = args.runs
 
     rows: list[tuple[str, str, str]] = []

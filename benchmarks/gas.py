@@ -9,6 +9,9 @@ twice: in the same block as the keeper's ``pushPrices`` (mined just before them,
 proof reads the engine's price cache: the headline "open", "submit", "withdraw"), and in
 a block without a push (the engine reads the oracle adapter and every feed: the "not
 pushed" rows, ``*_unpushed`` in the JSON); "push" is the keeper's ``pushPrices`` itself.
+``submit_lone_bound`` is what no oracle path can undercut for a submission without a push:
+the pushed submission less its cache reads, plus one cold ``latestRoundData`` of each feed
+the account is priced by, measured alone on the deployed feeds (:func:`lone_bound`).
 Every number is ``gasUsed`` of a mined
 receipt: ``eth_estimateGas`` is not trusted for proofs (a snarkjs verifier starved of
 gas returns false instead of reverting, so an estimate may sit at the failing amount).
@@ -72,6 +75,17 @@ from zkmargin.proofs import ProofBundle
 from zkmargin.toolrun import run_tool
 from zkmargin.units import Price, Size
 
+# EIP-2929: the first touch of an account in a transaction (a contract's STATICCALL to a
+# feed) and the first read of a storage slot
+COLD_ACCOUNT = 2_600
+COLD_SLOAD = 2_100
+# the price-cache words a pushed proof reads (MarginEngine._cachedWords): isolated, the
+# words of its market (id >> 1) and asset (id); cross, both words. The system's accounts
+# trade ETH-USD (market 0) on USDC (asset 0): one word for isolated.
+CACHE_WORDS = {"isolated": 1, "cross": 2}
+# the feeds each benchmarked account's proof reads when nobody pushed
+LONE_FEEDS = {"isolated": ("ETH-USD", "USDC"), "cross": ("ETH-USD", "BTC-USD", "USDC", "WETH")}
+TARGET = 1.15
 FLOOR_BASE = 206_200
 FLOOR_PER_INPUT = 6_660
 INTRINSIC = 21_000
@@ -124,7 +138,9 @@ JSON_KEYS = {
     "withdraw_unpushed": "withdraw, not pushed",
     "push": "pushPrices (keeper, once a block)",
     "verify": "verifyProof tx (verifier alone)",
+    "submit_lone_bound": "submit without a push, lower bound",
 }
+LONE_ROW = JSON_KEYS["submit_lone_bound"]
 T = TypeVar("T")
 VERIFY_ROWS = ("verifyProof tx (verifier alone)", "  of which execution")
 
@@ -198,6 +214,32 @@ def pushed(system: LocalSystem, keeper: Signer, send: Callable[[], T]) -> tuple[
     assert mined.block_number == push_result.block_number, "push and proof in different blocks"
     assert int(push_result.receipt["transactionIndex"]) < int(mined.receipt["transactionIndex"])
     return push_result.gas_used, result
+
+
+def feed_reads(system: LocalSystem, signer: Signer) -> dict[str, int]:
+    """What one ``latestRoundData()`` of each feed costs a contract that reads it cold, by
+    feed name: the execution of a mined transaction to the feed (``gasUsed`` less the
+    intrinsic 21,000 and the calldata) plus the cold account access, which a
+    transaction's own target does not pay. Nothing else: no adapter, no checks, no ABI
+    decoding, so it is a lower bound of any contract's read of that feed."""
+    artifact = load_artifact("MockAggregator")
+    reads = {}
+    for feed in system.deployment.feeds:
+        contract = Contract(system.chain, feed.address, artifact.abi, feed.name)
+        result = contract.transact(signer, "latestRoundData")
+        data = contract.encode("latestRoundData")
+        reads[feed.name] = result.gas_used - INTRINSIC - calldata_gas(data) + COLD_ACCOUNT
+    return reads
+
+
+def lone_bound(system: LocalSystem, col: Column, reads: dict[str, int]) -> int:
+    """A lower bound of a proof submitted in a block without a push: the pushed
+    submission's gas, less its cold cache reads, plus one cold read of each distinct feed
+    its account is priced by (``feed_reads``). Whatever path a contract takes to the
+    feeds, it pays at least that."""
+    feeds = {system.deployment.feed(name).name for name in LONE_FEEDS[col.circuit]}
+    pushed = col.gas["submit (proveMargin)"]
+    return pushed - COLD_SLOAD * CACHE_WORDS[col.circuit] + sum(reads[f] for f in feeds)
 
 
 def run_account(
@@ -324,7 +366,13 @@ def run_portfolio(system: LocalSystem, prover: Prover, signer: Signer) -> Column
     return col
 
 
-def report(out: Console, system: LocalSystem, columns: list[Column], seconds: float) -> None:
+def report(
+    out: Console,
+    system: LocalSystem,
+    columns: list[Column],
+    seconds: float,
+    reads: dict[str, int] | None = None,
+) -> None:
     deploy = Table(title="Deployment (gas from mined receipts)")
     deploy.add_column("contract")
     deploy.add_column("gas", justify="right")
@@ -387,6 +435,22 @@ def report(out: Console, system: LocalSystem, columns: list[Column], seconds: fl
             f"would cost {(unpacked - k) * FLOOR_PER_INPUT:,} gas more per verification "
             f"({unpacked - k} x {FLOOR_PER_INPUT:,})."
         )
+    if reads:
+        out.print(
+            "A feed read alone, cold, from a contract (latestRoundData, no adapter): "
+            + ", ".join(f"{name} {gas:,}" for name, gas in reads.items())
+            + " gas."
+        )
+        for col in engine_columns:
+            bound = col.gas[LONE_ROW]
+            base = floor(col.circuit)
+            out.print(
+                f"{col.circuit}: a submission in a block without a push costs at least "
+                f"{bound:,} gas ({bound / base:.3f} x floor; the target is {TARGET} x = "
+                f"{round(TARGET * base):,}): the pushed submission less its cache reads, "
+                f"plus one cold read of each feed its proof needs. Measured without a push: "
+                f"{col.gas['submit, not pushed']:,} ({col.gas['submit, not pushed'] / base:.3f} x)."
+            )
     by_circuit = {col.circuit: col.gas["  of which execution"] for col in columns}
     if {"isolated", "cross"} <= by_circuit.keys():
         measured = by_circuit["cross"] - by_circuit["isolated"]
@@ -437,7 +501,11 @@ def main() -> None:
             run_account(system, prover, Kind.CROSS, dev_signer(4), dev_signer(5)),
             run_portfolio(system, prover, dev_signer(6)),
         ]
-        report(out, system, columns, time.perf_counter() - started)
+        reads = feed_reads(system, dev_signer(7))
+        for col in columns:
+            if col.circuit in LONE_FEEDS:
+                col.gas[LONE_ROW] = lone_bound(system, col, reads)
+        report(out, system, columns, time.perf_counter() - started, reads)
     update_results(args.json, gas_json(columns))
     out.print(f"wrote {args.json}")
 
