@@ -17,9 +17,10 @@ receipt: ``eth_estimateGas`` is not trusted for proofs (a snarkjs verifier starv
 gas returns false instead of reverting, so an estimate may sit at the failing amount).
 
 A portfolio account (long ETH, short BTC on USDC) runs open, submit, withdraw and close
-on the deployed PortfolioEngine, which reads the oracle on every proof (it has no price
-push); then the generated ``PortfolioVerifier``, deployed alone, verifies its submitted
-proof in a mined transaction.
+on the deployed PortfolioEngine, each proof both with and without the engine's own
+``pushPrices`` in its block (a second account's open is the pushed one); then the
+generated ``PortfolioVerifier``, deployed alone, verifies its submitted proof in a mined
+transaction.
 
 The operations table is printed, and the proof operations (open, submit, withdraw), the
 verifier alone (``verify``) and the floor are written per circuit to
@@ -29,7 +30,8 @@ verifier alone (``verify``) and the floor are written per circuit to
                   "submit_unpushed": …, "open_unpushed": …, "withdraw_unpushed": …,
                   "push": …, "verify": …, "floor": 246160},
      "cross": {…, "floor": 252820},
-     "portfolio": {"submit": …, "open": …, "withdraw": …, "verify": …, "floor": 259480}}
+     "portfolio": {"submit": …, "open": …, "withdraw": …, "submit_unpushed": …, …,
+                   "push": …, "verify": …, "floor": 259480}}
 
 The floor of a Groth16 verification with k public inputs is 206,200 + 6,660·k gas
 (isolated k = 6, cross k = 7, portfolio k = 8): four pairings (EIP-1108: 45,000 + 4·34,000) and the
@@ -47,7 +49,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -193,15 +195,20 @@ def _wait_pending(system: LocalSystem, count: int, timeout: float = 120.0) -> No
         time.sleep(0.02)
 
 
-def pushed(system: LocalSystem, keeper: Signer, send: Callable[[], T]) -> tuple[int, T]:
-    """Mine the keeper's ``pushPrices`` and the transaction ``send`` makes (after proving)
-    in one block, the push first: automine is off while both wait in the pool. Returns
-    the push's gas and what ``send`` returned."""
+def pushed(
+    system: LocalSystem,
+    keeper: Signer,
+    send: Callable[[], T],
+    push_prices: Callable[[Signer], TxResult] | None = None,
+) -> tuple[int, T]:
+    """Mine the keeper's ``pushPrices`` (``push_prices``, default the MarginEngine's) and
+    the transaction ``send`` makes (after proving) in one block, the push first: automine
+    is off while both wait in the pool. Returns the push's gas and what ``send`` returned."""
     chain = system.chain
     chain.request("evm_setAutomine", [False])
     try:
         with ThreadPoolExecutor(2) as pool:
-            push = pool.submit(system.client.push_prices, keeper)
+            push = pool.submit(push_prices or system.client.push_prices, keeper)
             _wait_pending(system, 1)
             op = pool.submit(send)
             _wait_pending(system, 2)
@@ -209,7 +216,7 @@ def pushed(system: LocalSystem, keeper: Signer, send: Callable[[], T]) -> tuple[
             push_result, result = push.result(), op.result()
     finally:
         chain.request("evm_setAutomine", [True])
-    mined = result.result if isinstance(result, ProofTx) else result
+    mined = result.result if isinstance(result, (ProofTx, PortfolioProofTx)) else result
     assert isinstance(mined, TxResult)
     assert mined.block_number == push_result.block_number, "push and proof in different blocks"
     assert int(push_result.receipt["transactionIndex"]) < int(mined.receipt["transactionIndex"])
@@ -331,12 +338,15 @@ def portfolio_verifier_artifact() -> ContractArtifact:
 def run_portfolio(system: LocalSystem, prover: Prover, signer: Signer) -> Column:
     """A portfolio account on the deployed PortfolioEngine (long 1 ETH, short 0.03 BTC on
     3,000 USDC, under the deployment's first risk epoch): open, submit, withdraw, close,
-    each a mined receipt; then the generated PortfolioVerifier alone verifies the
-    submitted proof (the engine takes no price push: its proofs read the oracle)."""
+    each a mined receipt, pushed and not; then the generated PortfolioVerifier alone
+    verifies the submitted proof."""
     client = PortfolioClient(system.chain, system.deployment.contracts["PortfolioEngine"])
     # the risk file the deployment published (the same series filter at the same clock)
     risk = portfolio_risk_for(DEFAULT_SPEC, PortfolioSpec(), system.chain.timestamp())
     col = Column(PORTFOLIO_CIRCUIT)
+    keeper = dev_signer(3)
+    # the first push ever creates the two cache words (2 x 22,100); the measured ones rewrite
+    client.push_prices(keeper)
     client.deposit(signer, 0, 3_000 * 10**6)
     one = 10**8
     account = PortfolioAccount(
@@ -349,13 +359,37 @@ def run_portfolio(system: LocalSystem, prover: Prover, signer: Signer) -> Column
         ),
     )
     planned = client.plan_open(account, risk)
-    col.gas["open"] = client.open(signer, planned, risk, prover).result.gas_used
+    col.gas["open, not pushed"] = client.open(signer, planned, risk, prover).result.gas_used
     submitted = client.prove_margin(signer, planned, risk, prover)
-    col.gas["submit (proveMargin)"] = submitted.result.gas_used
+    col.gas["submit, not pushed"] = submitted.result.gas_used
+    push, pushed_proof = pushed(
+        system,
+        keeper,
+        lambda: client.prove_margin(signer, planned, risk, prover),
+        client.push_prices,
+    )
+    col.gas["pushPrices (keeper, once a block)"] = push
+    col.gas["submit (proveMargin)"] = pushed_proof.result.gas_used
     withdrawn = client.withdraw(signer, planned, risk, 0, 100 * 10**6, prover)
+    assert isinstance(withdrawn, PortfolioProofTx)
+    col.gas["withdraw, not pushed"] = withdrawn.result.gas_used
+    _, withdrawn = pushed(
+        system,
+        keeper,
+        lambda: client.withdraw(signer, planned, risk, 0, 100 * 10**6, prover),
+        client.push_prices,
+    )
     assert isinstance(withdrawn, PortfolioProofTx)
     col.gas["withdraw (with proof)"] = withdrawn.result.gas_used
     col.gas["close"] = client.close(signer, planned, risk).gas_used
+    # a second trader's open, in the block of a push (a fresh account, as the first)
+    second = dev_signer(8)
+    client.deposit(second, 0, 3_000 * 10**6)
+    second_plan = client.plan_open(replace(account, address=int(second.address, 16)), risk)
+    _, opened = pushed(
+        system, keeper, lambda: client.open(second, second_plan, risk, prover), client.push_prices
+    )
+    col.gas["open"] = opened.result.gas_used
     artifact = portfolio_verifier_artifact()
     verifier, _ = deploy_contract(
         system.chain, signer, artifact.abi, artifact.bytecode, name=artifact.name
@@ -404,12 +438,21 @@ def report(
         if col.circuit != PORTFOLIO_CIRCUIT:
             continue
         base = floor(col.circuit)
-        pf = Table(title=f"PortfolioEngine (k={PUBLIC_INPUTS[col.circuit]}, mined, no price push)")
+        pf = Table(title=f"PortfolioEngine (k={PUBLIC_INPUTS[col.circuit]}, mined)")
         for heading in ("operation", "gas", "above floor", "x floor"):
             pf.add_column(heading, justify="left" if heading == "operation" else "right")
-        for name in ("open", "submit (proveMargin)", "withdraw (with proof)", "close"):
+        for name in (
+            "pushPrices (keeper, once a block)",
+            "open",
+            "submit (proveMargin)",
+            "withdraw (with proof)",
+            "open, not pushed",
+            "submit, not pushed",
+            "withdraw, not pushed",
+            "close",
+        ):
             gas = col.gas[name]
-            proof = name != "close"
+            proof = name in PROOF_OPS
             pf.add_row(
                 name,
                 f"{gas:,}",
@@ -471,7 +514,7 @@ def report(
 
 def gas_json(columns: list[Column]) -> dict[str, dict[str, int]]:
     """``{"<circuit>": {"submit": …, "open": …, "withdraw": …, "verify": …, "floor": …}}``
-    (portfolio: ``verify`` and ``floor`` only)."""
+    and every other :data:`JSON_KEYS` row the circuit measured."""
     figures: dict[str, dict[str, int]] = {}
     for col in columns:
         entry = {key: col.gas[row] for key, row in JSON_KEYS.items() if row in col.gas}

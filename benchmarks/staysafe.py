@@ -28,7 +28,7 @@ weeks and counts what it costs:
 * **Gas** per proof is the mined ``proveMargin`` receipt of ``make bench-gas``
   (``build/bench/gas.json``): "submit_unpushed" where the file has it (a guardian's proof
   lands in whatever block it lands, with no keeper's price push before it), else
-  "submit" (the PortfolioEngine takes no push).
+  "submit" (an older file, from before the PortfolioEngine's push).
 
 The set a proof certifies does not depend on how much margin the account has above the
 requirement (a rate-based proof covers |Δ_k| ≤ rate_k·(1 − penalty), a portfolio proof

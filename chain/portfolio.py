@@ -582,6 +582,13 @@ class PortfolioClient:
     def poke_stale(self, signer: Signer) -> TxResult:
         return self.engine.transact(signer, "pokeStale")
 
+    def push_prices(self, signer: Signer) -> TxResult:
+        """Cache every listed price in the PortfolioEngine for this block's proofs (anyone):
+        an open, proveMargin or withdraw mined in the same block then builds its price
+        inputs from the cache instead of the oracle adapter and every feed. Reverts with
+        the adapter's error if a feed is stale."""
+        return self.engine.transact(signer, "pushPrices")
+
     def publish_risk(self, signer: Signer, risk: RiskFile) -> TxResult:
         """Publish ``risk`` as a new epoch (publisher only); its listings checked first."""
         self.check_listings(risk)

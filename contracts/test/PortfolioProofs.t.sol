@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {Vm} from "./utils/Vm.sol";
 import {PortfolioBase} from "./utils/PortfolioBase.sol";
 import {IPortfolioEngine} from "../src/portfolio/IPortfolioEngine.sol";
+import {IOracleAdapter} from "../src/oracle/IOracleAdapter.sol";
 
 /// @notice The portfolio engine with REAL Groth16 proofs (contracts/tools/make_fixtures.py):
 ///         open, proveMargin, withdraw, close, flag, liquidate, reclaim, series settlement at
@@ -135,12 +136,21 @@ contract PortfolioProofsTest is PortfolioBase {
         assertEq(engine.account(CAROL).mode, 3);
     }
 
+    /// @dev Every feed stale: the price read refuses (the adapter's error) while no outage is
+    ///      counted yet, and the engine refuses once one is (after a poke).
     function test_withdrawRefusedWhileStale() public {
         _openCarol();
         vm.warp(T0 + 2 hours); // every feed stale
+        IPortfolioEngine.Proof memory p = _proof("carolWithdraw");
+        vm.prank(CAROL);
+        vm.expectRevert(
+            abi.encodeWithSelector(IOracleAdapter.OracleAdapter__StalePrice.selector, address(ethFeed), T0, HEARTBEAT)
+        );
+        engine.withdraw(USDC, 1_000e6, p);
+        engine.pokeStale();
         vm.prank(CAROL);
         vm.expectRevert(IPortfolioEngine.PortfolioEngine__FeedsStale.selector);
-        engine.withdraw(USDC, 1_000e6, _proof("carolWithdraw"));
+        engine.withdraw(USDC, 1_000e6, p);
     }
 
     // ================================================================== close

@@ -61,7 +61,8 @@ import {IMarginPool} from "../pool/IMarginPool.sol";
 ///
 ///      Clocks: one engine-wide "live" clock = now − the time any listed feed has been stale
 ///      so far ({pokeStale}); an account's lapse and grace run on it. While a feed is stale
-///      {open} and {withdraw} revert. Lapse: the proof lifetime in force at acceptance, and
+///      {open}, {proveMargin}, {withdraw} and {flag} revert (the adapter's
+///      `OracleAdapter__StalePrice`; {PortfolioEngine__FeedsStale} while an outage is counted). Lapse: the proof lifetime in force at acceptance, and
 ///      at the latest `firstExpiry + grace` (wall clock), firstExpiry the earliest expiry of
 ///      an unsettled series listed when the proof was accepted.
 ///
@@ -368,6 +369,13 @@ interface IPortfolioEngine {
     function flag(address account) external;
     /// @notice Brings the engine-wide outage clock up to date from the feeds' update times.
     function pokeStale() external;
+    /// @notice Reads every listed feed through the adapter (reverts if one fails a check)
+    ///         and caches the prices for this block and time: an {open}, {proveMargin} or
+    ///         {withdraw} in the same block then builds its price inputs from the cache
+    ///         instead of the adapter and every feed (a keeper pushes once for all the
+    ///         block's proofs). Nothing else reads the cache, and no call at a later block or
+    ///         time does; {publishRisk} clears it.
+    function pushPrices() external;
     /// @notice Seizes a liquidatable account's balances: the penalty share to the caller, the
     ///         rest to each asset's vault, and records the prices and option values at this moment
     ///         for {reclaim}. Emits {Liquidated} and {LiquidationRecorded}.

@@ -83,6 +83,14 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
     uint64 private _staleSince;
     uint64 private _staleClosed;
 
+    /// @dev The prices of {pushPrices}: word c is {_priceWords}'s word c (three 64-bit
+    ///      prices, PAD_PRICE for an unlisted slot) | key << CACHE_KEY_SHIFT, key = the
+    ///      push's block number << 32 | its timestamp (32 bits each). Proofs at that block
+    ///      and time read it instead of the adapter; {publishRisk} clears it.
+    uint256[2] private _priceCache;
+    uint256 private constant CACHE_KEY_SHIFT = 192;
+    uint256 private constant PRICES_MASK = type(uint192).max; // below CACHE_KEY_SHIFT
+
     modifier onlyPublisher() {
         if (msg.sender != publisher) revert PortfolioEngine__NotPublisher(msg.sender);
         _;
@@ -297,6 +305,9 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
             optionKeys
         );
         _listingsChanged = false;
+        // a push before a listing has no price for the new slot (listing stops proofs until
+        // this publication, which drops the cache: proofs read the adapter until a new push)
+        delete _priceCache;
         emit RiskPublished(epoch, commitment, riskParams, riskCholesky, optionValues, optionParams, optionKeys);
     }
 
@@ -321,13 +332,24 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
         if (a.shockAt != 0) revert PortfolioEngine__ShockPending(who);
         (bool out, uint8 reason) = _outside(a);
         if (!out) revert PortfolioEngine__InsideProvenSet(who);
-        a.shockAt = _syncClock(); // the prices were just read: every feed is fresh
+        a.shockAt = _freshClock(); // the prices were just read: every feed is fresh
         emit Flagged(who, msg.sender, reason, uint64(block.timestamp));
     }
 
     /// @inheritdoc IPortfolioEngine
     function pokeStale() external nonReentrant {
         _syncClock();
+    }
+
+    /// @inheritdoc IPortfolioEngine
+    /// @dev Reads every listed feed through the adapter (all its checks; reverts if one
+    ///      fails) and stores the price words with this block's number and time. Nothing
+    ///      but a proof's inputs reads them: flag, close, liquidate and the clock read the
+    ///      adapter. A later push in the same block overwrites the words.
+    function pushPrices() external {
+        (uint256 w0, uint256 w1) = _priceWords();
+        uint256 key = _cacheKey() << CACHE_KEY_SHIFT;
+        (_priceCache[0], _priceCache[1]) = (w0 | key, w1 | key);
     }
 
     /// @inheritdoc IPortfolioEngine
@@ -400,7 +422,7 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IPortfolioEngine
     function proveMargin(Proof calldata proof) external nonReentrant {
         Account storage a = _requireAccount(msg.sender);
-        uint64 live = _syncClock();
+        uint64 live = _freshClock();
         uint256[8] memory inputs =
             _inputs(msg.sender, a.commitment, MODE_MAINTENANCE, a.nonce, _balances[msg.sender]);
         _verify(proof, inputs);
@@ -558,7 +580,7 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
         // forge-lint: disable-next-line(block-timestamp)
         if (_epochs[epoch].firstExpiry <= block.timestamp) revert PortfolioEngine__EpochExpired(epoch);
         in_[0] = commitment;
-        (in_[1], in_[2]) = _priceWords();
+        (in_[1], in_[2]) = _provingWords();
         for (uint256 c = 0; c < _cfg.collateralCount; ++c) {
             in_[3] |= (bal[c] * 10 ** (18 - uint256(_cfg.collateral[c].decimals))) << (96 * c);
         }
@@ -582,6 +604,19 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
         }
         w0 = p[0] | (p[1] << 64) | (p[2] << 128);
         w1 = p[3] | (p[4] << 64) | (p[5] << 128);
+    }
+
+    /// @dev The price words of a proof's inputs: the cache when {pushPrices} ran at this
+    ///      block and time (both words are written together), else {_priceWords}.
+    function _provingWords() private view returns (uint256, uint256) {
+        uint256 c0 = _priceCache[0];
+        if (c0 >> CACHE_KEY_SHIFT == _cacheKey()) return (c0 & PRICES_MASK, _priceCache[1] & PRICES_MASK);
+        return _priceWords();
+    }
+
+    /// @dev The cache key of now: block number << 32 | timestamp, 32 bits each.
+    function _cacheKey() private view returns (uint256) {
+        return ((block.number & type(uint32).max) << 32) | (block.timestamp & type(uint32).max);
     }
 
     function _verify(Proof calldata proof, uint256[8] memory inputs) private view {
@@ -625,10 +660,21 @@ contract PortfolioEngine is IPortfolioEngine, Ownable2Step, ReentrancyGuardTrans
         return _live(total, since);
     }
 
-    /// @dev {_syncClock}, and refuses while a feed is stale.
+    /// @dev {_freshClock}, and refuses while an outage is counted.
     function _requireFresh() private returns (uint64 live) {
-        live = _syncClock();
+        live = _freshClock();
         if (_staleSince != 0) revert PortfolioEngine__FeedsStale();
+    }
+
+    /// @dev The live time on a path that reads every listed feed's price (a proof's inputs,
+    ///      a flag): the adapter refuses a stale feed, and a push stores only prices the
+    ///      adapter gave at this block and time, so every feed is fresh whenever the call
+    ///      succeeds. With no outage counted the stored clock is then current (a scan could
+    ///      only start an outage, and the price read would revert the call with it), so no
+    ///      feed is read for the clock; during an outage {_syncClock} scans and ends it.
+    function _freshClock() private returns (uint64) {
+        if (_staleSince == 0) return _live(_staleTotal, 0);
+        return _syncClock();
     }
 
     function _live(uint64 total, uint64 since) private view returns (uint64) {
