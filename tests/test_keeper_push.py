@@ -1,9 +1,11 @@
-"""The keeper's price push (``push_prices``) on the session's anvil, with a real proof.
+"""The keeper's price push (``push_prices``) on the session's anvil, with real proofs.
 
 A trader's ``proveMargin`` waits in the pool (automine off); the keeper sees it, sends
 ``pushPrices`` at a higher gas price, and one block mines the push first and the proof
 after it: the proof reads the engine's price cache, not the oracle (the trace of the
-proof has no call to the adapter). Nothing waiting, or the option off: no push.
+proof has no call to the adapter). The same for a portfolio trader's proof on the
+PortfolioEngine, which gets that engine's push and only that one. Nothing waiting, or the
+option off: no push.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ from typing import Any
 import pytest
 
 from chain.client import EngineClient
+from chain.deploy import DEFAULT_SPEC, PortfolioSpec, portfolio_risk_for
 from chain.keeper import Keeper, KeeperConfig
 from chain.local import LocalSystem
+from chain.portfolio import PortfolioClient
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
 from zkmargin.model import Account, Position
+from zkmargin.portfolio import PortfolioAccount, PortfolioPosition
 from zkmargin.units import Price, Size
 
-TRADER, KEEPER = dev_signer(7), dev_signer(8)
+TRADER, KEEPER, PF_TRADER = dev_signer(7), dev_signer(8), dev_signer(9)
 
 
 def _open(client: EngineClient, prover: Prover, signer: Signer) -> Account:
@@ -69,7 +74,7 @@ def test_keeper_pushes_before_a_waiting_proof(
     lines: list[str] = []
     keeper = _keeper(client, tmp_path, lines, push=True)
     sent = chain.nonce(KEEPER.address)
-    assert keeper.push_step() is None  # no proof waits: nothing sent
+    assert keeper.push_step() == []  # no proof waits: nothing sent
     assert chain.nonce(KEEPER.address) == sent
 
     chain.request("evm_setAutomine", [False])
@@ -80,11 +85,13 @@ def test_keeper_pushes_before_a_waiting_proof(
             push = pool.submit(keeper.push_step)
             _wait(lambda: chain.nonce(KEEPER.address) == sent + 1, "the push was not sent")
             chain.request("evm_mine", [])
-            proved, pushed = proof.result(), push.result()
+            proved, pushes = proof.result(), push.result()
     finally:
         chain.request("evm_setAutomine", [True])
 
-    assert pushed is not None
+    assert len(pushes) == 1  # the MarginEngine's only: no portfolio proof waited
+    pushed = pushes[0]
+    assert pushed.receipt["to"].lower() == client.deployment.engine.lower()
     assert pushed.block_number == proved.result.block_number
     assert int(pushed.receipt["transactionIndex"]) < int(proved.result.receipt["transactionIndex"])
     trace = chain.request(
@@ -93,7 +100,7 @@ def test_keeper_pushes_before_a_waiting_proof(
     assert _calls_to(trace, client.deployment.oracle) == 0  # the cache, not the adapter
     assert any(line.startswith("pushPrices: tx ") for line in lines)
     # the same block again: no second push
-    assert keeper.push_step() is None
+    assert keeper.push_step() == []
 
 
 def test_without_a_push_the_proof_reads_the_adapter(
@@ -107,7 +114,7 @@ def test_without_a_push_the_proof_reads_the_adapter(
         with ThreadPoolExecutor(1) as pool:
             proof = pool.submit(client.prove_margin, TRADER, account, prover)
             _wait(lambda: keeper.proofs_pending() == 1, "the proof never reached the pool")
-            assert keeper.push_step() is None  # push_prices off
+            assert keeper.push_step() == []  # push_prices off
             chain.request("evm_mine", [])
             proved = proof.result()
     finally:
@@ -117,3 +124,47 @@ def test_without_a_push_the_proof_reads_the_adapter(
         "debug_traceTransaction", [proved.result.tx_hash, {"tracer": "callTracer"}]
     )
     assert _calls_to(trace, client.deployment.oracle) == 1  # one getPrices
+
+
+def test_keeper_pushes_the_portfolio_engine_before_its_waiting_proof(
+    prover: Prover, chain_snapshot: LocalSystem, tmp_path: Path
+) -> None:
+    system, chain = chain_snapshot, chain_snapshot.chain
+    engine = system.deployment.contracts["PortfolioEngine"]
+    pf = PortfolioClient(chain, engine)
+    risk = portfolio_risk_for(DEFAULT_SPEC, PortfolioSpec(), chain.timestamp())
+    pf.deposit(PF_TRADER, 0, 3_000 * 10**6)
+    book = PortfolioAccount(
+        int(PF_TRADER.address, 16),
+        5,
+        {},
+        (PortfolioPosition("ETH-USD", False, True, Size(10**8), Price(1)),),
+    )
+    planned = pf.plan_open(book, risk)
+    pf.open(PF_TRADER, planned, risk, prover)
+    lines: list[str] = []
+    keeper = _keeper(system.client, tmp_path, lines, push=True)
+    sent = chain.nonce(KEEPER.address)
+    chain.request("evm_setAutomine", [False])
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            proof = pool.submit(pf.prove_margin, PF_TRADER, planned, risk, prover)
+            _wait(lambda: keeper.proofs_pending() == 1, "the proof never reached the pool")
+            push = pool.submit(keeper.push_step)
+            _wait(lambda: chain.nonce(KEEPER.address) == sent + 1, "the push was not sent")
+            chain.request("evm_mine", [])
+            proved, pushes = proof.result(), push.result()
+    finally:
+        chain.request("evm_setAutomine", [True])
+
+    assert [r.receipt["to"].lower() for r in pushes] == [engine.lower()]  # this engine only
+    assert pushes[0].block_number == proved.result.block_number
+    assert int(pushes[0].receipt["transactionIndex"]) < int(
+        proved.result.receipt["transactionIndex"]
+    )
+    trace = chain.request(
+        "debug_traceTransaction", [proved.result.tx_hash, {"tracer": "callTracer"}]
+    )
+    assert _calls_to(trace, system.client.deployment.oracle) == 0  # the cache, not the adapter
+    assert any(line.startswith("portfolio pushPrices: tx ") for line in lines)
+    assert keeper.push_step() == []
