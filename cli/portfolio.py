@@ -27,15 +27,39 @@ def load_portfolio_inputs(
     where the portfolio circuit would refuse them besides the claim: a risk file larger
     than the circuit's slots, unlisted names, out-of-range values, too many positions, a
     series expired at ``now`` (``--now``, default the clock)."""
-    now = int(time.time()) if now_text is None else parse_time(now_text, "--now")
-    risk = load_risk_file(risk_file)
-    check_fits(risk, DEFAULT_SHAPE, f"risk file {risk_file}")
+    now = clock(now_text)
+    risk = load_provable_risk(risk_file)
     account = load_portfolio_account(account_file, risk)
     try:
         check_provable(account, risk, DEFAULT_SHAPE, now)
     except InputError as exc:
         raise InputError(f"account file {account_file}: {exc}") from None
     return account, risk, now
+
+
+def clock(now_text: str | None) -> int:
+    """``--now`` in unix seconds (one line if malformed), default the clock."""
+    return int(time.time()) if now_text is None else parse_time(now_text, "--now")
+
+
+def load_provable_risk(risk_file: Path) -> RiskFile:
+    """The risk file, refused (one line) when it is larger than the circuit's slots."""
+    risk = load_risk_file(risk_file)
+    check_fits(risk, DEFAULT_SHAPE, f"risk file {risk_file}")
+    return risk
+
+
+def portfolio_mode(mode: str, opening: bool) -> PortfolioMode:
+    """``--mode`` with ``--opening``: an opening proof is initial (the default maintenance
+    mode becomes initial; a withdrawal is refused, one line)."""
+    if not opening:
+        return PortfolioMode(mode)
+    if PortfolioMode(mode) is PortfolioMode.WITHDRAWAL:
+        raise InputError(
+            "--opening: a proof opens an account or withdraws from it, not both "
+            "(an opening proof is initial: drop --mode withdrawal)"
+        )
+    return PortfolioMode.INITIAL
 
 
 def prove_portfolio_file(
@@ -51,24 +75,17 @@ def prove_portfolio_file(
     """``zkmargin prove --circuit portfolio``: proved in this process (``zkmargin serve``
     answers rate-based statements only). ``opening``: an opening proof, which is initial
     (the default maintenance mode becomes initial; a withdrawal is refused)."""
-    portfolio_mode = PortfolioMode(mode)
-    if opening:
-        if portfolio_mode is PortfolioMode.WITHDRAWAL:
-            raise InputError(
-                "--opening: a proof opens an account or withdraws from it, not both "
-                "(an opening proof is initial: drop --mode withdrawal)"
-            )
-        portfolio_mode = PortfolioMode.INITIAL
+    proof_mode = portfolio_mode(mode, opening)
     from prover.prove import Prover  # `zkmargin margin` needs only the loader above
 
     account, risk, now = load_portfolio_inputs(account_file, risk_file, now_text)
     if opening:
         try:
-            check_opening(account, risk, portfolio_mode)
+            check_opening(account, risk, proof_mode)
         except InputError as exc:
             raise InputError(f"account file {account_file}: {exc}") from None
     prover = Prover(backend=backend) if backend else Prover()
     with prover:
         return prover.prove_portfolio(
-            account, risk, mode=portfolio_mode, binding=binding, now=now, opening=opening
+            account, risk, mode=proof_mode, binding=binding, now=now, opening=opening
         )
