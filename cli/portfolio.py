@@ -1,10 +1,12 @@
 """Portfolio margin from the command line: the account file (perpetuals and options) and
 the risk file of ``docs/portfolio.md``, loaded and checked the same way for ``zkmargin
-margin`` and ``zkmargin prove --circuit portfolio``."""
+margin``, ``zkmargin prove --circuit portfolio`` and ``zkmargin prove-batch --circuit
+portfolio``."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from zkmargin.encoding import Binding
@@ -62,30 +64,47 @@ def portfolio_mode(mode: str, opening: bool) -> PortfolioMode:
     return PortfolioMode.INITIAL
 
 
-def prove_portfolio_file(
-    account_file: Path,
-    risk_file: Path,
-    *,
-    mode: str,
-    binding: Binding,
-    backend: str | None,
-    now_text: str | None,
-    opening: bool,
-) -> ProofBundle:
-    """``zkmargin prove --circuit portfolio``: proved in this process (``zkmargin serve``
-    answers rate-based statements only). ``opening``: an opening proof, which is initial
-    (the default maintenance mode becomes initial; a withdrawal is refused)."""
-    proof_mode = portfolio_mode(mode, opening)
-    from prover.prove import Prover  # `zkmargin margin` needs only the loader above
+@dataclass(frozen=True)
+class PortfolioInputs:
+    """What ``zkmargin prove --circuit portfolio`` proves: checked, ready to prove."""
 
+    account: PortfolioAccount
+    risk: RiskFile
+    now: int  # unix seconds: the time expiries were checked against
+    mode: PortfolioMode  # an opening proof's is initial
+    opening: bool
+
+
+def checked_portfolio_inputs(
+    account_file: Path, risk_file: Path, *, mode: str, now_text: str | None, opening: bool
+) -> PortfolioInputs:
+    """The account and risk file of ``zkmargin prove --circuit portfolio``, refused (one
+    line naming the file and the field) before any proving, wherever it is then proved.
+    ``opening``: an opening proof, which is initial (the default maintenance mode becomes
+    initial; a withdrawal is refused) with every entry at its mark."""
+    proof_mode = portfolio_mode(mode, opening)
     account, risk, now = load_portfolio_inputs(account_file, risk_file, now_text)
     if opening:
         try:
             check_opening(account, risk, proof_mode)
         except InputError as exc:
             raise InputError(f"account file {account_file}: {exc}") from None
+    return PortfolioInputs(account, risk, now, proof_mode, opening)
+
+
+def prove_portfolio_here(
+    inputs: PortfolioInputs, *, binding: Binding, backend: str | None
+) -> ProofBundle:
+    """Prove ``inputs`` in this process (verified before returned)."""
+    from prover.prove import Prover  # `zkmargin margin` needs only the loaders above
+
     prover = Prover(backend=backend) if backend else Prover()
     with prover:
         return prover.prove_portfolio(
-            account, risk, mode=proof_mode, binding=binding, now=now, opening=opening
+            inputs.account,
+            inputs.risk,
+            mode=inputs.mode,
+            binding=binding,
+            now=inputs.now,
+            opening=inputs.opening,
         )
