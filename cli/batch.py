@@ -1,5 +1,7 @@
 """``zkmargin prove-batch``: a proof for every account file of a directory.
 
+Rate-based accounts against a market file, or with ``--circuit portfolio`` (as ``zkmargin
+prove``) portfolio accounts against a risk file, checked against one clock (``--now``).
 Local worker threads by default; ``--ray auto|local|HOST:PORT`` runs the same batch on a
 Ray cluster (see :mod:`prover.distributed`). Proof files are written as they finish, so an
 interrupted batch resumes where it stopped: a proof file that still matches its account
@@ -30,17 +32,20 @@ from rich.text import Text
 from cli.common import (
     binding_options,
     circuit_choice,
-    circuit_option,
     make_binding,
     market_option,
     mode_option,
+    now_option,
+    prove_circuit_option,
 )
+from cli.portfolio import clock, load_provable_risk, portfolio_mode
 from prover.backends import BACKENDS, ENV_VAR
 from prover.batch import (
     BatchSummary,
     ExecutorKind,
     Job,
     Outcome,
+    Prices,
     Settings,
     Status,
     WorkerVerify,
@@ -50,7 +55,7 @@ from prover.batch import (
 from prover.distributed import connect, disconnect, prove_many_ray
 from zkmargin.accounts import load_market_data
 from zkmargin.artifacts import Manifest, load_manifest
-from zkmargin.model import MarketData, Mode
+from zkmargin.model import Mode
 from zkmargin.proofs import ProofBundle
 
 MAX_LISTED_FAILURES = 20
@@ -116,11 +121,13 @@ class RateColumn(ProgressColumn):
     "(for a backend that does not).",
 )
 @mode_option
-@circuit_option
+@prove_circuit_option
+@now_option
 @click.option(
     "--opening",
     is_flag=True,
-    help="Opening proofs: every position's entry price must equal the oracle price.",
+    help="Opening proofs: every position's entry price must equal the oracle price "
+    "(portfolio: its mark; the proofs are initial).",
 )
 @click.option(
     "--backend",
@@ -152,20 +159,24 @@ def prove_batch(
     chain_id: int,
     engine: str,
     nonce: int,
+    now: str | None,
 ) -> None:
     """Prove that every ACCOUNTS_DIR/NAME.account.json meets its margin requirement.
 
     Writes OUT_DIR/NAME.proof.json for each; keeps an existing proof file that still
-    matches its account and verifies. Exits 1 if any account failed.
+    matches its account and verifies. Exits 1 if any account failed. With --circuit
+    portfolio, -m is a risk file and the accounts may hold options (docs/portfolio.md).
     """
-    data = load_market_data(market_file)
+    portfolio = circuit == "portfolio"
+    data: Prices = load_provable_risk(market_file) if portfolio else load_market_data(market_file)
     jobs = jobs_from_dir(accounts_dir)
     manifest = load_manifest()
     settings = Settings(
-        mode=Mode(mode),
+        mode=Mode(portfolio_mode(mode, opening).value) if portfolio else Mode(mode),
         binding=make_binding(chain_id, engine, nonce),
         circuit=circuit_choice(circuit),
         opening=opening,
+        now=clock(now) if portfolio else None,
     )
     verify: WorkerVerify = PythonCheck(manifest) if recheck == "py_ecc" else None
     kw: dict[str, Any] = {"manifest": manifest}
@@ -189,7 +200,7 @@ def prove_batch(
 
 def _run(
     jobs: list[Job],
-    data: MarketData,
+    data: Prices,
     out_dir: Path,
     settings: Settings,
     verify: WorkerVerify,

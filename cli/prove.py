@@ -1,7 +1,8 @@
 """``zkmargin prove``: a Groth16 proof that an account meets its margin.
 
-When ``zkmargin serve`` runs for the same build (and backend), the proof is made by that
-warm process (see :mod:`cli.serve`); otherwise, or with ``--local``, in this one.
+When ``zkmargin serve`` runs for the same build (and backend), the proof (rate-based or
+portfolio) is made by that warm process (see :mod:`cli.serve`); otherwise, or with
+``--local``, in this one.
 """
 
 from __future__ import annotations
@@ -22,16 +23,18 @@ from cli.common import (
     now_option,
     prove_circuit_option,
 )
-from cli.portfolio import prove_portfolio_file
+from cli.portfolio import checked_portfolio_inputs, prove_portfolio_here
 from cli.serve import served_proof
 from cli.stressopts import attach_stress, prepare_stress, stress_option
 from prover.backends import BACKENDS, ENV_VAR
 from prover.prove import Prover
 from zkmargin.accounts import parse_account, parse_market_data
+from zkmargin.encoding import Binding
 from zkmargin.errors import InputError, InsufficientMargin, ZkMarginError
 from zkmargin.jsonio import read_json_file
 from zkmargin.model import Mode
 from zkmargin.paths import build_dir
+from zkmargin.portfolio_encoding import PORTFOLIO_CIRCUIT
 from zkmargin.proofs import ProofBundle
 
 
@@ -93,22 +96,17 @@ def prove(
         raise InputError(
             "--stress: stress proofs use the rate-based circuits, not --circuit portfolio"
         )
-    if circuit == "portfolio":  # proved here: `zkmargin serve` answers rate-based accounts
-        started = time.perf_counter()
-        bundle = prove_portfolio_file(
+    if circuit == "portfolio":
+        prove_portfolio(
             account_file,
             market_file,
+            output,
             mode=mode,
+            opening=opening,
             binding=make_binding(chain_id, engine, nonce),
             backend=backend,
+            local=local,
             now_text=now,
-            opening=opening,
-        )
-        bundle.save(output)
-        label = "initial (opening)" if opening else mode
-        click.echo(
-            f"wrote {output}: portfolio {label} proof, verified locally "
-            f"({time.perf_counter() - started:.2f} s)"
         )
         return
     market_raw = read_json_file(market_file, "market file")
@@ -133,7 +131,7 @@ def prove(
             "mode": mode,
             "circuit": circuit_choice(circuit),
             "opening": opening,
-            "binding": {"chain_id": chain_id, "engine": binding.engine, "nonce": nonce},
+            "binding": binding_json(binding),
         }
         reply = served_proof(request, build_dir())
     if reply is not None:
@@ -157,6 +155,55 @@ def prove(
         f"wrote {output}: {bundle.circuit} {mode} proof, verified {how} "
         f"({time.perf_counter() - started:.2f} s)"
     )
+
+
+def prove_portfolio(
+    account_file: Path,
+    risk_file: Path,
+    output: Path,
+    *,
+    mode: str,
+    opening: bool,
+    binding: Binding,
+    backend: str | None,
+    local: bool,
+    now_text: str | None,
+) -> None:
+    """``--circuit portfolio``: the inputs checked here (one line naming the file), then
+    proved by a running ``zkmargin serve`` for this build and backend, else in-process."""
+    started = time.perf_counter()
+    inputs = checked_portfolio_inputs(
+        account_file, risk_file, mode=mode, now_text=now_text, opening=opening
+    )
+    reply = None
+    if not local:
+        request = {
+            "backend": backend or os.environ.get(ENV_VAR) or None,
+            "circuit": PORTFOLIO_CIRCUIT,
+            "account": read_json_file(account_file, "account file"),
+            "risk": read_json_file(risk_file, "risk file"),
+            "now": inputs.now,
+            "mode": inputs.mode.value,
+            "opening": inputs.opening,
+            "binding": binding_json(binding),
+        }
+        reply = served_proof(request, build_dir())
+    if reply is not None:
+        bundle = bundle_from_reply(reply)
+        how = f"by zkmargin serve, {reply.get('backend')}"
+    else:
+        bundle = prove_portfolio_here(inputs, binding=binding, backend=backend)
+        how = "locally"
+    bundle.save(output)
+    label = "initial (opening)" if opening else mode
+    click.echo(
+        f"wrote {output}: portfolio {label} proof, verified {how} "
+        f"({time.perf_counter() - started:.2f} s)"
+    )
+
+
+def binding_json(binding: Binding) -> dict[str, int]:
+    return {"chain_id": binding.chain_id, "engine": binding.engine, "nonce": binding.nonce}
 
 
 def bundle_from_reply(reply: dict[str, object]) -> ProofBundle:

@@ -14,11 +14,15 @@ Staleness: a server proves only for the build it was started with: the client se
 SHA-256 of its ``manifest.json`` and the backend it asked for; on any difference the
 server declines and the client proves itself. One socket per build directory.
 
-Protocol: one JSON line each way per connection: ``{"zkmargin_serve": 1, "manifest":
+Protocol: one JSON line each way per connection: ``{"zkmargin_serve": 2, "manifest":
 sha256, "backend": name|null, "account": {...}, "market": {...}, "mode", "circuit",
 "opening", "binding": {"chain_id", "engine", "nonce"}}`` -> ``{"ok": true, "bundle":
 {...proof file...}, "backend": name}`` or ``{"ok": false, "kind": "insufficient" |
-"error" | "declined", ...}``.
+"error" | "declined", ...}``. A portfolio request has ``"circuit": "portfolio"``, the
+risk file as ``"risk"`` in place of ``"market"``, the portfolio account, the client's
+clock as ``"now"`` (unix seconds: expiries are checked against the client's time, not
+the server's) and a portfolio mode (an opening proof's already initial). Version 2 added
+portfolio requests: a version-1 server declines them, and the client proves itself.
 """
 
 from __future__ import annotations
@@ -43,13 +47,17 @@ from prover.backends import BACKENDS
 from prover.prove import Prover
 from zkmargin.accounts import parse_account, parse_market_data
 from zkmargin.artifacts import MANIFEST_NAME, load_manifest
-from zkmargin.encoding import Binding, circuit_shapes
+from zkmargin.encoding import Binding
 from zkmargin.errors import InputError, InsufficientMargin, ZkMarginError
 from zkmargin.jsonio import parse_json
 from zkmargin.model import Mode
 from zkmargin.paths import build_dir
+from zkmargin.portfolio import PortfolioMode, parse_portfolio_account
+from zkmargin.portfolio_encoding import PORTFOLIO_CIRCUIT
+from zkmargin.proofs import ProofBundle
+from zkmargin.riskfile import DEFAULT_SHAPE, check_fits, parse_risk_file
 
-PROTOCOL = 1
+PROTOCOL = 2
 MAX_MESSAGE = 4 << 20
 CLIENT_TIMEOUT = 300.0
 
@@ -163,18 +171,10 @@ def answer(prover: Prover, digest: str, line: bytes) -> dict[str, Any]:
         wanted = request.get("backend")
         if request.get("manifest") != digest or (wanted and wanted != prover.backend_name):
             return {"ok": False, "kind": "declined", "message": "other keys or backend"}
-        data = parse_market_data(request["market"], "market file")
-        account = parse_account(request["account"], data, "account file")
-        raw = request["binding"]
-        binding = Binding(chain_id=raw["chain_id"], engine=raw["engine"], nonce=raw["nonce"])
-        bundle = prover.prove(
-            account,
-            data,
-            mode=Mode(request["mode"]),
-            binding=binding,
-            circuit=request.get("circuit"),
-            opening=bool(request.get("opening")),
-        )
+        if request.get("circuit") == PORTFOLIO_CIRCUIT:
+            bundle = prove_portfolio_request(prover, request)
+        else:
+            bundle = prove_rate_request(prover, request)
     except InsufficientMargin as exc:
         return {
             "ok": False,
@@ -189,6 +189,43 @@ def answer(prover: Prover, digest: str, line: bytes) -> dict[str, Any]:
     except Exception as exc:  # keep serving; the client reports it in one line
         return {"ok": False, "kind": "error", "message": f"internal error: {exc!r}"}
     return {"ok": True, "bundle": bundle.to_json(), "backend": prover.backend_name}
+
+
+def prove_rate_request(prover: Prover, request: dict[str, Any]) -> ProofBundle:
+    """A rate-based account against the market file of the request."""
+    data = parse_market_data(request["market"], "market file")
+    account = parse_account(request["account"], data, "account file")
+    return prover.prove(
+        account,
+        data,
+        mode=Mode(request["mode"]),
+        binding=request_binding(request),
+        circuit=request.get("circuit"),
+        opening=bool(request.get("opening")),
+    )
+
+
+def prove_portfolio_request(prover: Prover, request: dict[str, Any]) -> ProofBundle:
+    """A portfolio account against the risk file of the request, at the client's clock."""
+    risk = parse_risk_file(request["risk"], "risk file")
+    check_fits(risk, DEFAULT_SHAPE, "risk file")
+    account = parse_portfolio_account(request["account"], risk, "account file")
+    now = request["now"]
+    if not isinstance(now, int) or isinstance(now, bool):
+        raise TypeError("now: expected unix seconds")
+    return prover.prove_portfolio(
+        account,
+        risk,
+        mode=PortfolioMode(request["mode"]),
+        binding=request_binding(request),
+        now=now,
+        opening=bool(request.get("opening")),
+    )
+
+
+def request_binding(request: dict[str, Any]) -> Binding:
+    raw = request["binding"]
+    return Binding(chain_id=raw["chain_id"], engine=raw["engine"], nonce=raw["nonce"])
 
 
 def _server_alive(path: Path) -> bool:
@@ -226,7 +263,7 @@ def serve(backend: str | None) -> None:
         path.unlink()  # left by a server that was killed
     started = time.perf_counter()
     prover = Prover(manifest, backend=backend) if backend else Prover(manifest)
-    prover.warm([c for c in manifest.circuits if c in circuit_shapes()])  # rate-based only
+    prover.warm()  # every circuit: rate-based and portfolio (~0.1 s each with arkworks)
     server = _Server(path, prover, manifest_digest(build))
 
     def stop(signum: int, _frame: object) -> None:

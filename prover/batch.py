@@ -1,7 +1,13 @@
 """Batch proving: one proof file per account, resumable, on N local workers.
 
 ``prove_many`` turns a directory of account files (``alice.account.json`` ->
-``alice.proof.json``) or a list of :class:`Job` into proofs. The pieces are split so that
+``alice.proof.json``) or a list of :class:`Job` into proofs: rate-based accounts against a
+market file's :class:`MarketData`, or portfolio accounts (perpetuals and options,
+docs/portfolio.md) against a :class:`RiskFile` - the batch is a portfolio batch when
+``Settings.circuit`` is ``"portfolio"`` or, with no circuit named, when the data is a risk
+file (as :meth:`Prover.prove` decides); a mismatch is refused before any proof. A
+portfolio batch checks expiries against one clock, ``Settings.now`` (default: the time the
+batch starts), on every worker. The pieces are split so that
 :mod:`prover.distributed` (Ray) runs the very same batch on other workers:
 
 * the *driver* (:class:`BatchRun`) reads account files and any existing proof files,
@@ -14,11 +20,14 @@
 
 An existing proof is kept (``skipped``) only if it still proves what this run would
 prove: its public signals equal the re-encoded statement (same salt, positions, prices,
-rates, binding) and it verifies. The verify callable is a parameter because ``prover``
-must not import ``verifier`` (the checker stays independent of the code it checks); None
-uses the worker's proving backend, the pairing check every fresh proof passes before it
-is returned (with arkworks ~5 ms, against ~0.4 s for py_ecc's ``verify_bundle``, which
-would make resuming slower than proving again).
+rates, binding; for a portfolio account the risk file's commitment too) and it verifies.
+A portfolio account is first checked as a fresh proof would be (expiries at this run's
+clock, margin), so no proof is kept for an account that could not be proved now. The
+verify callable is a parameter because ``prover`` must not import ``verifier`` (the
+checker stays independent of the code it checks); None uses the worker's proving backend,
+the pairing check every fresh proof passes before it is returned (with arkworks ~5 ms,
+against ~0.4 s for py_ecc's ``verify_bundle``, which would make resuming slower than
+proving again).
 
 Local workers are threads (default) or processes, each owning a ``Prover``. On 2 shared
 cores (``benchmarks/bench_batch.py``, 300 isolated proofs, arkworks, other jobs loading
@@ -58,10 +67,13 @@ from typing import Any, Literal
 
 from prover.prove import Prover
 from zkmargin.accounts import load_account
-from zkmargin.encoding import Binding
+from zkmargin.encoding import PORTFOLIO_TEMPLATE, Binding, circuit_template
 from zkmargin.errors import InputError, InsufficientMargin, ZkMarginError
 from zkmargin.model import Account, MarketData, Mode
+from zkmargin.portfolio import PortfolioAccount, PortfolioMode, load_portfolio_account
+from zkmargin.portfolio_encoding import PORTFOLIO_CIRCUIT, encode_portfolio
 from zkmargin.proofs import ProofBundle
+from zkmargin.riskfile import RiskFile
 
 ACCOUNT_SUFFIX = ".account.json"
 PROOF_SUFFIX = ".proof.json"
@@ -74,6 +86,12 @@ WorkerVerify = Verify | None
 """A :data:`Verify`, or None for the worker's own proving backend's check."""
 
 ExecutorKind = Literal["thread", "process"]
+
+AnyAccount = Account | PortfolioAccount
+"""A rate-based account (isolated/cross circuits) or a portfolio account."""
+
+Prices = MarketData | RiskFile
+"""What a batch proves against: a market file's data, or a risk file (portfolio)."""
 
 
 class Status(enum.Enum):
@@ -92,14 +110,15 @@ class Status(enum.Enum):
 
 @dataclass(frozen=True)
 class Job:
-    """One account to prove. ``account`` is a loaded account or the path of its file.
+    """One account to prove. ``account`` is a loaded account (rate-based or portfolio, as
+    the batch) or the path of its file.
 
     ``name`` names the proof file (``<name>.proof.json``); ``binding`` overrides the
     batch's binding for this account (its own nonce, say).
     """
 
     name: str
-    account: Account | Path
+    account: AnyAccount | Path
     binding: Binding | None = None
 
     def __post_init__(self) -> None:
@@ -109,12 +128,18 @@ class Job:
 
 @dataclass(frozen=True)
 class Settings:
-    """What every proof of the batch claims (as ``zkmargin prove``'s options)."""
+    """What every proof of the batch claims (as ``zkmargin prove``'s options).
+
+    Portfolio: an opening proof is initial (``mode=Mode.INITIAL, opening=True``); ``now``
+    (unix seconds) is the time option expiries are checked against, None for the clock
+    when the batch starts (ignored by rate-based batches).
+    """
 
     mode: Mode = Mode.MAINTENANCE
     binding: Binding = field(default_factory=Binding)
-    circuit: str | None = None  # None: pick per account
+    circuit: str | None = None  # None: pick per account (a risk file: portfolio)
     opening: bool = False
+    now: int | None = None
 
 
 @dataclass(frozen=True)
@@ -123,7 +148,7 @@ class Task:
 
     index: int
     name: str
-    account: Account
+    account: AnyAccount
     binding: Binding
     existing: ProofBundle | None  # the proof file found at the output, if any
     attempt: int = 1
@@ -212,11 +237,38 @@ def proof_path(out_dir: Path, name: str) -> Path:
     return out_dir / f"{name}{PROOF_SUFFIX}"
 
 
+def is_portfolio(data: Prices, settings: Settings) -> bool:
+    """Does this batch prove portfolio accounts? As :meth:`Prover.prove` decides: the
+    named circuit's template, else the kind of data (a risk file)."""
+    if settings.circuit is None:
+        return isinstance(data, RiskFile)
+    return circuit_template(settings.circuit) == PORTFOLIO_TEMPLATE
+
+
+def checked_settings(data: Prices, settings: Settings) -> Settings:
+    """Refuse a batch whose circuit and data disagree, or a portfolio opening batch that
+    is not initial; fix a portfolio batch's clock (``now``) once for every worker."""
+    portfolio = is_portfolio(data, settings)
+    if portfolio and not isinstance(data, RiskFile):
+        raise InputError("the portfolio circuit proves portfolio accounts against a risk file")
+    if not portfolio and isinstance(data, RiskFile):
+        raise InputError(
+            f"the {settings.circuit} circuit proves rate-based accounts against a market file"
+        )
+    if not portfolio:
+        return settings
+    if settings.opening and settings.mode is not Mode.INITIAL:
+        raise InputError(
+            f"an opening portfolio proof is an initial proof, not {settings.mode.value}"
+        )
+    return settings if settings.now is not None else replace(settings, now=int(time.time()))
+
+
 # ---------------------------------------------------------------- worker side
 
 
 def work(
-    prover: Prover, task: Task, data: MarketData, settings: Settings, verify: WorkerVerify
+    prover: Prover, task: Task, data: Prices, settings: Settings, verify: WorkerVerify
 ) -> Result:
     """Prove one task (or keep its existing proof); never raises for the account's faults."""
     started = time.perf_counter()
@@ -233,6 +285,7 @@ def work(
             binding=task.binding,
             circuit=settings.circuit,
             opening=settings.opening,
+            now=settings.now,
         )
         return Result(Status.PROVED, bundle, seconds=time.perf_counter() - started, worker=worker)
     except InsufficientMargin as exc:
@@ -256,12 +309,40 @@ def still_matches(
     prover: Prover,
     bundle: ProofBundle,
     task: Task,
-    data: MarketData,
+    data: Prices,
     settings: Settings,
     verify: WorkerVerify,
 ) -> bool:
     """Is ``bundle`` the proof this run would make (same statement) and does it verify?"""
-    expected = prover.encode(
+    circuit, signals = expected_statement(prover, task, data, settings)
+    return (
+        bundle.circuit == circuit
+        and bundle.mode is settings.mode
+        and bundle.public_signals == signals
+        and (
+            verify(bundle)
+            if verify is not None
+            else prover.backend_impl().verify(bundle.circuit, bundle.proof, bundle.public_signals)
+        )
+    )
+
+
+def expected_statement(
+    prover: Prover, task: Task, data: Prices, settings: Settings
+) -> tuple[str, list[int]]:
+    """The circuit and public signals this run would prove for ``task``. A portfolio
+    account first passes the checks a fresh proof would (expiries at ``settings.now``,
+    margin; raising like :meth:`Prover.prove`): its statement does not hold the clock."""
+    if isinstance(task.account, PortfolioAccount) and isinstance(data, RiskFile):
+        mode = PortfolioMode(settings.mode.value)
+        prover.check_portfolio(task.account, data, mode, settings.now, settings.opening)
+        portfolio = encode_portfolio(
+            task.account, data, mode=mode, binding=task.binding, opening=settings.opening
+        ).statement
+        return PORTFOLIO_CIRCUIT, portfolio.public_signals()
+    if isinstance(task.account, PortfolioAccount) or isinstance(data, RiskFile):
+        raise InputError("a portfolio account is proved against a risk file, and only such")
+    statement = prover.encode(
         task.account,
         data,
         mode=settings.mode,
@@ -269,16 +350,7 @@ def still_matches(
         circuit=settings.circuit,
         opening=settings.opening,
     ).statement
-    return (
-        bundle.circuit == expected.circuit
-        and bundle.mode is settings.mode
-        and bundle.public_signals == expected.public_signals()
-        and (
-            verify(bundle)
-            if verify is not None
-            else prover.backend_impl().verify(bundle.circuit, bundle.proof, bundle.public_signals)
-        )
-    )
+    return statement.circuit, statement.public_signals()
 
 
 def _one_line(text: str) -> str:
@@ -299,11 +371,12 @@ class BatchRun:
     def __init__(
         self,
         jobs: Sequence[Job],
-        data: MarketData,
+        data: Prices,
         out_dir: Path,
         settings: Settings,
         progress: Progress | None = None,
     ) -> None:
+        settings = checked_settings(data, settings)
         seen: set[str] = set()
         for job in jobs:
             if job.name in seen:
@@ -334,11 +407,7 @@ class BatchRun:
         """Load each job's account (a bad file is recorded at once) and its old proof."""
         for index, job in enumerate(self.jobs):
             try:
-                account = (
-                    load_account(job.account, self.data)
-                    if isinstance(job.account, Path)
-                    else job.account
-                )
+                account = self._account(job)
             except InputError as exc:
                 self.record(index, Result(Status.INPUT, message=str(exc)))
                 continue
@@ -349,6 +418,20 @@ class BatchRun:
                 binding=job.binding or self.settings.binding,
                 existing=self._existing(job.name),
             )
+
+    def _account(self, job: Job) -> AnyAccount:
+        """The job's account: its file loaded as the batch's kind, or the one given (refused
+        when it is not of the batch's kind)."""
+        data = self.data
+        if isinstance(job.account, Path):
+            if isinstance(data, RiskFile):
+                return load_portfolio_account(job.account, data)  # checked as it is proved
+            return load_account(job.account, data)
+        wanted = "portfolio" if isinstance(data, RiskFile) else "rate-based"
+        given = "portfolio" if isinstance(job.account, PortfolioAccount) else "rate-based"
+        if given != wanted:
+            raise InputError(f"job {job.name!r}: a {given} account in a batch of {wanted} ones")
+        return job.account
 
     def _existing(self, name: str) -> ProofBundle | None:
         path = proof_path(self.out_dir, name)
@@ -396,7 +479,7 @@ class BatchRun:
 
 # ---------------------------------------------------------------- local workers
 
-_process_worker: tuple[Prover, MarketData, Settings, WorkerVerify] | None = None
+_process_worker: tuple[Prover, Prices, Settings, WorkerVerify] | None = None
 
 
 def limit_native_threads(threads: int) -> None:
@@ -409,7 +492,7 @@ def limit_native_threads(threads: int) -> None:
 def _process_init(
     factory: Callable[..., Prover],
     kwargs: Mapping[str, Any],
-    data: MarketData,
+    data: Prices,
     settings: Settings,
     verify: WorkerVerify,
     threads: int,
@@ -434,7 +517,7 @@ def default_workers() -> int:
 
 def prove_many(
     jobs: Path | Iterable[Job],
-    data: MarketData,
+    data: Prices,
     out_dir: Path,
     *,
     verify: WorkerVerify = None,
@@ -601,16 +684,21 @@ def _drain(
 __all__ = [
     "ACCOUNT_SUFFIX",
     "PROOF_SUFFIX",
+    "AnyAccount",
     "BatchRun",
     "BatchSummary",
     "Job",
     "Outcome",
+    "Prices",
     "Result",
     "Settings",
     "Status",
     "Task",
     "Verify",
     "WorkerVerify",
+    "checked_settings",
+    "expected_statement",
+    "is_portfolio",
     "jobs_from_dir",
     "proof_path",
     "prove_many",

@@ -37,6 +37,7 @@ from prover.batch import (
     BatchRun,
     BatchSummary,
     Job,
+    Prices,
     Progress,
     Result,
     Settings,
@@ -49,7 +50,6 @@ from prover.batch import (
 )
 from prover.prove import Prover
 from zkmargin.errors import ProverError, ZkMarginError
-from zkmargin.model import MarketData
 
 WINDOW_PER_ACTOR = 2  # one proving, one queued: the actor never waits for the driver
 WAIT_SECONDS = 1.0  # ray.wait timeout, so Ctrl-C is seen promptly
@@ -63,7 +63,7 @@ class ProverActor:
 
     def __init__(
         self,
-        data: MarketData,
+        data: Prices,
         settings: Settings,
         verify: WorkerVerify,
         factory: Callable[..., Prover],
@@ -297,7 +297,7 @@ class RayBatch:
 
 def prove_many_ray(
     jobs: Path | Iterable[Job],
-    data: MarketData,
+    data: Prices,
     out_dir: Path,
     *,
     verify: WorkerVerify = None,

@@ -256,11 +256,16 @@ class Prover:
         return ProofBundle(circuit=circuit, mode=mode, proof=proof, public_signals=public)
 
     def prove_many(
-        self, jobs: Path | Iterable[Job], data: MarketData, out_dir: Path, **options: Any
+        self,
+        jobs: Path | Iterable[Job],
+        data: MarketData | RiskFile,
+        out_dir: Path,
+        **options: Any,
     ) -> BatchSummary:
         """Prove many accounts into ``out_dir`` (see :func:`prover.batch.prove_many`):
         one proof file each, written atomically, resumable; workers use this prover's
-        manifest and backend (a backend given as an instance is shared by the threads)."""
+        manifest and backend (a backend given as an instance is shared by the threads).
+        ``data``: a market file's data, or a risk file for portfolio accounts."""
         from prover.batch import prove_many  # batch builds on Prover
 
         backend = self.backend if isinstance(self.backend, str) else None

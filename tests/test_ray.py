@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import ray  # a dev dependency: `make test` must run these, never skip them
 from click.testing import CliRunner
+from test_portfolio_cli import BOOKS, NOW_TEXT, risk_path
 
 from cli.batch import prove_batch
 from prover.batch import Job, Outcome, Status
@@ -28,10 +29,12 @@ from verifier.bundle import verify_bundle
 from zkmargin.accounts import load_market_data, new_account, save_account
 from zkmargin.artifacts import Manifest
 from zkmargin.errors import ProverError
+from zkmargin.jsonio import read_json_file, write_json
 from zkmargin.model import Account, MarketData, Position
 from zkmargin.proofs import ProofBundle
 from zkmargin.units import Balance, Price, Size
 
+__all__ = ["risk_path"]  # a fixture of tests/test_portfolio_cli.py
 pytestmark = pytest.mark.slow
 MARKETS = Path(__file__).resolve().parent.parent / "examples" / "markets.json"
 
@@ -176,6 +179,36 @@ def test_cli_runs_the_batch_on_ray_with_the_same_outcomes(
     second = run()
     assert second.exit_code == 0, second.output
     assert Status.SKIPPED.value in second.output
+
+
+def test_cli_runs_a_portfolio_batch_on_ray_at_one_clock(
+    ray_session: Path, tmp_path: Path, risk_path: Path, manifest: Manifest
+) -> None:
+    """`--circuit portfolio --ray`: the risk file and the batch's clock travel to the
+    actors (the same Task and work() as local workers): proofs at --now verify, and past
+    the covered call's expiry the actors refuse it while the perp hedge stays proved."""
+    folder, out = tmp_path / "books", tmp_path / "proofs"
+    folder.mkdir()
+    for name in ("hedge", "covered-call"):
+        book = read_json_file(BOOKS / f"{name}.book.json", "book")
+        write_json(folder / f"{name}.account.json", book, mode=0o600)
+
+    def run(now: str) -> Any:
+        args = [str(folder), "-m", str(risk_path), "-o", str(out), "--circuit", "portfolio"]
+        args += ["--now", now, "--ray", "auto", "-j", "2"]
+        return CliRunner().invoke(prove_batch, args, catch_exceptions=False)
+
+    first = run(NOW_TEXT)
+    assert first.exit_code == 0, first.output
+    assert "2 Ray (auto) actors" in first.output
+    for name in ("hedge", "covered-call"):
+        bundle = ProofBundle.load(out / f"{name}.proof.json")
+        assert bundle.circuit == "portfolio" and verify_bundle(bundle, manifest).valid
+
+    later = run("2026-12-26T00:00:00Z")
+    assert later.exit_code == 1, later.output
+    assert "bad input" in later.output and "expired" in later.output
+    assert sorted(p.name for p in out.iterdir()) == ["hedge.proof.json"]
 
 
 def test_actors_that_cannot_start_are_one_line_and_removed(

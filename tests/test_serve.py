@@ -18,17 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from test_portfolio_cli import BOOKS, NOW_TEXT, risk_path
 from tooling.cli_run import run_cli
 
-from cli.serve import answer, manifest_digest, socket_path
+from cli.serve import PROTOCOL, answer, manifest_digest, socket_path
 from verifier.bundle import verify_bundle
 from zkmargin.accounts import account_to_json, new_account
 from zkmargin.artifacts import Manifest
+from zkmargin.jsonio import read_json_file
 from zkmargin.model import Position
 from zkmargin.paths import build_dir
 from zkmargin.proofs import ProofBundle
 from zkmargin.units import Balance, Price, Size
 
+__all__ = ["risk_path"]  # a fixture of tests/test_portfolio_cli.py
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 MARKETS = EXAMPLES / "markets.json"
 
@@ -212,11 +215,71 @@ def test_answer_declines_other_keys_and_reports_bad_requests(prover_manifest_dig
     from prover.prove import Prover
 
     prover = Prover(backend="arkworks")
-    declined = answer(prover, prover_manifest_digest, b'{"zkmargin_serve": 1, "manifest": "x"}')
+    other_keys = {"zkmargin_serve": PROTOCOL, "manifest": "x"}
+    declined = answer(prover, prover_manifest_digest, json.dumps(other_keys).encode())
     assert declined["kind"] == "declined"
     assert answer(prover, prover_manifest_digest, b"not json")["kind"] == "error"
-    bad = json.dumps({"zkmargin_serve": 1, "manifest": prover_manifest_digest}).encode()
+    bad = json.dumps({"zkmargin_serve": PROTOCOL, "manifest": prover_manifest_digest}).encode()
     assert answer(prover, prover_manifest_digest, bad)["message"].startswith("malformed request")
+
+
+def test_prove_portfolio_uses_the_server(
+    server: Server, use_runtime: Path, tmp_path: Path, risk_path: Path
+) -> None:
+    """`prove --circuit portfolio` is answered by the server like a rate-based prove; the
+    served proof is the one this process would make (same statement), and it verifies."""
+    out, local = tmp_path / "served.json", tmp_path / "local.json"
+    args = [BOOKS / "hedge.book.json", "-m", risk_path, "--circuit", "portfolio"]
+    args += ["--now", NOW_TEXT, "--mode", "withdrawal", "--nonce", "5"]
+    code, text, err = run_prove(*args, "-o", out)
+    assert code == 0, err
+    assert text.startswith(f"wrote {out}: portfolio withdrawal proof, verified by zkmargin serve")
+    bundle = ProofBundle.load(out)
+    assert bundle.circuit == "portfolio" and verify_bundle(bundle).valid
+    assert bundle.statement.nonce == 5
+    code, text, err = run_prove(*args, "-o", local, "--local")
+    assert code == 0 and "verified locally" in text, err
+    assert ProofBundle.load(local).public_signals == bundle.public_signals
+
+    poor = tmp_path / "poor.book.json"
+    book = read_json_file(BOOKS / "naked-call.book.json", "book")
+    poor.write_text(json.dumps({**book, "collateral": {"USDC": "1000"}}))
+    code, text, err = run_prove(poor, *args[1:], "-o", tmp_path / "poor.json")
+    assert code == 1 and text == "" and not (tmp_path / "poor.json").exists()
+    assert err.startswith("error: insufficient margin: equity ") and err.count("\n") == 1
+
+
+def test_answer_proves_portfolio_at_the_clients_clock(
+    prover_manifest_digest: str, risk_path: Path
+) -> None:
+    """The server checks expiries at the request's ``now``, not at its own clock; a
+    request of the previous protocol version is declined (its client proves itself)."""
+    from prover.prove import Prover
+
+    request = {
+        "zkmargin_serve": PROTOCOL,
+        "manifest": prover_manifest_digest,
+        "backend": None,
+        "circuit": "portfolio",
+        "account": read_json_file(BOOKS / "covered-call.book.json", "book"),
+        "risk": read_json_file(risk_path, "risk file"),
+        "now": 1796083200,  # 2026-12-01T00:00:00Z, before the series' expiry
+        "mode": "maintenance",
+        "opening": False,
+        "binding": {"chain_id": 31337, "engine": 0, "nonce": 0},
+    }
+    with Prover(backend="arkworks") as prover:
+        reply = answer(prover, prover_manifest_digest, json.dumps(request).encode())
+        assert reply["ok"] is True, reply
+        bundle = ProofBundle.from_json(reply["bundle"], "reply")
+        assert bundle.circuit == "portfolio" and verify_bundle(bundle).valid
+        late = {**request, "now": 1798243200}  # 2026-12-26: ETH-20261225-1700-C expired
+        reply = answer(prover, prover_manifest_digest, json.dumps(late).encode())
+        assert reply["kind"] == "error" and "expired" in reply["message"], reply
+        old = {**request, "zkmargin_serve": 1}
+        assert answer(prover, prover_manifest_digest, json.dumps(old).encode())["kind"] == (
+            "declined"
+        )
 
 
 @pytest.fixture
