@@ -441,16 +441,8 @@ def report(
         pf = Table(title=f"PortfolioEngine (k={PUBLIC_INPUTS[col.circuit]}, mined)")
         for heading in ("operation", "gas", "above floor", "x floor"):
             pf.add_column(heading, justify="left" if heading == "operation" else "right")
-        for name in (
-            "pushPrices (keeper, once a block)",
-            "open",
-            "submit (proveMargin)",
-            "withdraw (with proof)",
-            "open, not pushed",
-            "submit, not pushed",
-            "withdraw, not pushed",
-            "close",
-        ):
+        # the operations the portfolio account ran, in the engines' table order
+        for name in (n for n in OPERATIONS if n in col.gas and n not in VERIFY_ROWS):
             gas = col.gas[name]
             proof = name in PROOF_OPS
             pf.add_row(
