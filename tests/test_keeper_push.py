@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -23,6 +23,7 @@ from chain.deploy import DEFAULT_SPEC, PortfolioSpec, portfolio_risk_for
 from chain.keeper import Keeper, KeeperConfig
 from chain.local import LocalSystem
 from chain.portfolio import PortfolioClient
+from chain.rpc import Chain
 from chain.signers import Signer, dev_signer
 from prover.prove import Prover
 from zkmargin.model import Account, Position
@@ -30,6 +31,7 @@ from zkmargin.portfolio import PortfolioAccount, PortfolioPosition
 from zkmargin.units import Price, Size
 
 TRADER, KEEPER, PF_TRADER = dev_signer(7), dev_signer(8), dev_signer(9)
+P = TypeVar("P")
 
 
 def _open(client: EngineClient, prover: Prover, signer: Signer) -> Account:
@@ -62,6 +64,24 @@ def _calls_to(frame: dict[str, Any], address: str) -> int:
     return own + sum(_calls_to(c, address) for c in frame.get("calls") or [])
 
 
+def _proof_after_keeper_push(chain: Chain, keeper: Keeper, send: Callable[[], P]) -> tuple[P, Any]:
+    """With automine off: ``send`` a proof, let the keeper see it in the pool and push,
+    then mine one block; returns the proof's result and the keeper's pushes. Fails if the
+    proof never reaches the pool or the keeper sends no transaction."""
+    sent = chain.nonce(KEEPER.address)
+    chain.request("evm_setAutomine", [False])
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            proof = pool.submit(send)
+            _wait(lambda: keeper.proofs_pending() == 1, "the proof never reached the pool")
+            push = pool.submit(keeper.push_step)
+            _wait(lambda: chain.nonce(KEEPER.address) == sent + 1, "the push was not sent")
+            chain.request("evm_mine", [])
+            return proof.result(), push.result()
+    finally:
+        chain.request("evm_setAutomine", [True])
+
+
 @pytest.fixture
 def account(prover: Prover, chain_snapshot: LocalSystem) -> Iterator[Account]:
     yield _open(chain_snapshot.client, prover, TRADER)
@@ -77,17 +97,9 @@ def test_keeper_pushes_before_a_waiting_proof(
     assert keeper.push_step() == []  # no proof waits: nothing sent
     assert chain.nonce(KEEPER.address) == sent
 
-    chain.request("evm_setAutomine", [False])
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            proof = pool.submit(client.prove_margin, TRADER, account, prover)
-            _wait(lambda: keeper.proofs_pending() == 1, "the proof never reached the pool")
-            push = pool.submit(keeper.push_step)
-            _wait(lambda: chain.nonce(KEEPER.address) == sent + 1, "the push was not sent")
-            chain.request("evm_mine", [])
-            proved, pushes = proof.result(), push.result()
-    finally:
-        chain.request("evm_setAutomine", [True])
+    proved, pushes = _proof_after_keeper_push(
+        chain, keeper, lambda: client.prove_margin(TRADER, account, prover)
+    )
 
     assert len(pushes) == 1  # the MarginEngine's only: no portfolio proof waited
     pushed = pushes[0]
@@ -144,18 +156,9 @@ def test_keeper_pushes_the_portfolio_engine_before_its_waiting_proof(
     pf.open(PF_TRADER, planned, risk, prover)
     lines: list[str] = []
     keeper = _keeper(system.client, tmp_path, lines, push=True)
-    sent = chain.nonce(KEEPER.address)
-    chain.request("evm_setAutomine", [False])
-    try:
-        with ThreadPoolExecutor(2) as pool:
-            proof = pool.submit(pf.prove_margin, PF_TRADER, planned, risk, prover)
-            _wait(lambda: keeper.proofs_pending() == 1, "the proof never reached the pool")
-            push = pool.submit(keeper.push_step)
-            _wait(lambda: chain.nonce(KEEPER.address) == sent + 1, "the push was not sent")
-            chain.request("evm_mine", [])
-            proved, pushes = proof.result(), push.result()
-    finally:
-        chain.request("evm_setAutomine", [True])
+    proved, pushes = _proof_after_keeper_push(
+        chain, keeper, lambda: pf.prove_margin(PF_TRADER, planned, risk, prover)
+    )
 
     assert [r.receipt["to"].lower() for r in pushes] == [engine.lower()]  # this engine only
     assert pushes[0].block_number == proved.result.block_number
