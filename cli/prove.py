@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -122,24 +123,17 @@ def prove(
         market_raw, data = stressed.market_json, stressed.data
     binding = make_binding(chain_id, engine, nonce)
     started = time.perf_counter()
-    reply = None
-    if not local:
-        request = {
-            "backend": backend or os.environ.get(ENV_VAR) or None,
-            "account": account_raw,
-            "market": market_raw,
-            "mode": mode,
-            "circuit": circuit_choice(circuit),
-            "opening": opening,
-            "binding": binding_json(binding),
-        }
-        reply = served_proof(request, build_dir())
-    if reply is not None:
-        bundle = bundle_from_reply(reply)
-        how = f"by zkmargin serve, {reply.get('backend')}"
-    else:
+    request = {
+        "account": account_raw,
+        "market": market_raw,
+        "mode": mode,
+        "circuit": circuit_choice(circuit),
+        "opening": opening,
+    }
+
+    def here() -> ProofBundle:
         prover = Prover(backend=backend) if backend else Prover()
-        bundle = prover.prove(
+        return prover.prove(
             account,
             data,
             mode=Mode(mode),
@@ -147,7 +141,8 @@ def prove(
             circuit=circuit_choice(circuit),
             opening=opening,
         )
-        how = "locally"
+
+    bundle, how = served_or_here(request, binding, backend, local, here)
     if stressed is not None:
         bundle = attach_stress(bundle, stressed, account, binding)
     bundle.save(output)
@@ -175,31 +170,51 @@ def prove_portfolio(
     inputs = checked_portfolio_inputs(
         account_file, risk_file, mode=mode, now_text=now_text, opening=opening
     )
-    reply = None
-    if not local:
-        request = {
-            "backend": backend or os.environ.get(ENV_VAR) or None,
-            "circuit": PORTFOLIO_CIRCUIT,
-            "account": read_json_file(account_file, "account file"),
-            "risk": read_json_file(risk_file, "risk file"),
-            "now": inputs.now,
-            "mode": inputs.mode.value,
-            "opening": inputs.opening,
-            "binding": binding_json(binding),
-        }
-        reply = served_proof(request, build_dir())
-    if reply is not None:
-        bundle = bundle_from_reply(reply)
-        how = f"by zkmargin serve, {reply.get('backend')}"
-    else:
-        bundle = prove_portfolio_here(inputs, binding=binding, backend=backend)
-        how = "locally"
+    # the files' raw JSON is the request's; read again only when a server may answer
+    request = {
+        "circuit": PORTFOLIO_CIRCUIT,
+        "account": None if local else read_json_file(account_file, "account file"),
+        "risk": None if local else read_json_file(risk_file, "risk file"),
+        "now": inputs.now,
+        "mode": inputs.mode.value,
+        "opening": inputs.opening,
+    }
+    bundle, how = served_or_here(
+        request,
+        binding,
+        backend,
+        local,
+        lambda: prove_portfolio_here(inputs, binding=binding, backend=backend),
+    )
     bundle.save(output)
     label = "initial (opening)" if opening else mode
     click.echo(
         f"wrote {output}: portfolio {label} proof, verified {how} "
         f"({time.perf_counter() - started:.2f} s)"
     )
+
+
+def served_or_here(
+    request: dict[str, object],
+    binding: Binding,
+    backend: str | None,
+    local: bool,
+    here: Callable[[], ProofBundle],
+) -> tuple[ProofBundle, str]:
+    """The proof of ``request`` (plus its backend and binding) from a running ``zkmargin
+    serve`` for this build, unless ``local``; else ``here()``. Returns it and how it was
+    made, for the command's last line."""
+    reply = None
+    if not local:
+        full = {
+            "backend": backend or os.environ.get(ENV_VAR) or None,
+            **request,
+            "binding": binding_json(binding),
+        }
+        reply = served_proof(full, build_dir())
+    if reply is not None:
+        return bundle_from_reply(reply), f"by zkmargin serve, {reply.get('backend')}"
+    return here(), "locally"
 
 
 def binding_json(binding: Binding) -> dict[str, int]:
